@@ -1,0 +1,203 @@
+"""The canvas model: the rules by which ops change one agent's canvas.
+
+The canvas service applies ops with it (authoritatively); late-joining viewers and the recorder's replay
+apply the `op` of each event with the same rules, which is why it lives in proto/ and not in a service.
+Everything here is deterministic: the same ops on the same canvas give the same canvas.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from proto.ops.parser import Op, parse_line, pitch_to_midi
+from proto.ops.table import BLANK, BRUSHES, COLOURS, DIRECTIONS, DURATIONS
+
+DEFAULT_WIDTH = 32
+DEFAULT_HEIGHT = 16
+MAX_WIDTH = 128
+MAX_HEIGHT = 64
+
+Event = tuple[str, dict[str, Any]]  # (kind, data), PROTOCOL.md section 5
+
+
+class CanvasModel:
+    def __init__(self, width: int = DEFAULT_WIDTH, height: int = DEFAULT_HEIGHT):
+        if not (1 <= width <= MAX_WIDTH and 1 <= height <= MAX_HEIGHT):
+            raise ValueError(f"canvas size must be 1..{MAX_WIDTH} x 1..{MAX_HEIGHT}, got {width}x{height}")
+        self.width = width
+        self.height = height
+        self.color = "black"
+        self.brush = "dot"
+        self.tempo = 100
+        self.feel: str | None = None
+        self.ops = 0
+        self.work = 0
+        self.new_work(1)
+
+    # -- state -------------------------------------------------------------------------------------
+
+    def new_work(self, work: int) -> None:
+        """A blank canvas for work number `work`; the tools (colour, brush, tempo) carry over."""
+        self.work = work
+        self.cells = [[BLANK] * self.width for _ in range(self.height)]
+        self._rows: list[str | None] = [None] * self.height  # cached row strings, None when dirty
+        self.cursor = (self.width // 2, self.height // 2)
+        self.pen = "up"
+        self.title: str | None = None
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "cursor": list(self.cursor),
+            "pen": self.pen,
+            "color": self.color,
+            "brush": self.brush,
+            "tempo": self.tempo,
+            "work": self.work,
+            "title": self.title,
+            "feel": self.feel,
+            "ops": self.ops,
+        }
+
+    def rows(self) -> list[str]:
+        rows = self._rows
+        for y, row in enumerate(rows):
+            if row is None:
+                rows[y] = "".join(self.cells[y])
+        return rows  # type: ignore[return-value]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"width": self.width, "height": self.height, "cells": list(self.rows()), "state": self.state()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "CanvasModel":
+        model = cls(int(data["width"]), int(data["height"]))
+        state = data["state"]
+        model.new_work(int(state["work"]))
+        model.cells = [list(row) for row in data["cells"]]
+        model.cursor = (int(state["cursor"][0]), int(state["cursor"][1]))
+        model.pen, model.color, model.brush = state["pen"], state["color"], state["brush"]
+        model.tempo, model.title, model.feel = int(state["tempo"]), state["title"], state["feel"]
+        model.ops = int(state["ops"])
+        return model
+
+    def view(self, *, coords: bool = True, cursor: bool = True) -> str:
+        """The ASCII view an agent reads: one line per row, never cut mid-row."""
+        rows = list(self.rows())
+        if cursor:
+            x, y = self.cursor
+            rows[y] = rows[y][:x] + "@" + rows[y][x + 1:]
+        if not coords:
+            return "\n".join(rows)
+        head = "   " + "".join(str(x % 10) for x in range(self.width))
+        return "\n".join([head] + [f"{y:2d} {row}" for y, row in enumerate(rows)])
+
+    # -- ops ---------------------------------------------------------------------------------------
+
+    def apply(self, op: Op) -> list[Event]:
+        """Apply one op; return the events it causes, in order."""
+        self.ops += 1
+        text = op.text
+        handler = getattr(self, "_op_" + op.name)
+        return handler(text, *op.args)
+
+    def apply_text(self, text: str) -> list[Event]:
+        """Apply an op given as canonical text (as events carry it); raises ValueError if it is no op."""
+        item = parse_line(text)
+        if not isinstance(item, Op):
+            raise ValueError(f"not an op: {text!r}: {item.reason}")
+        return self.apply(item)
+
+    def _stamp(self) -> list[list[int]]:
+        x0, y0 = self.cursor
+        code = COLOURS[self.color].code
+        painted = []
+        for dx, dy in BRUSHES[self.brush]:
+            x, y = x0 + dx, y0 + dy
+            if 0 <= x < self.width and 0 <= y < self.height:
+                self.cells[y][x] = code
+                self._rows[y] = None
+                painted.append([x, y])
+        return painted
+
+    def _op_move(self, text: str, direction: str, steps: int) -> list[Event]:
+        dx, dy = DIRECTIONS[direction]
+        x, y = self.cursor
+        painted: list[list[int]] = []
+        for _ in range(steps):
+            nx, ny = x + dx, y + dy
+            if not (0 <= nx < self.width and 0 <= ny < self.height):
+                break  # walls stop the cursor; they do not wrap
+            x, y = nx, ny
+            self.cursor = (x, y)
+            if self.pen == "down":
+                painted.extend(self._stamp())
+        if self.pen == "down":
+            return [("stroke", {"op": text, "cells": _unique(painted), "color": self.color, "cursor": [x, y]})]
+        return [("move", {"op": text, "cursor": [x, y]})]
+
+    def _op_pen(self, text: str, position: str) -> list[Event]:
+        self.pen = position
+        if position == "down":
+            cells = self._stamp()
+            return [("stroke", {"op": text, "cells": cells, "color": self.color, "cursor": list(self.cursor)})]
+        return [self._tool_event(text)]
+
+    def _op_color(self, text: str, colour: str) -> list[Event]:
+        self.color = colour
+        return [self._tool_event(text)]
+
+    def _op_brush(self, text: str, shape: str) -> list[Event]:
+        self.brush = shape
+        return [self._tool_event(text)]
+
+    def _tool_event(self, text: str) -> Event:
+        return ("tool", {"op": text, "pen": self.pen, "color": self.color, "brush": self.brush})
+
+    def _op_note(self, text: str, pitch: str, duration: str, velocity: int) -> list[Event]:
+        return [("note", {"op": text, **self.note(pitch, duration, velocity)})]
+
+    def note(self, pitch: str, duration: str, velocity: int) -> dict[str, Any]:
+        """A note with the colour, brush and position active when it was played (what the study needs)."""
+        x, y = self.cursor
+        return {
+            "pitch": pitch,
+            "midi": pitch_to_midi(pitch),
+            "duration": duration,
+            "beats": DURATIONS[duration],
+            "velocity": velocity,
+            "tempo": self.tempo,
+            "color": self.color,
+            "brush": self.brush,
+            "x": x,
+            "y": y,
+        }
+
+    def _op_rest(self, text: str, duration: str) -> list[Event]:
+        return [("rest", {"op": text, "duration": duration, "beats": DURATIONS[duration]})]
+
+    def _op_tempo(self, text: str, bpm: int) -> list[Event]:
+        self.tempo = bpm
+        return [("tempo", {"op": text, "tempo": bpm})]
+
+    def _op_feel(self, text: str, word: str) -> list[Event]:
+        self.feel = word
+        return [("feel", {"op": text, "feel": word})]
+
+    def _op_title(self, text: str, title: str) -> list[Event]:
+        self.title = title
+        return [("title", {"op": text, "title": title})]
+
+    def _op_done(self, text: str) -> list[Event]:
+        done = ("done", {"op": text, "work": self.work, "title": self.title, "cells": list(self.rows())})
+        self.new_work(self.work + 1)
+        return [done, ("new", {"work": self.work, "width": self.width, "height": self.height})]
+
+
+def _unique(cells: list[list[int]]) -> list[list[int]]:
+    seen: set[tuple[int, int]] = set()
+    out = []
+    for x, y in cells:
+        if (x, y) not in seen:
+            seen.add((x, y))
+            out.append([x, y])
+    return out

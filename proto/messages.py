@@ -1,0 +1,88 @@
+"""Message types and the shape of their bodies (PROTOCOL.md section 4).
+
+Each type has a schema: its body fields, their types, whether they are required and how long a string
+may be. `proto.envelope.decode` checks a body against its schema, so a handler only ever sees messages whose
+fields have the types written here. Unknown extra fields are kept but never required.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+NoneType = type(None)
+
+
+class Field(NamedTuple):
+    types: tuple[type, ...]
+    required: bool = True
+    max_len: int | None = None  # for str and list fields
+
+
+def _f(*types: type, required: bool = True, max_len: int | None = None) -> Field:
+    return Field(types, required, max_len)
+
+
+NAME_MAX = 32
+TEXT_MAX = 4096  # op-code text of one decision
+
+STATE = _f(dict)
+
+SCHEMAS: dict[str, dict[str, Field]] = {
+    # agent -> canvas
+    "hello": {
+        "agent": _f(str, max_len=64),
+        "protocol": _f(str, max_len=16),
+        "model": _f(str, NoneType, required=False, max_len=256),
+        "pid": _f(int, NoneType, required=False),
+    },
+    "ops": {"text": _f(str, max_len=TEXT_MAX)},
+    "heartbeat": {},
+    "bye": {},
+    # canvas -> agent
+    "welcome": {
+        "agent": _f(str),
+        "protocol": _f(str),
+        "width": _f(int),
+        "height": _f(int),
+        "view": _f(str),
+        "state": STATE,
+        "seq": _f(int),
+        "heartbeat_interval": _f(float, int),
+        "liveness": _f(int),
+    },
+    "result": {
+        "applied": _f(list),
+        "rejected": _f(list),
+        "notes": _f(list),
+        "view": _f(str),
+        "state": STATE,
+        "seq": _f(int),
+    },
+    "error": {"code": _f(str), "number": _f(int), "reason": _f(str)},
+    # viewer <-> canvas
+    "snapshot_request": {"agent": _f(str, NoneType, required=False, max_len=64)},
+    "snapshot": {"seq": _f(int), "canvases": _f(dict)},
+    # canvas -> everyone (events socket)
+    "event": {"seq": _f(int), "agent": _f(str), "kind": _f(str), "data": _f(dict)},
+}
+
+# Which types each socket accepts from its clients; anything else is `unknown_type`.
+AGENT_TYPES = frozenset({"hello", "ops", "heartbeat", "bye"})
+SNAPSHOT_TYPES = frozenset({"snapshot_request"})
+
+
+def check_body(msg_type: str, body: dict[str, Any]) -> str | None:
+    """Return why `body` does not fit the schema of `msg_type`, or None when it fits."""
+    for name, field in SCHEMAS[msg_type].items():
+        if name not in body:
+            if field.required:
+                return f"{msg_type}: missing field {name!r}"
+            continue
+        value = body[name]
+        # bool is an int subclass in Python; a bool is never a valid int or float field here.
+        if type(value) is bool or not isinstance(value, field.types):
+            want = " or ".join("nil" if t is NoneType else t.__name__ for t in field.types)
+            return f"{msg_type}: field {name!r} must be {want}, got {type(value).__name__}"
+        if field.max_len is not None and isinstance(value, (str, list)) and len(value) > field.max_len:
+            return f"{msg_type}: field {name!r} is longer than {field.max_len}"
+    return None

@@ -1,0 +1,145 @@
+"""The agent's end of the agents socket: handshake, decisions, heartbeats, reconnect with backoff.
+
+Used by every agent process, LLM or scripted. It is synchronous on purpose: an agent makes one decision at a
+time, and heartbeats are sent whenever the agent calls in (`decide`, `idle`), so a caller that generates for
+longer than INTERVAL x LIVENESS must call `idle()` between steps (services/agent does).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import zmq
+
+from proto.envelope import Message, decode, encode
+from proto.errors import ProtocolError, RemoteError
+from proto.heartbeat import INTERVAL, LIVENESS, RECONNECT_MAX, RECONNECT_MIN
+from proto.version import PROTOCOL_VERSION
+
+log = logging.getLogger("aurora.client")
+
+REPLY_TYPES = frozenset({"welcome", "result", "heartbeat", "error"})
+FATAL_CODES = frozenset({"version_mismatch", "bad_name", "identity_mismatch"})
+
+
+class CanvasGone(Exception):
+    """Nothing heard from the canvas for INTERVAL x LIVENESS: reconnect."""
+
+
+class CanvasClient:
+    def __init__(self, agent: str, address: str, *, model: str | None = None,
+                 context: zmq.Context | None = None, protocol: str = PROTOCOL_VERSION):
+        self.agent = agent
+        self.address = address
+        self.model = model
+        self.protocol = protocol
+        self.context = context or zmq.Context.instance()
+        self.sock: zmq.Socket | None = None
+        self.interval = INTERVAL
+        self.liveness = LIVENESS
+        self.last_heard = self.last_sent = time.monotonic()
+        self.welcome: dict[str, Any] | None = None
+        self.reconnects = 0
+
+    # -- connection --------------------------------------------------------------------------------
+
+    def connect(self, timeout: float = 5.0) -> dict[str, Any]:
+        """One handshake attempt; returns the welcome body. Raises RemoteError or CanvasGone."""
+        self._close_socket()
+        self.sock = self.context.socket(zmq.DEALER)
+        self.sock.setsockopt(zmq.LINGER, 0)
+        self.sock.connect(self.address)
+        self.last_heard = time.monotonic()
+        hello = Message("hello", {"agent": self.agent, "protocol": self.protocol, "model": self.model}, self.agent)
+        reply = self._request(hello, timeout)
+        self.welcome = reply.body
+        self.interval = float(reply.body["heartbeat_interval"])
+        self.liveness = int(reply.body["liveness"])
+        return reply.body
+
+    def connect_with_backoff(self, deadline: float | None = None, should_stop=lambda: False) -> dict[str, Any]:
+        """Handshake, retrying from RECONNECT_MIN doubling to RECONNECT_MAX; fatal refusals are raised."""
+        delay = RECONNECT_MIN
+        while True:
+            try:
+                return self.connect(timeout=max(self.interval * self.liveness, 1.0))
+            except RemoteError as exc:
+                if exc.code in FATAL_CODES:
+                    raise
+                log.info("canvas refused hello, retrying", extra={"fields": {"code": exc.code, "delay": delay}})
+            except CanvasGone:
+                log.info("canvas not answering, retrying", extra={"fields": {"delay": delay}})
+            if should_stop() or (deadline is not None and time.monotonic() + delay > deadline):
+                raise CanvasGone(f"could not reach the canvas at {self.address}")
+            time.sleep(delay)  # backoff between attempts, not a wait for a condition
+            self.reconnects += 1
+            delay = min(delay * 2, RECONNECT_MAX)
+
+    def close(self, bye: bool = True) -> None:
+        if self.sock is not None and bye:
+            try:
+                self.sock.send(encode(Message("bye", {}, self.agent)), zmq.NOBLOCK)
+            except zmq.ZMQError:
+                pass
+        self._close_socket()
+
+    def _close_socket(self) -> None:
+        if self.sock is not None:
+            self.sock.close(0)
+            self.sock = None
+
+    # -- traffic -----------------------------------------------------------------------------------
+
+    def decide(self, text: str, timeout: float | None = None) -> dict[str, Any]:
+        """Send one decision's op-code text; return the `result` body."""
+        return self._request(Message("ops", {"text": text}, self.agent), timeout).body
+
+    def idle(self) -> None:
+        """Keep the connection alive between decisions: answer nothing, but send and check heartbeats."""
+        self._drain(0)
+        self._heartbeat_if_due()
+
+    def _request(self, msg: Message, timeout: float | None) -> Message:
+        assert self.sock is not None, "connect first"
+        self.sock.send(encode(msg))
+        self.last_sent = time.monotonic()
+        give_up = time.monotonic() + timeout if timeout is not None else None
+        while True:
+            reply = self._drain(self.interval, parent=msg.id)
+            if reply is not None:
+                if reply.type == "error":
+                    raise RemoteError(reply.body["code"], reply.body["reason"])
+                return reply
+            self._heartbeat_if_due()
+            now = time.monotonic()
+            if give_up is not None and now >= give_up:
+                raise CanvasGone(f"no reply from the canvas at {self.address} within {timeout:.1f}s")
+
+    def _drain(self, wait: float, parent: str | None = None) -> Message | None:
+        """Read what has arrived (waiting up to `wait` for the first frame); return the reply to `parent`."""
+        assert self.sock is not None
+        timeout_ms = int(wait * 1000)
+        while self.sock.poll(timeout_ms, zmq.POLLIN):
+            timeout_ms = 0
+            frame = self.sock.recv()
+            self.last_heard = time.monotonic()
+            try:
+                reply = decode(frame, limit=1 << 24, accept=REPLY_TYPES)
+            except ProtocolError as exc:
+                log.warning("bad frame from the canvas, dropped", extra={"fields": {"reason": exc.reason}})
+                continue
+            if parent is not None and reply.parent_id == parent:
+                return reply
+            if reply.type == "error":  # an error about a message we no longer wait for
+                log.warning("canvas error", extra={"fields": dict(reply.body)})
+        if time.monotonic() - self.last_heard > self.interval * self.liveness:
+            raise CanvasGone(f"nothing heard from the canvas at {self.address} for "
+                             f"{self.interval * self.liveness:.1f}s")
+        return None
+
+    def _heartbeat_if_due(self) -> None:
+        if self.sock is not None and time.monotonic() - self.last_sent >= self.interval:
+            self.sock.send(encode(Message("heartbeat", {}, self.agent)))
+            self.last_sent = time.monotonic()

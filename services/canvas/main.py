@@ -1,0 +1,74 @@
+"""`aurora canvas`: the authoritative canvas service. Wires the three sockets to the Studio's handlers."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+import zmq
+
+from proto.canvas import DEFAULT_HEIGHT, DEFAULT_WIDTH
+from proto.envelope import DEFAULT_FRAME_LIMIT
+from proto.heartbeat import INTERVAL
+from services.base import addresses
+from services.base.log import event, setup
+from services.base.loop import ServiceLoop
+from services.canvas.studio import Studio
+
+HARD_FRAME_LIMIT = 1 << 20  # ZMQ_MAXMSGSIZE: past this ZeroMQ drops the peer before buffering the frame
+PUB_HWM = 100_000  # events buffered per subscriber before PUB drops (never blocks) for a slow one
+
+
+class ZmqOutbox:
+    """The Studio's outbox over real sockets. Sends never block: a peer that does not read loses its
+    replies (counted), and PUB drops for a slow subscriber rather than stall the studio."""
+
+    def __init__(self, loop: ServiceLoop, agents: zmq.Socket, snapshots: zmq.Socket, pub: zmq.Socket):
+        self.loop, self.agents, self.snapshots, self.pub = loop, agents, snapshots, pub
+
+    def _route(self, sock: zmq.Socket, route: bytes, frame: bytes) -> None:
+        try:
+            sock.send_multipart([route, frame], flags=zmq.NOBLOCK)
+        except zmq.ZMQError:  # Again (peer not reading) or EHOSTUNREACH (peer gone)
+            self.loop.counters["replies_dropped"] += 1
+
+    def send(self, route: bytes, frame: bytes) -> None:
+        self._route(self.agents, route, frame)
+
+    def answer(self, route: bytes, frame: bytes) -> None:
+        self._route(self.snapshots, route, frame)
+
+    def publish(self, frames: list[bytes]) -> None:
+        self.pub.send_multipart(frames)
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("canvas", help="run the authoritative canvas service")
+    addresses.add_arguments(p)
+    p.add_argument("--width", type=int, default=DEFAULT_WIDTH, help=f"canvas width (default {DEFAULT_WIDTH})")
+    p.add_argument("--height", type=int, default=DEFAULT_HEIGHT, help=f"canvas height (default {DEFAULT_HEIGHT})")
+    p.add_argument("--frame-limit", type=int, default=DEFAULT_FRAME_LIMIT, help="largest frame accepted, bytes")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    log = setup("aurora.canvas")
+    addrs = addresses.from_args(args)
+    loop = ServiceLoop("canvas")
+    loop.install_signal_handlers()
+    agents = loop.socket(zmq.ROUTER, ROUTER_MANDATORY=1, MAXMSGSIZE=HARD_FRAME_LIMIT)
+    snapshots = loop.socket(zmq.ROUTER, ROUTER_MANDATORY=1, MAXMSGSIZE=HARD_FRAME_LIMIT)
+    pub = loop.socket(zmq.PUB, SNDHWM=PUB_HWM)
+    outbox = ZmqOutbox(loop, agents, snapshots, pub)
+    studio = Studio(outbox, width=args.width, height=args.height, frame_limit=args.frame_limit)
+    studio.counters = loop.counters  # one set of counters for the service
+    loop.on_frames(agents, studio.on_agent_frames)
+    loop.on_frames(snapshots, studio.on_snapshot_frames)
+    pub.bind(addrs.events)
+    snapshots.bind(addrs.snapshots)
+    agents.bind(addrs.agents)
+    loop.every(INTERVAL / 4, studio.tick)
+    event(log, logging.INFO, "canvas ready", agents=addrs.agents, events=addrs.events,
+          snapshots=addrs.snapshots, width=args.width, height=args.height)
+    loop.run()
+    return 0

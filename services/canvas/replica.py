@@ -1,0 +1,116 @@
+"""A late-joining copy of the studio, kept live from the events socket (the ZeroMQ guide's Clone pattern).
+
+Subscribe first, then ask for a snapshot with its sequence number, then apply every later event; events at
+or below the snapshot's number are dropped, and a gap in the sequence (PUB dropped something for a slow
+reader, or the subscription started late) triggers a fresh snapshot. Used by tests, `aurora peek`, and the
+viewers and recorder of later issues.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+
+import zmq
+
+from proto.canvas import CanvasModel
+from proto.envelope import Message, decode, encode
+from proto.errors import ProtocolError
+from proto.topics import decode_event
+
+log = logging.getLogger("aurora.replica")
+
+OP_KINDS = frozenset({"stroke", "move", "tool", "note", "rest", "tempo", "feel", "title", "done"})
+STATUS_OF_KIND = {"joined": "live", "missing": "missing", "left": "away"}
+
+
+class Replica:
+    def __init__(self, events: str, snapshots: str, *, context: zmq.Context | None = None,
+                 sender: str = "viewer", prefix: str = ""):
+        self.context = context or zmq.Context.instance()
+        self.sender = sender
+        self.snapshots_addr = snapshots
+        self.sub = self.context.socket(zmq.SUB)
+        self.sub.setsockopt(zmq.LINGER, 0)
+        self.sub.setsockopt(zmq.RCVHWM, 100_000)
+        self.sub.setsockopt_string(zmq.SUBSCRIBE, prefix)
+        self.sub.connect(events)
+        self.canvases: dict[str, CanvasModel] = {}
+        self.status: dict[str, str] = {}
+        self.seq = 0
+        self.synced = False
+        self.counters: Counter[str] = Counter()
+
+    def close(self) -> None:
+        self.sub.close(0)
+
+    def sync(self, timeout: float = 5.0) -> None:
+        """Load a snapshot; events from before it will be dropped. Raises TimeoutError if none comes."""
+        dealer = self.context.socket(zmq.DEALER)
+        dealer.setsockopt(zmq.LINGER, 0)
+        dealer.connect(self.snapshots_addr)
+        try:
+            request = Message("snapshot_request", {"agent": None}, self.sender)
+            dealer.send(encode(request))
+            if not dealer.poll(int(timeout * 1000), zmq.POLLIN):
+                raise TimeoutError(f"no snapshot from {self.snapshots_addr} within {timeout}s; is the canvas up?")
+            snap = decode(dealer.recv(), limit=1 << 26, accept=frozenset({"snapshot"}))
+        finally:
+            dealer.close(0)
+        self.canvases = {name: CanvasModel.from_dict(c) for name, c in snap.body["canvases"].items()}
+        self.status = {name: c.get("status", "away") for name, c in snap.body["canvases"].items()}
+        self.seq = snap.body["seq"]
+        self.synced = True
+        self.counters["snapshots"] += 1
+
+    def poll(self, timeout: float = 0.0) -> list[Message]:
+        """Apply the events that arrive within `timeout` seconds (all that are ready, at least); return them."""
+        if not self.synced:
+            self.sync()
+        applied: list[Message] = []
+        timeout_ms = int(timeout * 1000)
+        while self.sub.poll(timeout_ms, zmq.POLLIN):
+            timeout_ms = 0
+            frames = self.sub.recv_multipart()
+            try:
+                msg = decode_event(frames)
+            except ProtocolError as exc:
+                self.counters["dropped_bad_event"] += 1
+                log.warning("bad event dropped", extra={"fields": {"reason": exc.reason}})
+                continue
+            seq = msg.body["seq"]
+            if seq <= self.seq:
+                self.counters["dropped_old"] += 1
+                continue
+            if seq != self.seq + 1:
+                # A gap. The snapshot is taken after this event was published, so it already holds it.
+                self.counters["gaps"] += 1
+                self.sync()
+                continue
+            self.apply(msg)
+            applied.append(msg)
+        return applied
+
+    def wait_for(self, condition, timeout: float = 10.0) -> None:
+        """Poll events until `condition(self)` holds; raises TimeoutError after `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        while not condition(self):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"condition not met within {timeout}s (at seq {self.seq})")
+            self.poll(0.05)
+
+    def apply(self, msg: Message) -> None:
+        body = msg.body
+        agent, kind, data = body["agent"], body["kind"], body["data"]
+        self.seq = body["seq"]
+        if kind in OP_KINDS:
+            self.canvases[agent].apply_text(data["op"])
+        elif kind == "new":
+            canvas = self.canvases.get(agent)
+            if canvas is None:
+                self.canvases[agent] = CanvasModel(data["width"], data["height"])
+            elif canvas.work != data["work"]:
+                canvas.new_work(data["work"])
+        elif kind in STATUS_OF_KIND:
+            self.status[agent] = STATUS_OF_KIND[kind]

@@ -1,0 +1,194 @@
+"""The canvas service's handlers: every canvas in the studio, and the only code that changes one.
+
+Pure logic over an outbox (`send` a reply to a route, `publish` event frames), so the handlers are tested
+against a fake transport and the real service only wires sockets to them (services/canvas/main.py).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from typing import Any, Callable, Protocol
+
+from proto.canvas import DEFAULT_HEIGHT, DEFAULT_WIDTH, CanvasModel
+from proto.envelope import DEFAULT_FRAME_LIMIT, Message, decode, encode
+from proto.errors import CODES, ProtocolError
+from proto.messages import AGENT_TYPES, SNAPSHOT_TYPES
+from proto.ops.parser import Op, parse
+from proto.topics import encode_event
+from proto.version import PROTOCOL_VERSION, compatible
+from services.canvas.sessions import LIVE, MISSING, Session, Sessions, name_problem
+
+SENDER = "canvas"
+
+
+class Outbox(Protocol):
+    def send(self, route: bytes, frame: bytes) -> None:
+        """A frame to one agent on the agents socket."""
+
+    def answer(self, route: bytes, frame: bytes) -> None:
+        """A frame to one viewer on the snapshots socket."""
+
+    def publish(self, frames: list[bytes]) -> None:
+        """An event's frames on the events socket."""
+
+
+class Studio:
+    def __init__(self, outbox: Outbox, *, width: int = DEFAULT_WIDTH, height: int = DEFAULT_HEIGHT,
+                 frame_limit: int = DEFAULT_FRAME_LIMIT, sessions: Sessions | None = None,
+                 clock: Callable[[], float] = time.monotonic):
+        CanvasModel(width, height)  # refuse a bad size at start-up, not at the first agent
+        self.outbox = outbox
+        self.width, self.height = width, height
+        self.frame_limit = frame_limit
+        self.sessions = sessions or Sessions()
+        self.clock = clock
+        self.canvases: dict[str, CanvasModel] = {}
+        self.seq = 0
+        self.counters: Counter[str] = Counter()
+
+    # -- transport edges ---------------------------------------------------------------------------
+
+    def on_agent_frames(self, frames: list[bytes]) -> None:
+        """One multipart message from the agents ROUTER: [route, envelope]."""
+        if len(frames) != 2:
+            self.counters["dropped_malformed_routing"] += 1
+            if len(frames) > 2:
+                self._error(frames[0], ProtocolError(f"expected 1 frame, got {len(frames) - 1}"))
+            return
+        route, frame = frames
+        try:
+            msg = decode(frame, limit=self.frame_limit, accept=AGENT_TYPES)
+            self._dispatch(route, msg)
+        except ProtocolError as exc:
+            self._error(route, exc)
+
+    def on_snapshot_frames(self, frames: list[bytes]) -> None:
+        if len(frames) != 2:
+            self.counters["dropped_malformed_routing"] += 1
+            return
+        route, frame = frames
+        try:
+            msg = decode(frame, limit=self.frame_limit, accept=SNAPSHOT_TYPES)
+        except ProtocolError as exc:
+            self.counters[f"error_{exc.code}"] += 1
+            self.outbox.answer(route, encode(_error_message(exc)))
+            return
+        wanted = msg.body.get("agent")
+        names = [wanted] if wanted is not None else list(self.canvases)
+        canvases = {
+            name: {**self.canvases[name].to_dict(), "status": self.sessions.status_of(name)}
+            for name in names if name in self.canvases
+        }
+        self.outbox.answer(route, encode(msg.reply("snapshot", {"seq": self.seq, "canvases": canvases}, SENDER)))
+
+    def tick(self) -> None:
+        """Heartbeats out, and silent agents marked missing or ended (PROTOCOL.md section 9)."""
+        now = self.clock()
+        missing, ended = self.sessions.sweep(now)
+        for session in missing:
+            self._publish(session.agent, "missing", {"silent_for": round(now - session.last_heard, 3)})
+        for session in ended:
+            self._publish(session.agent, "left", {"reason": "timeout"})
+        for session in self.sessions.needing_heartbeat(now):
+            self._send(session.route, Message("heartbeat", {}, SENDER), session)
+
+    # -- handlers ----------------------------------------------------------------------------------
+
+    def _dispatch(self, route: bytes, msg: Message) -> None:
+        session = self.sessions.by_route.get(route)
+        if msg.type == "hello":
+            self._hello(route, msg, session)
+            return
+        if session is None:
+            raise ProtocolError("say hello first", code="not_registered", parent_id=msg.id)
+        if msg.sender != session.agent:
+            raise ProtocolError(f"this connection is {session.agent!r}, not {msg.sender[:40]!r}",
+                                code="identity_mismatch", parent_id=msg.id)
+        session.last_heard = self.clock()
+        if session.status == MISSING:
+            session.status = LIVE
+            self._publish(session.agent, "joined", {"model": session.model})
+        if msg.type == "ops":
+            self._ops(session, msg)
+        elif msg.type == "bye":
+            self.sessions.remove(session)
+            self._publish(session.agent, "left", {"reason": "bye"})
+        # heartbeat: being heard was all it had to say
+
+    def _hello(self, route: bytes, msg: Message, current: Session | None) -> None:
+        body = msg.body
+        name = body["agent"]
+        if not compatible(body["protocol"]):
+            raise ProtocolError(f"this canvas speaks protocol {PROTOCOL_VERSION}, the agent {body['protocol'][:16]!r};"
+                                " upgrade the older side", code="version_mismatch", parent_id=msg.id)
+        problem = name_problem(name)
+        if problem:
+            raise ProtocolError(problem, code="bad_name", parent_id=msg.id)
+        if msg.sender != name or (current is not None and current.agent != name):
+            bound = current.agent if current else msg.sender
+            raise ProtocolError(f"hello names {name!r} but this connection is {bound[:40]!r}",
+                                code="identity_mismatch", parent_id=msg.id)
+        now = self.clock()
+        holder = self.sessions.by_agent.get(name)
+        if holder is not None and holder is not current:
+            if holder.status == LIVE:
+                raise ProtocolError(f"agent {name!r} is connected elsewhere; retry after it leaves or goes"
+                                    " missing", code="name_taken", parent_id=msg.id)
+            self.sessions.remove(holder)
+            self._publish(name, "left", {"reason": "replaced"})
+        if current is None:
+            current = Session(route, name, body.get("model"), last_heard=now, last_sent=now)
+            self.sessions.add(current)
+        canvas = self.canvases.get(name)
+        if canvas is None:
+            canvas = self.canvases[name] = CanvasModel(self.width, self.height)
+            self._publish(name, "new", {"work": canvas.work, "width": canvas.width, "height": canvas.height})
+        self._publish(name, "joined", {"model": current.model})
+        self._send(route, msg.reply("welcome", {
+            "agent": name, "protocol": PROTOCOL_VERSION, "width": canvas.width, "height": canvas.height,
+            "view": canvas.view(), "state": canvas.state(), "seq": self.seq,
+            "heartbeat_interval": self.sessions.interval, "liveness": self.sessions.liveness,
+        }, SENDER), current)
+
+    def _ops(self, session: Session, msg: Message) -> None:
+        canvas = self.canvases[session.agent]
+        applied: list[str] = []
+        rejected: list[dict[str, Any]] = []
+        notes: list[dict[str, Any]] = []
+        for item in parse(msg.body["text"]):
+            if not isinstance(item, Op):
+                rejected.append({"text": item.text, "code": item.code, "reason": item.reason})
+                self.counters["ops_rejected"] += 1
+                continue
+            for kind, data in canvas.apply(item):
+                self._publish(session.agent, kind, data, parent_id=msg.id)
+                if kind == "note":
+                    notes.append({k: v for k, v in data.items() if k != "op"})
+            applied.append(item.text)
+        self.counters["ops_applied"] += len(applied)
+        self.counters["decisions"] += 1
+        self._send(session.route, msg.reply("result", {
+            "applied": applied, "rejected": rejected, "notes": notes,
+            "view": canvas.view(), "state": canvas.state(), "seq": self.seq,
+        }, SENDER), session)
+
+    # -- output ------------------------------------------------------------------------------------
+
+    def _publish(self, agent: str, kind: str, data: dict[str, Any], parent_id: str | None = None) -> None:
+        self.seq += 1
+        self.outbox.publish(encode_event(self.seq, agent, kind, data, SENDER, parent_id))
+
+    def _send(self, route: bytes, msg: Message, session: Session | None = None) -> None:
+        self.outbox.send(route, encode(msg))
+        if session is not None:
+            session.last_sent = self.clock()
+
+    def _error(self, route: bytes, exc: ProtocolError) -> None:
+        self.counters[f"error_{exc.code}"] += 1
+        self._send(route, _error_message(exc))
+
+
+def _error_message(exc: ProtocolError) -> Message:
+    body = {"code": exc.code, "number": CODES[exc.code], "reason": exc.reason}
+    return Message("error", body, SENDER, parent_id=exc.parent_id)

@@ -1,0 +1,35 @@
+"""The `aurora` command: one subcommand per service and per tool."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from services.bench import main as bench
+from services.canvas import main as canvas
+from services.scripted_agent import main as scripted_agent
+from services.supervisor import main as supervisor
+from services.tools import ops_cmd, peek
+
+SUBCOMMANDS = (supervisor, canvas, scripted_agent, peek, ops_cmd, bench)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="aurora", description="Aurora: local language models paint and play.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module in SUBCOMMANDS:
+        module.add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "run"):
+        parser.print_help()
+        return 2
+    return args.run(args) or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

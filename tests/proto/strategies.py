@@ -1,0 +1,44 @@
+"""Hypothesis strategies for the op-code language, generated from the table (proto.ops.table.OPS).
+
+A new argument kind in the table fails loudly here until it has a strategy.
+"""
+
+from __future__ import annotations
+
+import string
+
+from hypothesis import strategies as st
+
+from proto.ops.parser import Op, format_op
+from proto.ops.table import ACCIDENTALS, MAX_OPS_PER_DECISION, OCTAVES, OPS, PITCH_LETTERS, Arg, OpSpec
+
+# Printable ASCII without the double quote: what a title may hold.
+TITLE_ALPHABET = "".join(chr(c) for c in range(0x20, 0x7F) if chr(c) != '"')
+
+
+def arg_values(arg: Arg) -> st.SearchStrategy:
+    if arg.kind == "choice":
+        return st.sampled_from(arg.choices)
+    if arg.kind == "int":
+        return st.integers(arg.lo, arg.hi)
+    if arg.kind == "pitch":
+        return st.builds(lambda letter, acc, octave: f"{letter}{acc}{octave}",
+                         st.sampled_from(PITCH_LETTERS), st.sampled_from(tuple(ACCIDENTALS)), st.sampled_from(OCTAVES))
+    if arg.kind == "word":
+        return st.text(string.ascii_lowercase, min_size=1, max_size=arg.max_len)
+    if arg.kind == "text":
+        return st.text(TITLE_ALPHABET, min_size=1, max_size=arg.max_len).map(str.strip).filter(bool)
+    raise AssertionError(f"no strategy for argument kind {arg.kind!r}")
+
+
+def op_of(spec: OpSpec) -> st.SearchStrategy[Op]:
+    return st.tuples(*(arg_values(a) for a in spec.args)).map(lambda args: Op(spec.name, args))
+
+
+ops = st.one_of(*(op_of(spec) for spec in OPS.values()))
+op_lists = st.lists(ops, max_size=MAX_OPS_PER_DECISION)
+
+
+def decision(op_list: list[Op]) -> str:
+    """The canonical text of a decision: one op per line."""
+    return "\n".join(format_op(op) for op in op_list)

@@ -9,10 +9,11 @@ import zmq
 
 from proto.canvas import DEFAULT_HEIGHT, DEFAULT_WIDTH
 from proto.envelope import DEFAULT_FRAME_LIMIT
-from proto.heartbeat import INTERVAL
+from proto.heartbeat import INTERVAL, LIVENESS, REMOVE_AFTER
 from services.base import addresses
 from services.base.log import event, setup
 from services.base.loop import ServiceLoop
+from services.canvas.sessions import Sessions
 from services.canvas.studio import Studio
 
 HARD_FRAME_LIMIT = 1 << 20  # ZMQ_MAXMSGSIZE: past this ZeroMQ drops the peer before buffering the frame
@@ -48,6 +49,9 @@ def add_parser(sub) -> None:
     p.add_argument("--width", type=int, default=DEFAULT_WIDTH, help=f"canvas width (default {DEFAULT_WIDTH})")
     p.add_argument("--height", type=int, default=DEFAULT_HEIGHT, help=f"canvas height (default {DEFAULT_HEIGHT})")
     p.add_argument("--frame-limit", type=int, default=DEFAULT_FRAME_LIMIT, help="largest frame accepted, bytes")
+    p.add_argument("--heartbeat-interval", type=float, default=INTERVAL, help="seconds (PROTOCOL.md section 9)")
+    p.add_argument("--liveness", type=int, default=LIVENESS, help="silent intervals before an agent is missing")
+    p.add_argument("--remove-after", type=int, default=REMOVE_AFTER, help="silent intervals before it is removed")
     p.set_defaults(run=run)
 
 
@@ -60,14 +64,15 @@ def run(args: argparse.Namespace) -> int:
     snapshots = loop.socket(zmq.ROUTER, ROUTER_MANDATORY=1, MAXMSGSIZE=HARD_FRAME_LIMIT)
     pub = loop.socket(zmq.PUB, SNDHWM=PUB_HWM)
     outbox = ZmqOutbox(loop, agents, snapshots, pub)
-    studio = Studio(outbox, width=args.width, height=args.height, frame_limit=args.frame_limit)
+    sessions = Sessions(args.heartbeat_interval, args.liveness, args.remove_after)
+    studio = Studio(outbox, width=args.width, height=args.height, frame_limit=args.frame_limit, sessions=sessions)
     studio.counters = loop.counters  # one set of counters for the service
     loop.on_frames(agents, studio.on_agent_frames)
     loop.on_frames(snapshots, studio.on_snapshot_frames)
     pub.bind(addrs.events)
     snapshots.bind(addrs.snapshots)
     agents.bind(addrs.agents)
-    loop.every(INTERVAL / 4, studio.tick)
+    loop.every(args.heartbeat_interval / 4, studio.tick)
     event(log, logging.INFO, "canvas ready", agents=addrs.agents, events=addrs.events,
           snapshots=addrs.snapshots, width=args.width, height=args.height)
     loop.run()

@@ -1,0 +1,67 @@
+"""A fake transport for the canvas handlers: an inbox we feed and an outbox we read."""
+
+from __future__ import annotations
+
+import msgpack
+
+from proto.envelope import Message, decode, encode
+from proto.topics import decode_event
+from services.canvas.sessions import Sessions
+from services.canvas.studio import Studio
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class FakeOutbox:
+    def __init__(self) -> None:
+        self.sent: list[tuple[bytes, Message]] = []
+        self.answered: list[tuple[bytes, Message]] = []
+        self.published: list[tuple[str, Message]] = []
+
+    def send(self, route: bytes, frame: bytes) -> None:
+        self.sent.append((route, decode(frame, limit=1 << 24)))
+
+    def answer(self, route: bytes, frame: bytes) -> None:
+        self.answered.append((route, decode(frame, limit=1 << 24)))
+
+    def publish(self, frames: list[bytes]) -> None:
+        self.published.append((frames[0].decode(), decode_event(frames)))
+
+    def last(self, route: bytes) -> Message:
+        return [m for r, m in self.sent if r == route][-1]
+
+    def events(self, kind: str | None = None) -> list[Message]:
+        return [m for _, m in self.published if kind is None or m.body["kind"] == kind]
+
+
+class Harness:
+    """A Studio on a fake transport and a fake clock, with helpers to speak as an agent."""
+
+    def __init__(self, **studio_options) -> None:
+        self.clock = FakeClock()
+        self.outbox = FakeOutbox()
+        sessions = Sessions(interval=1.0, liveness=3, remove_after=10)
+        self.studio = Studio(self.outbox, sessions=sessions, clock=self.clock, **studio_options)
+
+    def frame(self, route: bytes, frame: bytes) -> Message:
+        self.studio.on_agent_frames([route, frame])
+        return self.outbox.last(route)
+
+    def send(self, route: bytes, msg_type: str, body: dict, sender: str) -> Message:
+        return self.frame(route, encode(Message(msg_type, body, sender)))
+
+    def hello(self, route: bytes, agent: str, protocol: str = "1.0") -> Message:
+        return self.send(route, "hello", {"agent": agent, "protocol": protocol}, agent)
+
+    def ops(self, route: bytes, agent: str, text: str) -> Message:
+        return self.send(route, "ops", {"text": text}, agent)
+
+
+def raw(obj) -> bytes:
+    return msgpack.packb(obj, use_bin_type=True)

@@ -1,0 +1,181 @@
+"""The canvas handlers against a fake transport: handshake, ops, events, bad input, heartbeats, snapshots."""
+
+from __future__ import annotations
+
+import pytest
+
+from proto.envelope import Message, encode
+from proto.errors import CODES
+from tests.canvas.fakes import Harness, raw
+
+A, B = b"route-a", b"route-b"
+
+
+@pytest.fixture
+def h() -> Harness:
+    return Harness()
+
+
+def test_hello_welcomes_with_a_blank_canvas_and_announces_the_agent(h):
+    reply = h.hello(A, "ada")
+    assert reply.type == "welcome"
+    assert reply.body["width"] == 32 and reply.body["height"] == 16
+    assert reply.body["state"]["cursor"] == [16, 8] and reply.body["state"]["pen"] == "up"
+    assert [m.body["kind"] for m in h.outbox.events()] == ["new", "joined"]
+    assert [m.body["seq"] for m in h.outbox.events()] == [1, 2]
+    assert reply.body["seq"] == 2
+
+
+def test_ops_are_applied_in_order_and_each_change_is_a_sequenced_event(h):
+    h.hello(A, "ada")
+    reply = h.ops(A, "ada", "color red\npen down\nmove right 3\nnote C4 quarter 90\nfeel calm\nbogus\nmove left 0")
+    assert reply.type == "result"
+    assert reply.body["applied"] == ["color red", "pen down", "move right 3", "note C4 quarter 90", "feel calm"]
+    assert [r["code"] for r in reply.body["rejected"]] == ["unknown_op", "bad_argument"]
+    assert all(r["reason"] for r in reply.body["rejected"])
+    note = reply.body["notes"][0]
+    assert (note["pitch"], note["midi"], note["velocity"], note["color"], note["x"]) == ("C4", 60, 90, "red", 19)
+    assert reply.body["state"]["cursor"] == [19, 8] and reply.body["state"]["feel"] == "calm"
+    assert "rrr@" in reply.body["view"]  # the cursor marks the last painted cell
+    events = h.outbox.events()[2:]
+    assert [e.body["kind"] for e in events] == ["tool", "stroke", "stroke", "note", "feel"]
+    assert [e.body["seq"] for e in events] == [3, 4, 5, 6, 7]
+    assert reply.body["seq"] == 7
+    assert all(e.parent_id == h.outbox.sent[-1][1].parent_id for e in events)
+    topics = [t for t, _ in h.outbox.published[2:]]
+    assert topics == ["canvas.ada.tool", "canvas.ada.stroke", "canvas.ada.stroke", "note.ada", "agent.ada.feel"]
+
+
+def test_done_ends_the_work_with_its_title_and_starts_a_blank_canvas(h):
+    h.hello(A, "ada")
+    reply = h.ops(A, "ada", 'pen down\ntitle "First Light"\ndone')
+    assert reply.body["state"]["work"] == 2 and reply.body["state"]["title"] is None
+    done = h.outbox.events("done")[0]
+    assert done.body["data"]["title"] == "First Light" and done.body["data"]["work"] == 1
+    assert "k" in "".join(done.body["data"]["cells"])
+    assert h.outbox.events("new")[-1].body["data"]["work"] == 2
+    assert "k" not in reply.body["view"].split("\n", 1)[1]
+
+
+def test_an_agent_changes_only_its_own_canvas(h):
+    h.hello(A, "ada")
+    h.hello(B, "bob")
+    h.ops(A, "ada", "pen down\nmove down 5")
+    assert set("".join(h.studio.canvases["bob"].rows())) == {"."}
+    # bob cannot speak as ada, even on his own connection
+    reply = h.ops(B, "ada", "pen down")
+    assert reply.type == "error" and reply.body["code"] == "identity_mismatch"
+    assert h.studio.canvases["ada"].ops == 2
+
+
+@pytest.mark.parametrize(
+    "frame, code",
+    [
+        (b"\xc1\xff not msgpack", "bad_encoding"),
+        (raw([1, 2, 3]), "bad_encoding"),
+        (raw({"type": "ops"}), "bad_envelope"),
+        (raw({"version": "1.0", "type": "ops", "id": "x", "sender": "ada", "time": "noon", "parent_id": None,
+              "body": {}}), "bad_envelope"),
+        (raw({"version": "1.0", "type": "ops", "id": "x", "sender": "ada", "time": 1.0, "parent_id": None,
+              "body": {"text": 42}}), "bad_field"),
+        (raw({"version": "1.0", "type": "launch", "id": "x", "sender": "ada", "time": 1.0, "parent_id": None,
+              "body": {}}), "unknown_type"),
+        (raw({"version": "1.0", "type": "welcome", "id": "x", "sender": "ada", "time": 1.0, "parent_id": None,
+              "body": {}}), "unknown_type"),
+        (b"\x00" * 70_000, "frame_too_large"),
+    ],
+)
+def test_bad_input_gets_a_coded_error_and_the_studio_keeps_serving(h, frame, code):
+    h.hello(A, "ada")
+    reply = h.frame(B, frame)
+    assert reply.type == "error" and reply.body["code"] == code
+    assert reply.body["number"] == CODES[code] and reply.body["reason"]
+    assert h.studio.counters[f"error_{code}"] == 1
+    assert h.ops(A, "ada", "move up").type == "result"
+
+
+def test_an_error_names_the_offending_message(h):
+    h.hello(A, "ada")
+    msg = Message("ops", {"text": 7}, "ada")  # wrong type, but the envelope decodes
+    reply = h.frame(A, encode(msg))
+    assert reply.parent_id == msg.id
+
+
+def test_multi_frame_messages_are_refused_and_malformed_routing_is_counted(h):
+    h.studio.on_agent_frames([A, b"x", b"y"])
+    assert h.outbox.last(A).body["code"] == "bad_envelope"
+    h.studio.on_agent_frames([A])
+    assert h.studio.counters["dropped_malformed_routing"] == 2
+
+
+def test_handshake_refusals(h):
+    assert h.hello(A, "ada", protocol="2.0").body["code"] == "version_mismatch"
+    assert "1.0" in h.outbox.last(A).body["reason"] and "2.0" in h.outbox.last(A).body["reason"]
+    assert h.hello(A, "Ada!").body["code"] == "bad_name"
+    assert h.hello(A, "canvas").body["code"] == "bad_name"
+    assert h.send(A, "hello", {"agent": "ada", "protocol": "1.0"}, "bob").body["code"] == "identity_mismatch"
+    assert h.ops(A, "ada", "move up").body["code"] == "not_registered"
+    assert h.hello(A, "ada").type == "welcome"
+    assert h.hello(A, "bob").body["code"] == "identity_mismatch"  # a connection is bound to one name
+    assert h.hello(B, "ada").body["code"] == "name_taken"
+
+
+def test_silent_agent_goes_missing_then_is_removed_and_comes_back_to_its_canvas(h):
+    h.hello(A, "ada")
+    h.ops(A, "ada", "pen down\nmove right 2")
+    h.clock.now += 1.5
+    h.studio.tick()
+    assert h.outbox.last(A).type == "heartbeat"
+    h.clock.now += 2.0
+    h.studio.tick()
+    assert h.outbox.events("missing")[-1].body["agent"] == "ada"
+    assert h.studio.sessions.status_of("ada") == "missing"
+    # a missing agent's name may be taken over by its reconnecting self, on a new connection
+    reply = h.hello(B, "ada")
+    assert reply.type == "welcome" and reply.body["state"]["cursor"] == [18, 8]
+    assert h.outbox.events("left")[-1].body["data"]["reason"] == "replaced"
+    h.clock.now += 11
+    h.studio.tick()
+    assert h.outbox.events("left")[-1].body["data"]["reason"] == "timeout"
+    assert h.studio.sessions.status_of("ada") == "away"
+    assert "ada" in h.studio.canvases  # the canvas outlives the session
+
+
+def test_a_missing_agent_that_speaks_again_is_live(h):
+    h.hello(A, "ada")
+    h.clock.now += 3.5
+    h.studio.tick()
+    h.send(A, "heartbeat", {}, "ada")
+    assert h.studio.sessions.status_of("ada") == "live"
+    assert h.outbox.events()[-1].body["kind"] == "joined"
+
+
+def test_bye_frees_the_name_at_once(h):
+    h.hello(A, "ada")
+    h.studio.on_agent_frames([A, encode(Message("bye", {}, "ada"))])
+    assert h.outbox.events("left")[-1].body["data"]["reason"] == "bye"
+    assert h.hello(B, "ada").type == "welcome"
+
+
+def test_snapshot_holds_every_canvas_at_the_current_sequence(h):
+    h.hello(A, "ada")
+    h.hello(B, "bob")
+    h.ops(A, "ada", "pen down\nmove right 2")
+    h.studio.on_snapshot_frames([b"viewer", encode(Message("snapshot_request", {"agent": None}, "viewer"))])
+    route, snap = h.outbox.answered[-1]
+    assert route == b"viewer" and snap.type == "snapshot"
+    assert snap.body["seq"] == h.studio.seq
+    assert set(snap.body["canvases"]) == {"ada", "bob"}
+    assert snap.body["canvases"]["ada"]["cells"] == h.studio.canvases["ada"].rows()
+    assert snap.body["canvases"]["ada"]["status"] == "live"
+    h.studio.on_snapshot_frames([b"viewer", encode(Message("snapshot_request", {"agent": "bob"}, "viewer"))])
+    assert set(h.outbox.answered[-1][1].body["canvases"]) == {"bob"}
+    h.studio.on_snapshot_frames([b"viewer", b"junk"])
+    assert h.outbox.answered[-1][1].body["code"] == "bad_encoding"
+
+
+def test_too_many_ops_in_one_decision_are_rejected_past_the_limit(h):
+    h.hello(A, "ada")
+    reply = h.ops(A, "ada", "\n".join(["move up"] * 70))
+    assert len(reply.body["applied"]) == 64
+    assert {r["code"] for r in reply.body["rejected"]} == {"too_many_ops"}

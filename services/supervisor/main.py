@@ -28,6 +28,7 @@ class Child:
     def start(self) -> None:
         self.proc = subprocess.Popen([sys.executable, "-m", "services.cli", *self.argv])
         self.started = time.monotonic()
+        print(f"aurora: {self.name} started (pid {self.proc.pid})", flush=True)
 
     def check(self, now: float) -> None:
         """Restart a child that exited, waiting longer after each quick crash."""

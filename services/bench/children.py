@@ -1,0 +1,107 @@
+"""The benchmark's server processes: free ports, start-up polled until the server answers, sure shutdown."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from typing import Callable
+
+import msgpack
+import zmq
+
+from proto.errors import RemoteError
+from services.canvas.client import CanvasClient, CanvasGone
+
+PR_SET_PDEATHSIG = 1
+try:  # resolved here, not in the forked child, where loading a library is unsafe
+    _prctl = ctypes.CDLL(None, use_errno=True).prctl
+except (OSError, AttributeError):
+    _prctl = None
+
+
+def free_address() -> str:
+    """A loopback TCP address on a port the kernel says is free now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return f"tcp://127.0.0.1:{s.getsockname()[1]}"
+
+
+def die_with_parent() -> None:
+    """Have the kernel send SIGTERM to this process when its parent dies, so that a bench killed with
+    SIGKILL leaves nothing behind (no-op outside Linux)."""
+    if _prctl is not None:
+        _prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+class Server:
+    """One server process (`python -m MODULE ARGS`), in its own session so that a Ctrl-C reaches only the
+    bench, which then stops it in order."""
+
+    def __init__(self, name: str, module: str, *args: str):
+        self.name = name
+        self.proc = subprocess.Popen([sys.executable, "-m", module, *args], preexec_fn=die_with_parent,
+                                     start_new_session=True)
+
+    def wait_ready(self, answers: Callable[[], bool], timeout: float = 30.0) -> None:
+        """Poll `answers` (each call waits a little for a reply) until it is True."""
+        deadline = time.monotonic() + timeout
+        while not answers():
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"the {self.name} process exited with {self.proc.returncode} at start-up")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the {self.name} process did not answer within {timeout:.0f}s")
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time the process has used so far (Linux /proc; 0 elsewhere)."""
+        try:
+            with open(f"/proc/{self.proc.pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, IndexError, ValueError):
+            return 0.0
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def canvas_answers(address: str) -> Callable[[], bool]:
+    """A readiness probe: a real handshake with the canvas (then `bye`, which frees the name at once)."""
+
+    def probe() -> bool:
+        client = CanvasClient("bench-probe", address, model="bench readiness probe")
+        try:
+            client.connect(timeout=0.5)
+            return True
+        except (CanvasGone, RemoteError):
+            return False
+        finally:
+            client.close()
+
+    return probe
+
+
+def echo_answers(address: str) -> Callable[[], bool]:
+    """A readiness probe: one round trip through the echo server."""
+
+    def probe() -> bool:
+        sock = zmq.Context.instance().socket(zmq.DEALER)
+        sock.setsockopt(zmq.LINGER, 0)
+        try:
+            sock.connect(address)
+            sock.send(msgpack.packb({"id": "probe"}))
+            return bool(sock.poll(500, zmq.POLLIN))
+        finally:
+            sock.close()
+
+    return probe

@@ -1,0 +1,41 @@
+"""`aurora up`: starts the studio, restarts a process that dies, stops everything on SIGINT."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import threading
+
+from services.canvas.replica import Replica
+from tests.support.processes import addr_args, aurora, free_addresses, stop, wait_until
+
+
+def test_up_runs_the_studio_restarts_a_killed_canvas_and_stops_cleanly():
+    addrs = free_addresses()
+    up = aurora("up", "--scripted", "1", *addr_args(addrs), stdout=subprocess.PIPE, text=True)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(iter(up.stdout.readline, "")), daemon=True)
+    reader.start()
+    replica = Replica(addrs.events, addrs.snapshots)
+    try:
+        wait_until(lambda: any("Ctrl-C" in line for line in lines), what="the studio's address lines")
+        assert any(addrs.agents in line for line in lines)
+        replica.sync(timeout=10)
+        replica.wait_for(lambda r: "scripted-1" in r.canvases and r.canvases["scripted-1"].ops > 0, timeout=20)
+        canvas_pid = int(re.search(r"canvas started \(pid (\d+)\)", "".join(lines)).group(1))
+        os.kill(canvas_pid, signal.SIGKILL)
+        wait_until(lambda: "".join(lines).count("canvas started") == 2, timeout=15, what="canvas restarted")
+        assert any("canvas exited with -9; restarting" in line for line in lines)
+        # the scripted agent reconnects by itself to the new canvas and paints again
+        replica.close()
+        replica = Replica(addrs.events, addrs.snapshots)
+        replica.sync(timeout=10)
+        replica.wait_for(lambda r: "scripted-1" in r.canvases and r.status.get("scripted-1") == "live", timeout=20)
+        up.send_signal(signal.SIGINT)
+        assert up.wait(20) == 0
+        wait_until(lambda: any("studio stopped" in line for line in lines), what="stop message")
+    finally:
+        replica.close()
+        stop(up)

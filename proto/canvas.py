@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from proto.ops.parser import Op, parse_line, pitch_to_midi
-from proto.ops.table import BLANK, BRUSHES, COLOURS, DIRECTIONS, DURATIONS
+from proto.ops.table import BLANK, BRUSHES, CODE_TO_COLOUR, COLOURS, DIRECTIONS, DURATIONS
 
 DEFAULT_WIDTH = 32
 DEFAULT_HEIGHT = 16
@@ -70,11 +70,20 @@ class CanvasModel:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "CanvasModel":
+        """The inverse of to_dict; raises ValueError (or KeyError/TypeError) for a canvas that cannot be."""
         model = cls(int(data["width"]), int(data["height"]))
         state = data["state"]
         model.new_work(int(state["work"]))
-        model.cells = [list(row) for row in data["cells"]]
+        rows = data["cells"]
+        codes = set(CODE_TO_COLOUR) | {BLANK}
+        if len(rows) != model.height or any(len(r) != model.width or not set(r) <= codes for r in rows):
+            raise ValueError(f"cells do not make a {model.width}x{model.height} canvas of colour codes")
+        model.cells = [list(row) for row in rows]
         model.cursor = (int(state["cursor"][0]), int(state["cursor"][1]))
+        if not (0 <= model.cursor[0] < model.width and 0 <= model.cursor[1] < model.height):
+            raise ValueError(f"cursor {model.cursor} is off the canvas")
+        if state["color"] not in COLOURS or state["brush"] not in BRUSHES or state["pen"] not in ("up", "down"):
+            raise ValueError("unknown colour, brush or pen state")
         model.pen, model.color, model.brush = state["pen"], state["color"], state["brush"]
         model.tempo, model.title, model.feel = int(state["tempo"]), state["title"], state["feel"]
         model.ops = int(state["ops"])

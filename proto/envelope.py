@@ -110,7 +110,7 @@ def decode(frame: bytes, *, limit: int = DEFAULT_FRAME_LIMIT, accept: frozenset[
         body=raw["body"],
         sender=raw["sender"],
         id=raw["id"],
-        parent_id=raw["parent_id"],
+        parent_id=raw.get("parent_id"),
         time=float(raw["time"]),
         version=raw["version"],
     )

@@ -6,7 +6,7 @@ PROTOCOL_VERSION = "1.0"
 def major(version: str) -> int:
     """The major number of a `major.minor` version string; raises ValueError when it is not one."""
     head, _, minor = version.partition(".")
-    if not head.isdigit() or not minor.isdigit():
+    if not (head.isascii() and head.isdigit() and minor.isascii() and minor.isdigit()):
         raise ValueError(f"not a major.minor version: {version!r}")
     return int(head)
 

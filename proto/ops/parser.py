@@ -35,7 +35,7 @@ class Rejection(NamedTuple):
 
 Parsed = Union[Op, Rejection]
 
-_PITCH = re.compile(r"([A-Ga-g])([#b]?)(-?\d+)$")
+_PITCH = re.compile(r"([A-Ga-g])([#b]?)([0-9])$")
 _WORD = re.compile(r"[a-z]+$")
 
 
@@ -54,7 +54,8 @@ def _parse_arg(arg: Arg, token: str) -> tuple[object, str | None]:
             return value, None
         return None, f"{arg.name} must be one of {', '.join(arg.choices)}; got {token[:24]!r}"
     if arg.kind == "int":
-        if token.isascii() and token.isdigit() and arg.lo <= int(token) <= arg.hi:
+        # Length first: int() refuses strings of over 4300 digits, and the parser must never raise.
+        if len(token) <= 6 and token.isascii() and token.isdigit() and arg.lo <= int(token) <= arg.hi:
             return int(token), None
         return None, f"{arg.name} must be a whole number from {arg.lo} to {arg.hi}; got {token[:24]!r}"
     if arg.kind == "pitch":
@@ -80,7 +81,9 @@ def _parse_arg(arg: Arg, token: str) -> tuple[object, str | None]:
 def parse_line(line: str) -> Parsed:
     text = line.strip()
     shown = text[:80]
-    head, _, rest = text.partition(" ")
+    parts = text.split(None, 1)
+    head = parts[0] if parts else ""
+    rest = parts[1] if len(parts) > 1 else ""
     name = ALIASES.get(head.lower())
     if name is None:
         return Rejection(shown, "unknown_op", f"unknown op {head[:24]!r}; ops are {', '.join(OPS)}")

@@ -4,7 +4,7 @@ from hypothesis import given, strategies as st
 from proto.canvas import CanvasModel
 from proto.ops.parser import Op
 from proto.ops.table import BLANK, BRUSHES, COLOURS, DIRECTIONS
-from strategies import op_lists
+from tests.proto.strategies import op_lists
 
 W, H = 9, 7
 
@@ -131,3 +131,16 @@ def test_notes_carry_colour_brush_position_and_midi():
         "op": "note Bb3 eighth 70", "pitch": "Bb3", "midi": 58, "duration": "eighth", "beats": 0.5,
         "velocity": 70, "tempo": 120, "color": "pink", "brush": "circle", "x": 3, "y": 4,
     }
+
+
+@pytest.mark.parametrize("damage", [
+    lambda d: d.update(cells=d["cells"][:-1]),
+    lambda d: d["cells"].__setitem__(0, "Z" * d["width"]),
+    lambda d: d["state"].update(cursor=[99, 0]),
+    lambda d: d["state"].update(color="ultraviolet"),
+])
+def test_from_dict_refuses_a_canvas_that_cannot_be(damage):
+    data = CanvasModel().to_dict()
+    damage(data)
+    with pytest.raises(ValueError):
+        CanvasModel.from_dict(data)

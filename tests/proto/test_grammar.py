@@ -8,7 +8,7 @@ from hypothesis import given, settings, strategies as st
 from proto.ops.grammar import gbnf
 from proto.ops.parser import Op, parse
 from proto.ops.table import OPS
-from strategies import decision, ops
+from tests.proto.strategies import decision, ops
 
 RULE = re.compile(r"^([a-z][a-z0-9-]*) ::= (.*)$")
 TOKEN = re.compile(r'\s*(?:("(?:\\.|[^"\\])*")|(\[(?:\\.|[^\]\\])*\])|([a-z][a-z0-9-]*)|(\{\d+,\d+\}|[()|?*+]))')
@@ -80,7 +80,9 @@ def test_everything_the_grammar_allows_parses_without_rejection(text):
     assert result and all(isinstance(item, Op) for item in result), result
 
 
-@pytest.mark.parametrize("line", ["move up 0", "move up 33", "tempo 39", "tempo 241", "note C7 quarter 90",
-                                  "note C4 quarter 128", "feel Calm", 'title ""', 'title " x"', "colour red", "move up "])
+@pytest.mark.parametrize("line", [
+    "move up 0", "move up 33", "tempo 39", "tempo 241", "note C7 quarter 90", "note C4 quarter 128",
+    "feel Calm", 'title ""', 'title " x"', "colour red", "move up ", "done\n",
+])
 def test_grammar_refuses_what_the_parser_rejects_or_is_not_canonical(line):
     assert not OP.fullmatch(line)

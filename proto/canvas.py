@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from proto.ops.parser import Op, parse_line, pitch_to_midi
-from proto.ops.table import BLANK, BRUSHES, CODE_TO_COLOUR, COLOURS, DIRECTIONS, DURATIONS
+from proto.ops.table import AGENT_LOCAL_OPS, BLANK, BRUSHES, CODE_TO_COLOUR, COLOURS, DIRECTIONS, DURATIONS
 
 DEFAULT_WIDTH = 32
 DEFAULT_HEIGHT = 16
@@ -103,11 +103,12 @@ class CanvasModel:
     # -- ops ---------------------------------------------------------------------------------------
 
     def apply(self, op: Op) -> list[Event]:
-        """Apply one op; return the events it causes, in order."""
+        """Apply one op; return the events it causes, in order. An op that causes none is not counted, so
+        a replica that sees only events counts the same."""
+        if op.name in AGENT_LOCAL_OPS:
+            return []
         self.ops += 1
-        text = op.text
-        handler = getattr(self, "_op_" + op.name)
-        return handler(text, *op.args)
+        return getattr(self, "_op_" + op.name)(op.text, *op.args)
 
     def apply_text(self, text: str) -> list[Event]:
         """Apply an op given as canonical text (as events carry it); raises ValueError if it is no op."""

@@ -24,6 +24,8 @@ def _f(*types: type, required: bool = True, max_len: int | None = None) -> Field
 
 NAME_MAX = 32
 TEXT_MAX = 4096  # op-code text of one decision
+STATEMENT_MAX = 200  # an agent's one-line statement about a finished work
+ACTIVITIES = frozenset({"painting", "resting", "dreaming", "waiting"})
 
 STATE = _f(dict)
 
@@ -36,6 +38,12 @@ SCHEMAS: dict[str, dict[str, Field]] = {
         "pid": _f(int, NoneType, required=False),
     },
     "ops": {"text": _f(str, max_len=TEXT_MAX)},
+    "status": {
+        "activity": _f(str, max_len=16),
+        "until": _f(float, int, NoneType, required=False),
+        "reason": _f(str, NoneType, required=False, max_len=64),
+    },
+    "statement": {"work": _f(int), "text": _f(str, max_len=STATEMENT_MAX)},
     "heartbeat": {},
     "bye": {},
     # canvas -> agent
@@ -67,7 +75,7 @@ SCHEMAS: dict[str, dict[str, Field]] = {
 }
 
 # Which types each socket accepts from its clients; anything else is `unknown_type`.
-AGENT_TYPES = frozenset({"hello", "ops", "heartbeat", "bye"})
+AGENT_TYPES = frozenset({"hello", "ops", "status", "statement", "heartbeat", "bye"})
 SNAPSHOT_TYPES = frozenset({"snapshot_request"})
 
 

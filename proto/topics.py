@@ -19,6 +19,8 @@ TOPICS: dict[str, str] = {
     "joined": "agent.{agent}.joined",
     "missing": "agent.{agent}.missing",
     "left": "agent.{agent}.left",
+    "status": "agent.{agent}.status",
+    "statement": "work.{agent}.statement",
     "title": "work.{agent}.title",
     "done": "work.{agent}.done",
 }

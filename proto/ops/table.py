@@ -114,8 +114,13 @@ OPS: dict[str, OpSpec] = {
         OpSpec("feel", (Arg("word", "word", max_len=24),), "name what you feel, in one word", "feel calm"),
         OpSpec("title", (Arg("text", "text", max_len=60),), "give the current work a title", 'title "Blue Rain"'),
         OpSpec("done", (), "the work is finished; a blank canvas begins", "done"),
+        OpSpec("remember", (Arg("text", "text", max_len=60),), "keep a short note in your own memory",
+               'remember "the red corner"'),
     )
 }
+
+# Ops the agent keeps to itself (its memory bank); the canvas applies nothing and publishes nothing for them.
+AGENT_LOCAL_OPS = frozenset({"remember"})
 
 ALIASES: dict[str, str] = {alias: spec.name for spec in OPS.values() for alias in (spec.name, *spec.aliases)}
 

@@ -38,6 +38,7 @@ class Replica:
         self.sub.connect(events)
         self.canvases: dict[str, CanvasModel] = {}
         self.status: dict[str, str] = {}
+        self.activity: dict[str, dict | None] = {}
         self.seq = 0
         self.synced = False
         self.counters: Counter[str] = Counter()
@@ -60,6 +61,7 @@ class Replica:
             dealer.close(0)
         self.canvases = {name: CanvasModel.from_dict(c) for name, c in snap.body["canvases"].items()}
         self.status = {name: c.get("status", "away") for name, c in snap.body["canvases"].items()}
+        self.activity = {name: c.get("activity") for name, c in snap.body["canvases"].items()}
         self.seq = snap.body["seq"]
         self.synced = True
         self.counters["snapshots"] += 1
@@ -114,3 +116,5 @@ class Replica:
                 canvas.new_work(data["work"])
         elif kind in STATUS_OF_KIND:
             self.status[agent] = STATUS_OF_KIND[kind]
+        elif kind == "status":
+            self.activity[agent] = data

@@ -13,7 +13,7 @@ from typing import Any, Callable, Protocol
 from proto.canvas import DEFAULT_HEIGHT, DEFAULT_WIDTH, CanvasModel
 from proto.envelope import DEFAULT_FRAME_LIMIT, Message, decode, encode
 from proto.errors import CODES, ProtocolError
-from proto.messages import AGENT_TYPES, SNAPSHOT_TYPES
+from proto.messages import ACTIVITIES, AGENT_TYPES, SNAPSHOT_TYPES
 from proto.ops.parser import Op, parse
 from proto.topics import encode_event
 from proto.version import PROTOCOL_VERSION, compatible
@@ -44,6 +44,7 @@ class Studio:
         self.sessions = sessions or Sessions()
         self.clock = clock
         self.canvases: dict[str, CanvasModel] = {}
+        self.activity: dict[str, dict[str, Any]] = {}  # what each agent last said it is doing
         self.seq = 0
         self.counters: Counter[str] = Counter()
 
@@ -77,7 +78,8 @@ class Studio:
         wanted = msg.body.get("agent")
         names = [wanted] if wanted is not None else list(self.canvases)
         canvases = {
-            name: {**self.canvases[name].to_dict(), "status": self.sessions.status_of(name)}
+            name: {**self.canvases[name].to_dict(), "status": self.sessions.status_of(name),
+                   "activity": self.activity.get(name)}
             for name in names if name in self.canvases
         }
         self.outbox.answer(route, encode(msg.reply("snapshot", {"seq": self.seq, "canvases": canvases}, SENDER)))
@@ -111,6 +113,10 @@ class Studio:
             self._publish(session.agent, "joined", {"model": session.model})
         if msg.type == "ops":
             self._ops(session, msg)
+        elif msg.type == "status":
+            self._status(session, msg)
+        elif msg.type == "statement":
+            self._statement(session, msg)
         elif msg.type == "bye":
             self.sessions.remove(session)
             self._publish(session.agent, "left", {"reason": "bye"})
@@ -172,6 +178,22 @@ class Studio:
             "applied": applied, "rejected": rejected, "notes": notes,
             "view": canvas.view(), "state": canvas.state(), "seq": self.seq,
         }, SENDER), session)
+
+    def _status(self, session: Session, msg: Message) -> None:
+        body = msg.body
+        if body["activity"] not in ACTIVITIES:
+            raise ProtocolError(f"activity must be one of {', '.join(sorted(ACTIVITIES))}", code="bad_field",
+                                parent_id=msg.id)
+        activity = {"activity": body["activity"], "until": body.get("until"), "reason": body.get("reason")}
+        self.activity[session.agent] = activity
+        self._publish(session.agent, "status", activity, parent_id=msg.id)
+
+    def _statement(self, session: Session, msg: Message) -> None:
+        work, text = msg.body["work"], " ".join(msg.body["text"].split())
+        if not 1 <= work < self.canvases[session.agent].work or not text:
+            raise ProtocolError("a statement is one non-empty line about a finished work", code="bad_field",
+                                parent_id=msg.id)
+        self._publish(session.agent, "statement", {"work": work, "text": text}, parent_id=msg.id)
 
     # -- output ------------------------------------------------------------------------------------
 

@@ -6,6 +6,7 @@ import pytest
 
 from proto.envelope import Message, encode
 from proto.errors import CODES
+from proto.version import PROTOCOL_VERSION
 from tests.canvas.fakes import Harness, raw
 
 A, B = b"route-a", b"route-b"
@@ -110,7 +111,7 @@ def test_multi_frame_messages_are_refused_and_malformed_routing_is_counted(h):
 
 def test_handshake_refusals(h):
     assert h.hello(A, "ada", protocol="2.0").body["code"] == "version_mismatch"
-    assert "1.0" in h.outbox.last(A).body["reason"] and "2.0" in h.outbox.last(A).body["reason"]
+    assert PROTOCOL_VERSION in h.outbox.last(A).body["reason"] and "2.0" in h.outbox.last(A).body["reason"]
     assert h.hello(A, "Ada!").body["code"] == "bad_name"
     assert h.hello(A, "canvas").body["code"] == "bad_name"
     assert h.send(A, "hello", {"agent": "ada", "protocol": "1.0"}, "bob").body["code"] == "identity_mismatch"
@@ -179,3 +180,26 @@ def test_too_many_ops_in_one_decision_are_rejected_past_the_limit(h):
     reply = h.ops(A, "ada", "\n".join(["move up"] * 70))
     assert len(reply.body["applied"]) == 64
     assert {r["code"] for r in reply.body["rejected"]} == {"too_many_ops"}
+
+
+def test_status_and_statement_are_published_and_the_snapshot_keeps_the_activity(h):
+    h.hello(A, "ada")
+    h.send(A, "status", {"activity": "resting", "until": 1234.5, "reason": "tokens_per_hour"}, "ada")
+    status = h.outbox.events("status")[-1]
+    assert status.body["data"] == {"activity": "resting", "until": 1234.5, "reason": "tokens_per_hour"}
+    assert h.send(A, "status", {"activity": "flying"}, "ada").body["code"] == "bad_field"
+    # a statement is about a finished work only
+    assert h.send(A, "statement", {"work": 1, "text": "too soon"}, "ada").body["code"] == "bad_field"
+    h.ops(A, "ada", 'title "Dawn"\ndone')
+    h.send(A, "statement", {"work": 1, "text": "  light   on water "}, "ada")
+    assert h.outbox.events("statement")[-1].body["data"] == {"work": 1, "text": "light on water"}
+    h.studio.on_snapshot_frames([b"v", encode(Message("snapshot_request", {"agent": "ada"}, "v"))])
+    assert h.outbox.answered[-1][1].body["canvases"]["ada"]["activity"]["activity"] == "resting"
+
+
+def test_remember_is_kept_by_the_agent_and_never_published(h):
+    h.hello(A, "ada")
+    before = len(h.outbox.published)
+    reply = h.ops(A, "ada", 'remember "a secret"')
+    assert reply.body["applied"] == ['remember "a secret"'] and reply.body["state"]["ops"] == 0
+    assert len(h.outbox.published) == before

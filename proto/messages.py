@@ -36,6 +36,7 @@ SCHEMAS: dict[str, dict[str, Field]] = {
         "protocol": _f(str, max_len=16),
         "model": _f(str, NoneType, required=False, max_len=256),
         "pid": _f(int, NoneType, required=False),
+        "view": _f(dict, NoneType, required=False),  # view options: {coords: bool, cursor: bool}
     },
     "ops": {"text": _f(str, max_len=TEXT_MAX)},
     "status": {

@@ -33,16 +33,33 @@ def _arg_rule(op: str, arg: Arg) -> tuple[str, str]:
     return name, body
 
 
+def _op_rules(name: str) -> list[str]:
+    """The rules of one op: one per argument, then the op's own."""
+    rules, seq = [], [_literal(name)]
+    for arg in OPS[name].args:
+        rule_name, body = _arg_rule(name, arg)
+        rules.append(f"{rule_name} ::= {body}")
+        part = f'" " {rule_name}'
+        seq.append(f"({part})?" if arg.default is not None else part)
+    rules.append(f"op-{name} ::= " + " ".join(seq))
+    return rules
+
+
 def gbnf(max_ops: int = 8) -> str:
     """A grammar for one decision: 1 to `max_ops` ops, one per line, each ending in a newline."""
     rules = [f"root ::= line{{1,{max_ops}}}", "line ::= op \"\\n\"",
              "op ::= " + " | ".join(f"op-{name}" for name in OPS)]
-    for name, spec in OPS.items():
-        seq = [_literal(name)]
-        for arg in spec.args:
-            rule_name, body = _arg_rule(name, arg)
-            rules.append(f"{rule_name} ::= {body}")
-            part = f'" " {rule_name}'
-            seq.append(f"({part})?" if arg.default is not None else part)
-        rules.append(f"op-{name} ::= " + " ".join(seq))
+    for name in OPS:
+        rules.extend(_op_rules(name))
     return "\n".join(rules) + "\n"
+
+
+def single_op_gbnf(op_name: str) -> str:
+    """A grammar for exactly one op of one kind, ending in a newline (the agent asks for a title this way)."""
+    return "\n".join([f'root ::= op-{op_name} "\\n"', *_op_rules(op_name)]) + "\n"
+
+
+def text_lines_gbnf(lines: int, max_len: int) -> str:
+    """1 to `lines` lines of plain printable text (a statement about a work, a condensed memory)."""
+    return (f'root ::= text-line{{1,{lines}}}\n'
+            f'text-line ::= [!-~] [ -~]{{0,{max_len - 1}}} "\\n"\n')

@@ -1,15 +1,19 @@
 """The agent's end of the agents socket: handshake, decisions, heartbeats, reconnect with backoff.
 
-Used by every agent process, LLM or scripted. It is synchronous on purpose: an agent makes one decision at a
-time, and heartbeats are sent whenever the agent calls in (`decide`, `idle`), so a caller that generates for
-longer than INTERVAL x LIVENESS must call `idle()` between steps (services/agent does).
+Used by every agent process, LLM or scripted. It is synchronous: an agent makes one decision at a time, and
+heartbeats go out whenever the agent calls in (`decide`, `idle`). Around long work that does not call in
+(a model reading a long prompt), `with client.keepalive():` heartbeats from a helper thread. The socket is
+only ever used under `self.lock`, which is the full memory barrier ZeroMQ asks for when a socket moves
+between threads.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 import zmq
 
@@ -30,11 +34,13 @@ class CanvasGone(Exception):
 
 class CanvasClient:
     def __init__(self, agent: str, address: str, *, model: str | None = None,
-                 context: zmq.Context | None = None, protocol: str = PROTOCOL_VERSION):
+                 context: zmq.Context | None = None, protocol: str = PROTOCOL_VERSION,
+                 view: dict[str, bool] | None = None):
         self.agent = agent
         self.address = address
         self.model = model
         self.protocol = protocol
+        self.view = view
         self.context = context or zmq.Context.instance()
         self.sock: zmq.Socket | None = None
         self.interval = INTERVAL
@@ -42,17 +48,23 @@ class CanvasClient:
         self.last_heard = self.last_sent = time.monotonic()
         self.welcome: dict[str, Any] | None = None
         self.reconnects = 0
+        self.lock = threading.RLock()
 
     # -- connection --------------------------------------------------------------------------------
 
     def connect(self, timeout: float = 5.0) -> dict[str, Any]:
         """One handshake attempt; returns the welcome body. Raises RemoteError or CanvasGone."""
+        with self.lock:
+            return self._connect(timeout)
+
+    def _connect(self, timeout: float) -> dict[str, Any]:
         self._close_socket()
         self.sock = self.context.socket(zmq.DEALER)
         self.sock.setsockopt(zmq.LINGER, 0)
         self.sock.connect(self.address)
         self.last_heard = time.monotonic()
-        hello = Message("hello", {"agent": self.agent, "protocol": self.protocol, "model": self.model}, self.agent)
+        body = {"agent": self.agent, "protocol": self.protocol, "model": self.model, "view": self.view}
+        hello = Message("hello", body, self.agent)
         reply = self._request(hello, timeout)
         self.welcome = reply.body
         self.interval = float(reply.body["heartbeat_interval"])
@@ -78,6 +90,10 @@ class CanvasClient:
             delay = min(delay * 2, RECONNECT_MAX)
 
     def close(self, bye: bool = True) -> None:
+        with self.lock:
+            self._close(bye)
+
+    def _close(self, bye: bool) -> None:
         if self.sock is not None and bye:
             try:
                 self.sock.send(encode(Message("bye", {}, self.agent)), zmq.NOBLOCK)
@@ -94,12 +110,45 @@ class CanvasClient:
 
     def decide(self, text: str, timeout: float | None = None) -> dict[str, Any]:
         """Send one decision's op-code text; return the `result` body."""
-        return self._request(Message("ops", {"text": text}, self.agent), timeout).body
+        with self.lock:
+            return self._request(Message("ops", {"text": text}, self.agent), timeout).body
+
+    def notify(self, msg_type: str, body: dict[str, Any]) -> None:
+        """Send a message the canvas does not answer (`status`, `statement`); a refusal is logged."""
+        with self.lock:
+            assert self.sock is not None, "connect first"
+            self.sock.send(encode(Message(msg_type, body, self.agent)))
+            self.last_sent = time.monotonic()
 
     def idle(self) -> None:
         """Keep the connection alive between decisions: answer nothing, but send and check heartbeats."""
-        self._drain(0)
-        self._heartbeat_if_due()
+        with self.lock:
+            self._drain(0)
+            self._heartbeat_if_due()
+
+    @contextmanager
+    def keepalive(self) -> Iterator[None]:
+        """Heartbeat from a helper thread while the caller does long work without calling in."""
+        done = threading.Event()
+        gone: list[CanvasGone] = []
+
+        def beat() -> None:
+            while not done.wait(self.interval / 2):
+                try:
+                    self.idle()
+                except CanvasGone as exc:
+                    gone.append(exc)
+                    return
+
+        thread = threading.Thread(target=beat, name="keepalive", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            done.set()
+            thread.join()
+        if gone:
+            raise gone[0]
 
     def _request(self, msg: Message, timeout: float | None) -> Message:
         assert self.sock is not None, "connect first"

@@ -7,25 +7,12 @@ touches the agent's canvas: the agent finds it again when it comes back.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from proto.heartbeat import INTERVAL, LIVENESS, REMOVE_AFTER
 
 LIVE = "live"
 MISSING = "missing"
-
-NAME_RE = re.compile(r"[a-z][a-z0-9_-]{0,31}$")
-RESERVED_NAMES = frozenset({"canvas", "studio"})
-
-
-def name_problem(name: str) -> str | None:
-    if not NAME_RE.match(name):
-        return f"agent name {name[:40]!r} must be 1-32 of a-z 0-9 - _, starting with a letter"
-    if name in RESERVED_NAMES:
-        return f"agent name {name!r} is reserved"
-    return None
-
 
 @dataclass(slots=True)
 class Session:
@@ -35,6 +22,7 @@ class Session:
     last_heard: float
     last_sent: float
     status: str = LIVE
+    view: dict[str, bool] | None = None  # options for rendering this agent's view
 
 
 class Sessions:

@@ -14,12 +14,14 @@ from proto.canvas import DEFAULT_HEIGHT, DEFAULT_WIDTH, CanvasModel
 from proto.envelope import DEFAULT_FRAME_LIMIT, Message, decode, encode
 from proto.errors import CODES, ProtocolError
 from proto.messages import ACTIVITIES, AGENT_TYPES, SNAPSHOT_TYPES
+from proto.names import name_problem
 from proto.ops.parser import Op, parse
 from proto.topics import encode_event
 from proto.version import PROTOCOL_VERSION, compatible
-from services.canvas.sessions import LIVE, MISSING, Session, Sessions, name_problem
+from services.canvas.sessions import LIVE, MISSING, Session, Sessions
 
 SENDER = "canvas"
+VIEW_OPTIONS = frozenset({"coords", "cursor"})
 
 
 class Outbox(Protocol):
@@ -135,6 +137,10 @@ class Studio:
             bound = current.agent if current else msg.sender
             raise ProtocolError(f"hello names {name!r} but this connection is {bound[:40]!r}",
                                 code="identity_mismatch", parent_id=msg.id)
+        view = body.get("view") or {}
+        if set(view) - VIEW_OPTIONS or not all(type(v) is bool for v in view.values()):
+            raise ProtocolError(f"view options are booleans named {', '.join(sorted(VIEW_OPTIONS))}",
+                                code="bad_field", parent_id=msg.id)
         now = self.clock()
         holder = self.sessions.by_agent.get(name)
         if holder is not None and holder is not current:
@@ -146,6 +152,7 @@ class Studio:
         if current is None:
             current = Session(route, name, body.get("model"), last_heard=now, last_sent=now)
             self.sessions.add(current)
+        current.view = view
         canvas = self.canvases.get(name)
         if canvas is None:
             canvas = self.canvases[name] = CanvasModel(self.width, self.height)
@@ -153,7 +160,7 @@ class Studio:
         self._publish(name, "joined", {"model": current.model})
         self._send(route, msg.reply("welcome", {
             "agent": name, "protocol": PROTOCOL_VERSION, "width": canvas.width, "height": canvas.height,
-            "view": canvas.view(), "state": canvas.state(), "seq": self.seq,
+            "view": canvas.view(**view), "state": canvas.state(), "seq": self.seq,
             "heartbeat_interval": self.sessions.interval, "liveness": self.sessions.liveness,
         }, SENDER), current)
 
@@ -176,7 +183,7 @@ class Studio:
         self.counters["decisions"] += 1
         self._send(session.route, msg.reply("result", {
             "applied": applied, "rejected": rejected, "notes": notes,
-            "view": canvas.view(), "state": canvas.state(), "seq": self.seq,
+            "view": canvas.view(**(session.view or {})), "state": canvas.state(), "seq": self.seq,
         }, SENDER), session)
 
     def _status(self, session: Session, msg: Message) -> None:

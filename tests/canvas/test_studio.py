@@ -203,3 +203,14 @@ def test_remember_is_kept_by_the_agent_and_never_published(h):
     reply = h.ops(A, "ada", 'remember "a secret"')
     assert reply.body["applied"] == ['remember "a secret"'] and reply.body["state"]["ops"] == 0
     assert len(h.outbox.published) == before
+
+
+def test_each_agent_chooses_how_its_view_is_drawn(h):
+    plain = h.send(A, "hello", {"agent": "ada", "protocol": "1.1", "view": {"coords": False, "cursor": False}},
+                   "ada")
+    assert plain.body["view"].splitlines()[0] == "." * 32 and "@" not in plain.body["view"]
+    assert "@" not in h.ops(A, "ada", "move up").body["view"]
+    framed = h.hello(B, "bob")
+    assert framed.body["view"].splitlines()[0].startswith("   0123") and "@" in framed.body["view"]
+    assert h.send(b"c", "hello", {"agent": "cy", "protocol": "1.1", "view": {"zoom": True}}, "cy").body["code"] \
+        == "bad_field"

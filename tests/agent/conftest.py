@@ -1,0 +1,53 @@
+"""A real valkey server for the agent tests (never a fake), and clients that log in as an agent's ACL user."""
+
+from __future__ import annotations
+
+import socket
+import uuid
+
+import pytest
+import redis
+
+from services.agent.memory import agent_url, grant
+from services.base.redis_server import EmbeddedRedis
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory):
+    with socket.socket() as s:  # a free loopback port
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = EmbeddedRedis(tmp_path_factory.mktemp("valkey"), port).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def admin(redis_server):
+    client = redis.Redis.from_url(redis_server.url, decode_responses=True)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def connect_as(redis_server, admin):
+    """connect_as(name) -> a new connection as the ACL user agent-<name>, granted once per test."""
+    passwords, clients = {}, []
+
+    def connect(name: str, decode: bool = True) -> redis.Redis:
+        if name not in passwords:
+            passwords[name] = grant(admin, name)
+        client = redis.Redis.from_url(agent_url(redis_server.url, name, passwords[name]), decode_responses=decode)
+        clients.append(client)
+        return client
+
+    yield connect
+    for client in clients:
+        client.close()
+
+
+@pytest.fixture
+def names():
+    """Agent names unique to this test, so tests share one server without sharing banks."""
+    tag = uuid.uuid4().hex[:8]
+    return lambda base: f"{base}-{tag}"

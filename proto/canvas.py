@@ -7,6 +7,7 @@ Everything here is deterministic: the same ops on the same canvas give the same 
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from proto.ops.parser import Op, parse_line, pitch_to_midi
@@ -97,8 +98,8 @@ class CanvasModel:
             rows[y] = rows[y][:x] + "@" + rows[y][x + 1:]
         if not coords:
             return "\n".join(rows)
-        head = "   " + "".join(str(x % 10) for x in range(self.width))
-        return "\n".join([head] + [f"{y:2d} {row}" for y, row in enumerate(rows)])
+        head, prefixes = _frame(self.width, self.height)
+        return head + "\n".join(map(str.__add__, prefixes, rows))
 
     # -- ops ---------------------------------------------------------------------------------------
 
@@ -201,6 +202,13 @@ class CanvasModel:
         done = ("done", {"op": text, "work": self.work, "title": self.title, "cells": list(self.rows())})
         self.new_work(self.work + 1)
         return [done, ("new", {"work": self.work, "width": self.width, "height": self.height})]
+
+
+@functools.lru_cache(maxsize=16)
+def _frame(width: int, height: int) -> tuple[str, tuple[str, ...]]:
+    """The column numbers line and the row number prefixes of a view (made once per canvas size)."""
+    head = "   " + "".join(str(x % 10) for x in range(width)) + "\n"
+    return head, tuple(f"{y:2d} " for y in range(height))
 
 
 def _unique(cells: list[list[int]]) -> list[list[int]]:

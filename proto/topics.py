@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
-from proto.envelope import Message, decode, encode
+from proto.envelope import Message, decode, encode_fields
 from proto.errors import EnvelopeError
 
 TOPICS: dict[str, str] = {
@@ -30,11 +31,16 @@ def topic(kind: str, agent: str) -> str:
     return TOPICS[kind].format(agent=agent)
 
 
+@functools.lru_cache(maxsize=4096)
+def _topic_frame(kind: str, agent: str) -> bytes:
+    return topic(kind, agent).encode()
+
+
 def encode_event(seq: int, agent: str, kind: str, data: dict[str, Any], sender: str = "canvas",
                  parent_id: str | None = None) -> list[bytes]:
-    """The two frames of one event: topic and envelope."""
-    msg = Message("event", {"seq": seq, "agent": agent, "kind": kind, "data": data}, sender, parent_id=parent_id)
-    return [topic(kind, agent).encode(), encode(msg)]
+    """The two frames of one event: topic and envelope. The canvas's hot path: no Message object."""
+    body = {"seq": seq, "agent": agent, "kind": kind, "data": data}
+    return [_topic_frame(kind, agent), encode_fields("event", body, sender, parent_id)]
 
 
 def decode_event(frames: list[bytes]) -> Message:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 
+from services.agent import main as agent
 from services.bench import main as bench
 from services.canvas import main as canvas
 from services.scripted_agent import main as scripted_agent
 from services.supervisor import main as supervisor
 from services.tools import ops_cmd, peek
 
-SUBCOMMANDS = (supervisor, canvas, scripted_agent, peek, ops_cmd, bench)
+SUBCOMMANDS = (supervisor, canvas, agent, scripted_agent, peek, ops_cmd, bench)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -9,12 +9,15 @@ import subprocess
 import threading
 
 from services.canvas.replica import Replica
-from tests.support.processes import addr_args, aurora, free_addresses, stop, wait_until
+from tests.support.processes import addr_args, aurora, free_addresses, free_port, stop, wait_until
 
 
-def test_up_runs_the_studio_restarts_a_killed_canvas_and_stops_cleanly():
+def test_up_runs_the_studio_restarts_a_killed_canvas_and_stops_cleanly(tmp_path, monkeypatch):
+    monkeypatch.setenv("AURORA_DATA", str(tmp_path))
+    monkeypatch.delenv("REDIS_URL", raising=False)
     addrs = free_addresses()
-    up = aurora("up", "--scripted", "1", *addr_args(addrs), stdout=subprocess.PIPE, text=True)
+    up = aurora("up", "--no-agents", "--scripted", "1", "--redis-port", str(free_port()), *addr_args(addrs),
+                stdout=subprocess.PIPE, text=True)
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(iter(up.stdout.readline, "")), daemon=True)
     reader.start()
@@ -36,6 +39,7 @@ def test_up_runs_the_studio_restarts_a_killed_canvas_and_stops_cleanly():
         up.send_signal(signal.SIGINT)
         assert up.wait(20) == 0
         wait_until(lambda: any("studio stopped" in line for line in lines), what="stop message")
+        assert (tmp_path / "redis" / "appendonlydir").is_dir()  # the embedded Redis kept its data there
     finally:
         replica.close()
         stop(up)

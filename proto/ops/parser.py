@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import NamedTuple, Union
 
@@ -79,7 +80,13 @@ def _parse_arg(arg: Arg, token: str) -> tuple[object, str | None]:
 
 
 def parse_line(line: str) -> Parsed:
-    text = line.strip()
+    return _parse_stripped(line.strip())
+
+
+# Agents repeat themselves (a model's favourite ops, a scripted policy's small vocabulary), and Op and
+# Rejection are immutable: remembering recent lines makes the canvas's parse mostly a dict lookup.
+@functools.lru_cache(maxsize=4096)
+def _parse_stripped(text: str) -> Parsed:
     shown = text[:80]
     parts = text.split(None, 1)
     head = parts[0] if parts else ""
@@ -125,6 +132,7 @@ def parse(text: str, *, max_ops: int = MAX_OPS_PER_DECISION) -> list[Parsed]:
     return out
 
 
+@functools.lru_cache(maxsize=4096)
 def format_op(op: Op) -> str:
     """The canonical text of an op; parse_line(format_op(op)) == op."""
     spec = OPS[op.name]

@@ -1,7 +1,7 @@
-"""`aurora up`: start the studio's processes, restart one that crashes (with backoff), stop all on Ctrl-C.
+"""`aurora up`: the whole studio, each part in its own process, restarted with backoff if it dies.
 
-For now the studio is the canvas service, and optionally scripted (non-LLM) load agents; the LLM agents,
-recorder and gateway join as their issues land.
+It starts the embedded Redis (unless REDIS_URL names one), the canvas, and one agent per roster entry,
+each agent with its own Redis credentials (granted afresh at every start). Ctrl-C stops everything.
 """
 
 from __future__ import annotations
@@ -9,81 +9,101 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import subprocess
-import sys
 import time
 
+import redis
+
+from services.agent import roster as rosters
+from services.agent.memory import agent_url, grant
+from services.agent.models import ModelError, resolve
 from services.base import addresses
+from services.base.datadir import data_dir
+from services.base.redis_server import EmbeddedRedis, RedisUnavailable
+from services.supervisor.children import Child
 
-BACKOFF_MIN, BACKOFF_MAX = 0.5, 30.0
+DEFAULT_REDIS_PORT = 6390
 
 
-class Child:
-    def __init__(self, name: str, argv: list[str]):
-        self.name, self.argv = name, argv
-        self.proc: subprocess.Popen | None = None
-        self.delay = BACKOFF_MIN
-        self.restart_at = 0.0
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-m", "services.cli", *self.argv])
-        self.started = time.monotonic()
-        print(f"aurora: {self.name} started (pid {self.proc.pid})", flush=True)
-
-    def check(self, now: float) -> None:
-        """Restart a child that exited, waiting longer after each quick crash."""
-        if self.proc is None or self.proc.poll() is None:
-            return
-        if not self.restart_at:
-            if now - self.started > 60:
-                self.delay = BACKOFF_MIN  # it ran a good while: start the backoff afresh
-            self.restart_at = now + self.delay
-            print(f"aurora: {self.name} exited with {self.proc.returncode}; restarting in {self.delay:.1f}s",
-                  flush=True)
-            self.delay = min(self.delay * 2, BACKOFF_MAX)
-        elif now >= self.restart_at:
-            self.restart_at = 0.0
-            self.start()
+def say(text: str) -> None:
+    print(text, flush=True)
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser("up", help="start the whole studio (what `make up` runs)")
     addresses.add_arguments(p)
+    p.add_argument("--roster", default=str(rosters.DEFAULT_ROSTER), help="roster TOML (default: the bundled one)")
+    p.add_argument("--no-agents", action="store_true", help="start no LLM agent")
     p.add_argument("--scripted", type=int, default=0, metavar="N",
                    help="also run N scripted, non-LLM load agents (for trying the studio without models)")
+    p.add_argument("--redis-port", type=int, default=int(os.environ.get("AURORA_REDIS_PORT", DEFAULT_REDIS_PORT)),
+                   help=f"port of the embedded Redis (env AURORA_REDIS_PORT, default {DEFAULT_REDIS_PORT})")
     p.set_defaults(run=run)
 
 
+def _redis(args, data: os.PathLike) -> tuple[str, EmbeddedRedis | None]:
+    url = os.environ.get("REDIS_URL")
+    if url:
+        say("aurora: using the Redis at REDIS_URL")
+        return url, None
+    say(f"aurora: starting the embedded Redis (data in {data}/redis)")
+    server = EmbeddedRedis(data / "redis", args.redis_port).start()
+    return server.url, server
+
+
+def _agent_children(args, specs, admin_url: str, addr_args: list[str]) -> list[Child]:
+    admin = redis.Redis.from_url(admin_url)
+
+    def env_for(name: str):
+        def env() -> dict[str, str]:
+            password = grant(admin, name)  # a fresh password per start: a stale process loses access
+            return {**os.environ, "AURORA_MEMORY_URL": agent_url(admin_url, name, password)}
+        return env
+
+    return [Child(f"agent {s.name}", ["agent", s.name, "--roster", args.roster, *addr_args], env_for(s.name), say)
+            for s in specs]
+
+
 def run(args: argparse.Namespace) -> int:
+    data = data_dir()
     addrs = addresses.from_args(args)
     addr_args = ["--agents", addrs.agents, "--events", addrs.events, "--snapshots", addrs.snapshots]
-    children = [Child("canvas", ["canvas", *addr_args])]
+    specs = [] if args.no_agents else rosters.load(args.roster)
+    try:
+        for spec in specs:  # install/assemble/check models before anything starts, showing progress
+            resolve(spec.model, data, progress=lambda m, n=spec.name: say(f"aurora: model for {n}: {m}"))
+        redis_url, server = _redis(args, data)
+    except (ModelError, RedisUnavailable, rosters.RosterError) as exc:
+        say(f"aurora: cannot start: {exc}")
+        return 2
+    children = [Child("canvas", ["canvas", *addr_args], say=say)]
+    children += _agent_children(args, specs, redis_url, addr_args)
     for i in range(args.scripted):
-        children.append(Child(f"scripted-{i + 1}", ["scripted-agent", f"scripted-{i + 1}", "--seed", str(i),
-                                                    "--pace", "0.5", "--done-every", "40", *addr_args]))
-    stopping = []
+        children.append(Child(f"scripted-{i + 1} (non-LLM)", ["scripted-agent", f"scripted-{i + 1}", "--seed", str(i),
+                                                             "--pace", "0.5", "--done-every", "40", *addr_args],
+                              say=say))
+    stopping: list[int] = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
     signal.signal(signal.SIGINT, lambda *_: stopping.append(1))
     for child in children:
         child.start()
-    print(f"Aurora studio is up (pid {os.getpid()}).\n"
-          f"  agents connect to  {addrs.agents}\n"
-          f"  events stream from {addrs.events} (snapshots at {addrs.snapshots})\n"
-          f"  see every canvas:  aurora peek\n"
-          f"Ctrl-C stops everything.", flush=True)
+    say(f"Aurora studio is up (pid {os.getpid()}), data in {data}.\n"
+        f"  agents connect to  {addrs.agents}\n"
+        f"  events stream from {addrs.events} (snapshots at {addrs.snapshots})\n"
+        f"  see every canvas:  aurora peek\n"
+        f"Ctrl-C stops everything.")
     while not stopping:
         now = time.monotonic()
+        if server is not None and server.proc is not None and server.proc.poll() is not None:
+            say(f"aurora: Redis exited with {server.proc.returncode}; restarting it")
+            server.start()
         for child in children:
             child.check(now)
         time.sleep(0.2)  # the supervisor's own tick
     for child in children:
-        if child.proc and child.proc.poll() is None:
-            child.proc.terminate()
+        child.terminate()
     for child in children:
-        if child.proc:
-            try:
-                child.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                child.proc.kill()
-    print("Aurora studio stopped.", flush=True)
+        child.wait(15)
+    if server is not None:
+        server.stop()
+    say("Aurora studio stopped.")
     return 0

@@ -1,0 +1,86 @@
+"""`aurora agent NAME`: one resident LLM agent, as its own process."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+
+import redis
+
+from proto.errors import RemoteError
+from services.agent import roster as rosters
+from services.agent.budget import Budget
+from services.agent.loop import Agent
+from services.agent.memory import MemoryBank
+from services.agent.models import ModelError, resolve
+from services.base import addresses
+from services.base.datadir import data_dir
+from services.base.log import event, setup
+from services.canvas.client import CanvasClient
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("agent", help="run one LLM agent from the roster")
+    p.add_argument("name", help="the agent's name in the roster")
+    p.add_argument("--roster", default=str(rosters.DEFAULT_ROSTER), help="roster TOML (default: the bundled one)")
+    addresses.add_arguments(p)
+    p.add_argument("--memory-url", default=None,
+                   help="Redis URL with this agent's own credentials (env AURORA_MEMORY_URL; `aurora up` sets it)")
+    p.add_argument("--fresh", action="store_true", help="wipe this agent's memory bank (and only its) first")
+    p.add_argument("--decisions", type=int, default=0, help="stop after this many decisions (0: never)")
+    p.set_defaults(run=run)
+
+
+def memory_client(args) -> redis.Redis:
+    url = args.memory_url or os.environ.get("AURORA_MEMORY_URL")
+    if not url:
+        url = os.environ.get("REDIS_URL")
+        if not url:
+            raise SystemExit("aurora agent: no memory bank: set AURORA_MEMORY_URL (per-agent credentials, "
+                             "see `aurora memory grant`) or run the agent under `aurora up`")
+        logging.getLogger("aurora.agent").warning(
+            "using REDIS_URL as is: the bank is not isolated by the server (run under `aurora up` for that)")
+    return redis.Redis.from_url(url, socket_timeout=10, health_check_interval=30)
+
+
+def run(args: argparse.Namespace) -> int:
+    log = setup(f"aurora.agent.{args.name}")
+    try:
+        spec = rosters.find(rosters.load(args.roster), args.name)
+        model_path = resolve(spec.model, data_dir(), progress=lambda m: print(f"aurora agent {spec.name}: {m}",
+                                                                           flush=True))
+    except (rosters.RosterError, ModelError) as exc:
+        print(f"aurora agent: {exc}", file=sys.stderr)
+        return 2
+    from services.agent.llm import Generator  # imports llama_cpp: only when a model will run
+
+    try:
+        gen = Generator(model_path, n_ctx=spec.context, n_threads=spec.threads, seed=spec.seed,
+                        sampling=spec.sampling, chat=spec.chat)
+    except ModelError as exc:
+        print(f"aurora agent: {exc}", file=sys.stderr)
+        return 2
+    bank = MemoryBank(memory_client(args), spec.name)
+    if args.fresh:
+        bank.wipe()
+        event(log, logging.WARNING, "memory bank wiped (--fresh)", agent=spec.name)
+    budget = Budget.from_dict(bank.load_budget(), spec.budget.get("tokens_per_hour"),
+                              spec.budget.get("decisions_per_minute"))
+    client = CanvasClient(spec.name, addresses.from_args(args).agents, model=os.path.basename(model_path),
+                          view=spec.view)
+    agent = Agent(spec, gen, client, bank, budget)
+    # SIGTERM: finish the decision under way (generation stops at once; its complete ops are sent), then exit.
+    signal.signal(signal.SIGTERM, lambda *_: agent.stop.set())
+    signal.signal(signal.SIGINT, lambda *_: agent.stop.set())
+    event(log, logging.INFO, "agent awake", agent=spec.name, model=str(model_path), mode=gen.mode)
+    try:
+        stats = agent.run(decisions=args.decisions)
+    except RemoteError as exc:
+        print(f"aurora agent {spec.name}: the canvas refused this agent: {exc}", file=sys.stderr)
+        return 2
+    print(f"aurora agent {spec.name}: {stats.decisions} decisions, {stats.ops_applied} ops applied, "
+          f"{stats.works} works, {stats.tokens} tokens", flush=True)
+    return 0

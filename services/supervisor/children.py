@@ -1,0 +1,58 @@
+"""Supervised child processes: start, watch, restart with exponential backoff, stop."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from typing import Callable
+
+BACKOFF_MIN, BACKOFF_MAX = 0.5, 30.0
+STABLE_AFTER = 60.0  # a child that ran this long before exiting starts its backoff afresh
+
+
+class Child:
+    """One `aurora` subcommand in its own process. `env` is called at every start (fresh credentials)."""
+
+    def __init__(self, name: str, argv: list[str], env: Callable[[], dict[str, str]] | None = None,
+                 say: Callable[[str], None] = print):
+        self.name, self.argv, self.env, self.say = name, argv, env, say
+        self.proc: subprocess.Popen | None = None
+        self.delay = BACKOFF_MIN
+        self.restart_at = 0.0
+        self.started = 0.0
+        self.restarts = 0
+
+    def start(self) -> None:
+        env = self.env() if self.env else None
+        self.proc = subprocess.Popen([sys.executable, "-m", "services.cli", *self.argv], env=env)
+        self.started = time.monotonic()
+        self.say(f"aurora: {self.name} started (pid {self.proc.pid})")
+
+    def check(self, now: float) -> None:
+        """Restart a child that exited, waiting longer after each quick crash."""
+        if self.proc is None or self.proc.poll() is None:
+            return
+        if not self.restart_at:
+            if now - self.started > STABLE_AFTER:
+                self.delay = BACKOFF_MIN
+            self.restart_at = now + self.delay
+            self.say(f"aurora: {self.name} exited with {self.proc.returncode}; restarting in {self.delay:.1f}s")
+            self.delay = min(self.delay * 2, BACKOFF_MAX)
+        elif now >= self.restart_at:
+            self.restart_at = 0.0
+            self.restarts += 1
+            self.start()
+
+    def terminate(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+
+    def wait(self, timeout: float) -> None:
+        if self.proc:
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.say(f"aurora: {self.name} did not stop in {timeout:.0f}s; killing it")
+                self.proc.kill()
+                self.proc.wait()

@@ -61,6 +61,10 @@ class Agent:
         self.state: dict = {}
         self.last_notes: list[str] = []
         self.last_result = ""
+        # The memory shown in prompts is read once per work (and after a dream), not per decision: what
+        # the model just did is in its state and canvas already, and a memory section that stays the same
+        # keeps the prompt's long prefix (manual, memory) in llama.cpp's KV cache from turn to turn.
+        self._memory: dict[int, str] = {}
 
     # -- life --------------------------------------------------------------------------------------
 
@@ -105,13 +109,18 @@ class Agent:
         budget = self.spec.context - self.spec.max_tokens - 8
 
         def build(memory_chars: int) -> str:
-            turn = Turn(self.spec.name, self.view, self.state, self.bank.render(memory_chars) if memory_chars else "",
+            turn = Turn(self.spec.name, self.view, self.state, self._memory_text(memory_chars),
                         self.last_notes, self.last_result, self.clock(), clock["last_turn"],
                         clock["work_started"], clock["first_woke"])
             return self.gen.format(self.system, user_text(turn) + extra)
 
         prompt, _ = fit(build, self.gen.count_tokens, budget, MEMORY_CHARS)
         return prompt
+
+    def _memory_text(self, chars: int) -> str:
+        if chars not in self._memory:
+            self._memory[chars] = self.bank.render(chars) if chars else ""
+        return self._memory[chars]
 
     def _generate(self, prompt: str, grammar: str, max_tokens: int) -> str:
         with self.client.keepalive():
@@ -198,6 +207,7 @@ class Agent:
             self.stats.works += 1
         if finished:
             self.bank.start_work(now)
+            self._memory.clear()
 
     def _ask_statement(self, work: int, title: str | None) -> str | None:
         name = f'"{title}"' if title else "untitled"
@@ -224,4 +234,5 @@ class Agent:
         if dream:
             self.bank.consolidate(dream, self.clock(), upto=upto)
             self.stats.dreams += 1
+            self._memory.clear()
         self.client.notify("status", {"activity": "painting", "until": None, "reason": None})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import signal
@@ -81,6 +82,6 @@ def run(args: argparse.Namespace) -> int:
     except RemoteError as exc:
         print(f"aurora agent {spec.name}: the canvas refused this agent: {exc}", file=sys.stderr)
         return 2
-    print(f"aurora agent {spec.name}: {stats.decisions} decisions, {stats.ops_applied} ops applied, "
-          f"{stats.works} works, {stats.tokens} tokens", flush=True)
+    summary = {k: v for k, v in vars(stats).items() if k != "sent"}
+    print(f"aurora agent {spec.name} stopped: {json.dumps(summary)}", flush=True)
     return 0

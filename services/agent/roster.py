@@ -25,7 +25,7 @@ class AgentSpec:
     name: str
     model: str
     seed: int = 0
-    threads: int = 2
+    threads: int = 1
     context: int = 2048
     max_ops: int = 8
     max_tokens: int = 64

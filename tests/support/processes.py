@@ -30,9 +30,9 @@ def addr_args(addrs: CanvasAddresses) -> list[str]:
     return ["--agents", addrs.agents, "--events", addrs.events, "--snapshots", addrs.snapshots]
 
 
-def aurora(*argv: str, **popen) -> subprocess.Popen:
+def aurora(*argv: str, env_extra: dict[str, str] | None = None, **popen) -> subprocess.Popen:
     """An `aurora` subcommand in its own process."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), **(env_extra or {})}
     return subprocess.Popen([sys.executable, "-m", "services.cli", *argv], cwd=ROOT, env=env, **popen)
 
 

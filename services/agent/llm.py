@@ -1,0 +1,397 @@
+"""One local model, loaded with llama-cpp-python, generating op-codes under a grammar, token by token.
+
+Why a sampling loop of our own rather than `Llama.create_completion`
+----------------------------------------------------------------------
+In llama-cpp-python 0.3.36 `LlamaGrammar` only holds the GBNF text: every `Llama.generate` call builds a
+new sampler chain and llama.cpp parses the grammar again (`llama_sampler_init_grammar`). Parsing is cheap
+(about 0.2 ms for `gbnf(8)`); what costs is *applying* a grammar, which checks every one of the
+vocabulary's 49,152 (SmolLM2) or 262,144 (Gemma) tokens against the grammar stacks at every step. So:
+
+* each grammar text is parsed once, into a pristine grammar sampler kept in `_grammars`; a generation
+  works on `llama_sampler_clone` of it (a copy of the parsed rules, no parsing), freed afterwards. (A
+  grammar sampler is stateful: it advances with every accepted token, and `llama_sampler_reset` on it
+  re-parses the text, so the pristine copy is never used directly.)
+* each step first samples as if unconstrained, then asks the grammar about that one token (0.01 ms);
+  only when the grammar refuses it is the token drawn again under the grammar (llama.cpp's own
+  `common_sampler` does the same). The accepted token follows the constrained distribution
+  (p(t) + P(refused)*p(t)/Z = p(t)/Z). The redraw applies the grammar to the 1,024 best tokens first, and
+  to the whole vocabulary only when that shortlist cannot decide (see `_constrained`).
+
+Measured on the 2-core build machine (SmolLM2, 48 tokens after a ~300-token prompt, one thread): the grammar
+costs about 1.8 ms a token on average against 8.6 ms for applying it to the whole vocabulary each step as
+`create_completion(grammar=...)` does (41-48 tokens/s constrained against 47-51 free and 29-33 stock);
+for Gemma's 262k vocabulary a whole-vocabulary pass is 131 ms, so the stock path runs at ~9 tokens/s and
+this one at ~24 (free: ~26).
+
+The KV cache is never reset between calls: the prompt's longest common prefix with what is already in
+the cache is kept (`kv_cache_seq_rm` past it) and only the rest is evaluated, so a prompt whose manual,
+memory and canvas did not change starts generating after a few tokens of prefill. The prompt is evaluated
+in batches of `n_batch` tokens, between which `on_prefill` is called and `stop` is asked, so an agent keeps
+its heartbeat and can be stopped during a long prefill too.
+
+Control tokens (`<|im_start|>`, `<unused12>`, ...) are banned from sampling outright, except the
+end-of-generation ones, which end the generation and are never rendered; the text is detokenized with
+special tokens off. Content placed into a chat template is defused: text that spells a control token
+(a title written as "<|im_end|>") is not turned into that token.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import math
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+import llama_cpp
+from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+from services.agent.models import ModelError, bundled_for, check_gguf, hint_for
+
+SAMPLING_DEFAULTS: dict[str, float] = {
+    "temperature": 0.8, "top_p": 0.95, "top_k": 40, "min_p": 0.05, "repeat_penalty": 1.1,
+}
+PENALTY_LAST_N = 64  # generated tokens that the repeat penalty looks back on
+RAW_CUE = "Ops:"
+SHORTLIST = 1024  # best tokens the grammar looks at first when the model's own pick is refused
+
+_TOKEN_DATA = np.dtype([("id", np.int32), ("logit", np.float32), ("p", np.float32)])
+assert _TOKEN_DATA.itemsize == ctypes.sizeof(llama_cpp.llama_token_data)
+
+
+@dataclass
+class GenerationResult:
+    text: str            # the generated text, never a special token (see `generate` for a cut one)
+    tokens: int          # tokens generated
+    prompt_tokens: int   # tokens in the prompt
+    ttft_s: float        # from the call to the first generated token (tokenizing and prefill included)
+    total_s: float
+    stopped: bool        # stop() returned True
+    finish: str = "eos"  # "eos" (the model or the grammar ended it), "length" (max_tokens or context), "stop"
+    reused_tokens: int = 0  # prompt tokens whose KV cache was kept from the previous call
+
+
+class _Chain:
+    """A llama.cpp sampler chain that we own (freed on close)."""
+
+    def __init__(self) -> None:
+        self.ptr = llama_cpp.llama_sampler_chain_init(llama_cpp.llama_sampler_chain_default_params())
+
+    def add(self, sampler) -> None:
+        llama_cpp.llama_sampler_chain_add(self.ptr, sampler)
+
+    def free(self) -> None:
+        if self.ptr is not None:
+            llama_cpp.llama_sampler_free(self.ptr)
+            self.ptr = None
+
+
+class Generator:
+    """A GGUF model in this process: prompt formatting, token counting and constrained streaming generation.
+
+    `n_threads`: llama.cpp's threads meet at a barrier after every operation, so on a machine whose cores
+    are shared with other busy processes (other agents included) a descheduled thread stalls the rest.
+    Measured on 2 cores with a load of about 4: SmolLM2 at 1 thread ~45 tokens/s, at 2 threads 0.3 to
+    20 tokens/s; on an idle machine 2 threads are faster (~78 against ~51). Keep agents x threads <= cores.
+    """
+
+    def __init__(self, model_path: str | Path, *, n_ctx: int = 2048, n_threads: int = 2, seed: int = 0,
+                 sampling: dict[str, float] | None = None, chat: str = "auto", n_batch: int = 128):
+        if chat not in ("auto", "template", "raw"):
+            raise ValueError(f"chat must be auto, template or raw, not {chat!r}")
+        unknown = set(sampling or {}) - set(SAMPLING_DEFAULTS)
+        if unknown:
+            raise ValueError(f"unknown sampling key(s) {', '.join(sorted(unknown))}; "
+                             f"known: {', '.join(SAMPLING_DEFAULTS)}")
+        self.model_path = Path(model_path)
+        self.sampling = {**SAMPLING_DEFAULTS, **(sampling or {})}
+        self.seed = seed
+        self.n_ctx = n_ctx
+        check_gguf(self.model_path)
+        t0 = time.perf_counter()
+        try:
+            # use_mmap: agents on the same GGUF share its pages; n_batch bounds each prefill step (see module doc).
+            self.llm = llama_cpp.Llama(
+                model_path=str(self.model_path), n_ctx=n_ctx, n_threads=n_threads, n_threads_batch=n_threads,
+                n_batch=min(n_batch, n_ctx), seed=seed, use_mmap=True, verbose=False)
+        except ValueError as exc:
+            raise ModelError(f"llama.cpp could not load {self.model_path} ({exc}); "
+                             f"{hint_for(self.model_path, bundled_for(self.model_path))}") from None
+        self.load_s = time.perf_counter() - t0
+        self._vocab = self.llm._model.vocab
+        self.n_vocab = self.llm.n_vocab()
+        self.bos_text = self._piece(self.llm.token_bos())
+        self.eos_text = self._piece(self.llm.token_eos())
+        self._add_bos = self.llm._model.add_bos_token()
+        control = [t for t in range(self.n_vocab)
+                   if llama_cpp.llama_vocab_get_attr(self._vocab, t) & llama_cpp.LLAMA_TOKEN_ATTR_CONTROL]
+        self._eog = {t for t in control + [self.llm.token_eos(), llama_cpp.llama_vocab_eot(self._vocab)]
+                     if t >= 0 and llama_cpp.llama_vocab_is_eog(self._vocab, t)}
+        self._banned = [t for t in control if t not in self._eog]
+        self._defuse_re = self._control_pattern([self._piece(t) for t in control])
+
+        template = self.llm.metadata.get("tokenizer.chat_template")
+        if chat == "template" and not template:
+            self.close()
+            raise ModelError(f"{self.model_path} has no chat template in its metadata; use chat = \"raw\" "
+                             "for this model in your roster")
+        self.mode = "template" if template and chat != "raw" else "raw"
+        self._formatter = (Jinja2ChatFormatter(template, eos_token=self.eos_text, bos_token=self.bos_text,
+                                               add_generation_prompt=True) if self.mode == "template" else None)
+
+        self._grammars: dict[str, object] = {}  # GBNF text -> pristine parsed grammar sampler
+        self._pre, self._post, self._pick = self._build_chains()
+        self._cur = np.zeros(self.n_vocab, dtype=_TOKEN_DATA)
+        self._sub = np.zeros(SHORTLIST, dtype=_TOKEN_DATA)
+        self.shortlist_hits = self.full_applies = 0  # how refused picks were redrawn (for benchmarks)
+        self._ids = np.arange(self.n_vocab, dtype=np.int32)
+        self._one = np.zeros(1, dtype=_TOKEN_DATA)
+
+    # ------------------------------------------------------------------------------------------ prompt
+
+    def format(self, system: str, user: str) -> str:
+        """The full prompt text for one turn, in this model's own format (see `mode`).
+
+        template: the GGUF's chat template (Jinja, from `tokenizer.chat_template`) with a system and a user
+        message and the generation prompt. raw: a plain document, because a base model such as Gemma 3
+        270M carries no chat template and was never trained on turns; it continues a document best, so the
+        prompt is the system text, the user text and a cue line after which op-codes naturally follow.
+        """
+        if self.mode == "template":
+            system, user = self._defuse(system), self._defuse(user)
+            try:
+                return self._formatter(messages=[{"role": "system", "content": system},
+                                                 {"role": "user", "content": user}]).prompt
+            except Exception:  # a template that refuses a system turn: one user turn holds both
+                return self._formatter(messages=[{"role": "user", "content": f"{system}\n\n{user}"}]).prompt
+        return f"{system.rstrip()}\n\n{user.rstrip()}\n\n{RAW_CUE}\n"
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens that `generate(text)` would feed the model (a BOS token included where the model adds one)."""
+        return len(self._tokenize(text))
+
+    def _tokenize(self, text: str) -> list[int]:
+        special = self.mode == "template"  # the template's own markers are control tokens
+        add_bos = self._add_bos and not (special and self.bos_text and text.startswith(self.bos_text))
+        return self.llm.tokenize(text.encode("utf-8"), add_bos=add_bos, special=special)
+
+    def _defuse(self, text: str) -> str:
+        """Break any spelled-out control token in content, so that tokenizing it yields plain text."""
+        if self._defuse_re is None:
+            return text
+        return self._defuse_re.sub(lambda m: m.group(0)[0] + " " + m.group(0)[1:], text)
+
+    @staticmethod
+    def _control_pattern(texts: list[str]) -> re.Pattern | None:
+        texts = sorted({t for t in texts if len(t) > 1}, key=len, reverse=True)
+        return re.compile("|".join(map(re.escape, texts))) if texts else None
+
+    def _piece(self, token: int) -> str:
+        return self.llm._model.token_get_text(token)
+
+    # -------------------------------------------------------------------------------------- sampling
+
+    def _build_chains(self) -> tuple[_Chain, _Chain, object]:
+        """(pre, post, pick): pre = control-token ban and repeat penalty (it remembers this generation's
+        tokens), post = top-k, top-p, min-p and temperature (stateless), pick = the draw (dist or greedy)."""
+        s = self.sampling
+        pre, post = _Chain(), _Chain()
+        if self._banned:
+            bias = (llama_cpp.llama_logit_bias * len(self._banned))()
+            for i, t in enumerate(self._banned):
+                bias[i].token, bias[i].bias = t, -math.inf
+            pre.add(llama_cpp.llama_sampler_init_logit_bias(self.n_vocab, len(self._banned), bias))
+        if s["repeat_penalty"] != 1.0:
+            pre.add(llama_cpp.llama_sampler_init_penalties(self.n_vocab, PENALTY_LAST_N,
+                                                            float(s["repeat_penalty"]), 0.0, 0.0))
+        if s["temperature"] > 0:
+            if int(s["top_k"]) > 0:
+                post.add(llama_cpp.llama_sampler_init_top_k(int(s["top_k"])))
+            post.add(llama_cpp.llama_sampler_init_top_p(float(s["top_p"]), 1))
+            post.add(llama_cpp.llama_sampler_init_min_p(float(s["min_p"]), 1))
+            post.add(llama_cpp.llama_sampler_init_temp(float(s["temperature"])))
+            # The RNG is seeded once and never reset: it runs on from one decision to the next, so a
+            # repeated prompt does not force a repeated answer, and a run is reproducible from its seed.
+            pick = llama_cpp.llama_sampler_init_dist(self.seed)
+        else:
+            pick = llama_cpp.llama_sampler_init_greedy()
+        return pre, post, pick
+
+    def _grammar(self, text: str):
+        """A fresh copy of the parsed grammar for `text` (parsed the first time only)."""
+        pristine = self._grammars.get(text)
+        if pristine is None:
+            pristine = llama_cpp.llama_sampler_init_grammar(self._vocab, text.encode("utf-8"), b"root")
+            if not pristine:
+                raise ValueError("llama.cpp refused the grammar (see its log for the rule at fault)")
+            self._grammars[text] = pristine
+        return llama_cpp.llama_sampler_clone(pristine)
+
+    @staticmethod
+    def _array(buf: np.ndarray, size: int) -> llama_cpp.llama_token_data_array:
+        return llama_cpp.llama_token_data_array(data=buf.ctypes.data_as(llama_cpp.llama_token_data_p),
+                                                size=size, selected=-1, sorted=False)
+
+    def _candidates(self) -> llama_cpp.llama_token_data_array:
+        """The whole vocabulary with the last logits, with the control-token ban and penalties applied."""
+        logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(self.llm._ctx.ctx, -1), shape=(self.n_vocab,))
+        cur = self._cur
+        cur["id"] = self._ids
+        cur["logit"] = logits
+        cur["p"] = 0.0
+        arr = self._array(cur, self.n_vocab)
+        llama_cpp.llama_sampler_apply(self._pre.ptr, ctypes.byref(arr))  # in place: neither sorts nor cuts
+        return arr
+
+    def _draw(self, arr: llama_cpp.llama_token_data_array) -> int:
+        llama_cpp.llama_sampler_apply(self._post.ptr, ctypes.byref(arr))
+        llama_cpp.llama_sampler_apply(self._pick, ctypes.byref(arr))
+        return arr.data[arr.selected].id
+
+    def _allows(self, grammar, token: int) -> bool:
+        self._one[0] = (token, 0.0, 0.0)
+        one = self._array(self._one, 1)
+        llama_cpp.llama_sampler_apply(grammar, ctypes.byref(one))
+        return not math.isinf(one.data[0].logit)
+
+    def _constrained(self, grammar) -> int:
+        """Draw under the grammar after the unconstrained pick was refused.
+
+        The grammar is first applied to the SHORTLIST best tokens only. That gives the result of applying it
+        to the whole vocabulary exactly when top-k valid tokens are among them (no token outside can enter
+        the top k), and all but exactly when every token outside lies below the min-p cut of the best valid
+        one (min-p drops them anyway; they only nudge top-p's normalisation); otherwise the grammar goes
+        over the whole vocabulary.
+        """
+        arr = self._candidates()
+        logits = self._cur["logit"]
+        m = SHORTLIST
+        if m < self.n_vocab:
+            part = np.argpartition(-logits, m)
+            sub = self._sub
+            sub[:] = self._cur[part[:m]]
+            outside_best = float(logits[part[m]])
+            short = self._array(sub, m)
+            llama_cpp.llama_sampler_apply(grammar, ctypes.byref(short))
+            valid = sub["logit"][np.isfinite(sub["logit"])]
+            if len(valid):
+                s = self.sampling
+                if s["temperature"] <= 0:
+                    exact = True
+                else:
+                    exact = (0 < s["top_k"] <= len(valid)) or (
+                        s["min_p"] > 0 and outside_best < float(valid.max()) + math.log(s["min_p"]))
+                if exact:
+                    self.shortlist_hits += 1
+                    return self._draw(short)
+        self.full_applies += 1
+        llama_cpp.llama_sampler_apply(grammar, ctypes.byref(arr))
+        return self._draw(arr)
+
+    def _sample(self, grammar) -> int:
+        token = self._draw(self._candidates())
+        if grammar is not None:
+            if not self._allows(grammar, token):
+                token = self._constrained(grammar)
+            if token not in self._eog:
+                llama_cpp.llama_sampler_accept(grammar, token)
+        llama_cpp.llama_sampler_accept(self._pre.ptr, token)
+        return token
+
+    # ------------------------------------------------------------------------------------ generation
+
+    def _prefill(self, tokens: list[int], on_prefill, stop) -> tuple[int, bool]:
+        """Bring the KV cache to `tokens`, keeping its common prefix. Returns (tokens reused, stopped)."""
+        llm = self.llm
+        cached = llm.input_ids[:llm.n_tokens]
+        n = min(len(cached), len(tokens))
+        diff = np.nonzero(cached[:n] != np.asarray(tokens[:n]))[0]
+        keep = int(diff[0]) if len(diff) else n
+        keep = min(keep, len(tokens) - 1)  # the last prompt token is always evaluated, for fresh logits
+        if keep <= 0 or not llm._ctx.kv_cache_seq_rm(-1, keep, -1):
+            keep = 0  # e.g. a sliding-window cache that cannot drop a suffix: start over
+        llm.n_tokens = keep
+        step = llm.n_batch
+        for i in range(keep, len(tokens), step):
+            llm.eval(tokens[i:i + step])
+            if on_prefill is not None:
+                on_prefill(min(i + step, len(tokens)), len(tokens))
+            if stop is not None and i + step < len(tokens) and stop():
+                return keep, True
+        return keep, False
+
+    def generate(self, prompt: str, *, grammar: str | None = None, max_tokens: int = 64,
+                 on_token: Callable[[], None] | None = None, stop: Callable[[], bool] | None = None,
+                 on_prefill: Callable[[int, int], None] | None = None) -> GenerationResult:
+        """Continue `prompt` (a `format`ted text) token by token.
+
+        `grammar` (GBNF text) constrains every token; its parse is cached by text. `on_token()` is called
+        after each generated token, `stop()` after it (and between prefill batches): when it returns True
+        the generation ends at once. Under a grammar, `text` is always a prefix of a sentence of the
+        grammar: whole when `finish` is "eos"; when cut short ("length", "stop") its last line may be
+        unfinished, and the caller decides whether to keep it (ops: drop it; free text: it may do).
+        """
+        t0 = time.perf_counter()
+        tokens = self._tokenize(prompt)
+        if not tokens:
+            tokens = [self.llm.token_bos()]
+        if len(tokens) >= self.n_ctx:
+            raise ValueError(f"the prompt has {len(tokens)} tokens, the context only {self.n_ctx}")
+        max_tokens = min(max_tokens, self.n_ctx - len(tokens))
+        reused, stopped = self._prefill(tokens, on_prefill, stop)
+        out: list[int] = []
+        ttft = 0.0
+        finish = "stop" if stopped else "length"
+        g = self._grammar(grammar) if grammar else None
+        llama_cpp.llama_sampler_reset(self._pre.ptr)  # penalties look at this generation only
+        try:
+            while not stopped and len(out) < max_tokens:
+                if out:
+                    self.llm.eval([out[-1]])
+                token = self._sample(g)
+                if not out:
+                    ttft = time.perf_counter() - t0
+                if token in self._eog:
+                    finish = "eos"
+                    break
+                out.append(token)
+                if on_token is not None:
+                    on_token()
+                if stop is not None and stop():
+                    stopped, finish = True, "stop"
+        finally:
+            if g is not None:
+                llama_cpp.llama_sampler_free(g)
+        text = self.llm.detokenize(out, special=False).decode("utf-8", errors="replace")
+        total = time.perf_counter() - t0
+        return GenerationResult(text=text, tokens=len(out), prompt_tokens=len(tokens),
+                                ttft_s=ttft if ttft else total, total_s=total, stopped=stopped,
+                                finish=finish, reused_tokens=reused)
+
+    # ------------------------------------------------------------------------------------------ close
+
+    def close(self) -> None:
+        """Free the model and the samplers (also done when the process ends)."""
+        for g in getattr(self, "_grammars", {}).values():
+            llama_cpp.llama_sampler_free(g)
+        self._grammars = {}
+        for chain in (getattr(self, "_pre", None), getattr(self, "_post", None)):
+            if chain is not None:
+                chain.free()
+        self._pre = self._post = None
+        if getattr(self, "_pick", None) is not None:
+            llama_cpp.llama_sampler_free(self._pick)
+            self._pick = None
+        if getattr(self, "llm", None) is not None:
+            self.llm.close()
+            self.llm = None
+
+    def __enter__(self) -> "Generator":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -26,6 +26,7 @@ log = logging.getLogger("aurora.agent")
 
 MEMORY_CHARS = 1200  # at most this much memory in a prompt (less when the context is tight)
 STATEMENT_CHARS = 160
+TITLE_TOKENS = 72  # room for the longest title the grammar allows, so a title is never cut off
 DREAM_LINES, DREAM_CHARS = 3, 100
 
 
@@ -61,9 +62,9 @@ class Agent:
         self.state: dict = {}
         self.last_notes: list[str] = []
         self.last_result = ""
-        # The memory shown in prompts is read once per work (and after a dream), not per decision: what
-        # the model just did is in its state and canvas already, and a memory section that stays the same
-        # keeps the prompt's long prefix (manual, memory) in llama.cpp's KV cache from turn to turn.
+        # The memory shown in prompts is read at waking and after each dream, not per decision: what the
+        # model just did is in its state and canvas already, and a memory section that stays the same keeps
+        # the prompt's long prefix (manual, memory) in llama.cpp's KV cache from turn to turn.
         self._memory: dict[int, str] = {}
 
     # -- life --------------------------------------------------------------------------------------
@@ -104,12 +105,14 @@ class Agent:
 
     # -- one decision ------------------------------------------------------------------------------
 
-    def _prompt(self, extra: str = "") -> str:
+    def _prompt(self, extra: str = "", seen: tuple[str, dict] | None = None) -> str:
+        """The prompt for the canvas as the agent sees it now, or as `seen` (view, state) before a reply."""
+        view, state = seen or (self.view, self.state)
         clock = self.bank.clock()
         budget = self.spec.context - self.spec.max_tokens - 8
 
         def build(memory_chars: int) -> str:
-            turn = Turn(self.spec.name, self.view, self.state, self._memory_text(memory_chars),
+            turn = Turn(self.spec.name, view, state, self._memory_text(memory_chars),
                         self.last_notes, self.last_result, self.clock(), clock["last_turn"],
                         clock["work_started"], clock["first_woke"])
             return self.gen.format(self.system, user_text(turn) + extra)
@@ -122,9 +125,12 @@ class Agent:
             self._memory[chars] = self.bank.render(chars) if chars else ""
         return self._memory[chars]
 
-    def _generate(self, prompt: str, grammar: str, max_tokens: int) -> str:
+    def _generate(self, prompt: str, grammar: str, max_tokens: int, purpose: str = "ops") -> str:
         with self.client.keepalive():
             result = self.gen.generate(prompt, grammar=grammar, max_tokens=max_tokens, stop=self.stop.is_set)
+        event(log, logging.INFO, "generated", agent=self.spec.name, purpose=purpose, tokens=result.tokens,
+              prompt_tokens=result.prompt_tokens, reused=getattr(result, "reused_tokens", None),
+              ttft_s=round(result.ttft_s, 3), total_s=round(result.total_s, 3))
         self.stats.tokens += result.tokens
         self.budget.charge(result.tokens, decisions=0)  # every generation counts: titles, statements, dreams
         self.bank.add_usage(0, result.tokens)
@@ -178,13 +184,14 @@ class Agent:
         extra = "\n\nYou end this work now"
         extra += (" after: " + "; ".join(pending) + ".") if pending else "."
         extra += " It has no title yet."
-        line = self._generate(self._prompt(extra), single_op_gbnf("title"), 32)
+        line = self._generate(self._prompt(extra), single_op_gbnf("title"), TITLE_TOKENS, "title")
         parsed = parse(line)
         return parsed[0].args[0] if parsed and isinstance(parsed[0], Op) else None
 
     def _take(self, reply: dict, sent: list[str], finished: list[str | None], now: float) -> None:
         """Update what the agent knows from the canvas's reply; remember feelings and finished works."""
         work_before = self.state.get("work", 1)
+        seen = (self.view, self.state)
         self.view, self.state = reply["view"], reply["state"]
         self.stats.sent.extend(sent)
         self.stats.ops_sent += len(sent)
@@ -200,19 +207,20 @@ class Agent:
         self.last_result = f"{len(reply['applied'])} ops applied" + (f"; refused: {rejected}" if rejected else "")
         for offset, title in enumerate(finished):
             work = work_before + offset
-            statement = self._ask_statement(work, title)
+            statement = self._ask_statement(work, title, seen)
             if statement:
                 self.client.notify("statement", {"work": work, "text": statement})
             self.bank.record_work(work, title, statement, now)
             self.stats.works += 1
         if finished:
             self.bank.start_work(now)
-            self._memory.clear()
 
-    def _ask_statement(self, work: int, title: str | None) -> str | None:
+    def _ask_statement(self, work: int, title: str | None, seen: tuple[str, dict]) -> str | None:
+        """The model's line about a work it finished, asked on the prompt it decided on (still in the KV
+        cache) with a question added, so only the question is read anew."""
         name = f'"{title}"' if title else "untitled"
         extra = f"\n\nYou have finished work {work}, {name}. One line about it:"
-        text = self._generate(self._prompt(extra), text_lines_gbnf(1, STATEMENT_CHARS), 48)
+        text = self._generate(self._prompt(extra, seen), text_lines_gbnf(1, STATEMENT_CHARS), 48, "statement")
         lines = complete_lines(text) or [text]
         return " ".join(lines[0].split())[:STATEMENT_CHARS] or None
 
@@ -228,7 +236,7 @@ class Agent:
         memories = "\n".join(f"- {line}" for line in pending[-20:])
         prompt = self.gen.format(self.system, f"Your memories:\n{memories}\n\nThe same, in at most "
                                               f"{DREAM_LINES} short lines of your own:")
-        text = self._generate(prompt, text_lines_gbnf(DREAM_LINES, DREAM_CHARS), 96)
+        text = self._generate(prompt, text_lines_gbnf(DREAM_LINES, DREAM_CHARS), 96, "dream")
         lines = complete_lines(text) or [text.strip()]
         dream = " / ".join(" ".join(line.split()) for line in lines if line.strip())
         if dream:

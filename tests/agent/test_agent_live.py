@@ -50,9 +50,11 @@ def run_agent(tmp_path, addrs, memory_url: str, decisions: int, *extra: str) -> 
     assert proc.returncode == 0, err[-2000:]
     stats = re.search(r"aurora agent smol stopped: (\{.*\})", out)
     assert stats, out[-2000:]
+    print(out[-3000:], err[-3000:])  # shown by pytest when an assertion below fails
     return json.loads(stats.group(1))
 
 
+@pytest.mark.timeout(900)  # ~20 decisions of a real model on 2 shared cores: minutes, mostly prompt reading
 def test_a_real_model_paints_feels_finishes_titles_and_remembers(tmp_path, redis_server, admin):
     with canvas_process() as (_, addrs):
         replica = Replica(addrs.events, addrs.snapshots)

@@ -1,0 +1,51 @@
+"""The agent benchmark's machinery at tiny scale: the real model, a real Agent, raw llama-cpp-python and real
+agent processes for memory, with a few tokens, one round of each and two processes."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+pytest.importorskip("llama_cpp", reason="llama-cpp-python is installed by `make test`")
+
+from services.bench.agent_bench import Plan, run_bench  # noqa: E402
+
+TINY = Plan(tokens=6, warmup=0, decisions=1, ttft_rounds=1, free_rounds=1, processes=2)
+RESULT = re.compile(r"RESULT bench=agent ratio=(\d+\.\d{2}) ttft_ratio=(\d+\.\d{2}) mem_ratio=(\d+\.\d{2})")
+
+
+@pytest.mark.timeout(120)
+def test_tiny_run_prints_the_result_line_and_leaves_no_process(capsys):
+    results = run_bench(TINY)
+
+    out = capsys.readouterr()
+    lines = out.out.strip().splitlines()
+    match = RESULT.fullmatch(lines[-1])
+    assert match, lines[-1]
+    for group, key in zip(match.groups(), ("ratio", "ttft_ratio", "mem_ratio")):
+        assert float(group) == round(results[key], 2) and results[key] > 0, (key, results)
+    assert results["ttft_ratio"] < 1, "a prompt whose prefix is in the KV cache starts sooner"
+    assert results["constrained_ratio"] > 0
+    assert any("constrained_ratio" in line for line in lines)
+    assert any("unparsable lines 0" in line for line in lines), lines
+    assert "[bench] decision 1/1" in out.err
+    assert not _children_left(), "every agent process of the memory measurement is stopped"
+
+
+def _children_left() -> list[str]:
+    import os
+
+    mine = str(os.getpid())
+    left = []
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            with open(f"/proc/{entry}/cmdline") as f:
+                cmd = f.read()
+        except (OSError, IndexError):
+            continue
+        if fields[1] == mine and "services.bench.agent_mem" in cmd and fields[0] != "Z":
+            left.append(entry)
+    return left

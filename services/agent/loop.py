@@ -129,7 +129,7 @@ class Agent:
         with self.client.keepalive():
             result = self.gen.generate(prompt, grammar=grammar, max_tokens=max_tokens, stop=self.stop.is_set)
         event(log, logging.INFO, "generated", agent=self.spec.name, purpose=purpose, tokens=result.tokens,
-              prompt_tokens=result.prompt_tokens, reused=getattr(result, "reused_tokens", None),
+              prompt_tokens=result.prompt_tokens, reused=result.reused_tokens,
               ttft_s=round(result.ttft_s, 3), total_s=round(result.total_s, 3))
         self.stats.tokens += result.tokens
         self.budget.charge(result.tokens, decisions=0)  # every generation counts: titles, statements, dreams

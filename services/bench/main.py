@@ -2,19 +2,36 @@
 
 from __future__ import annotations
 
+import importlib
+import signal
+import sys
+
+TARGETS = {"canvas": "services.bench.canvas_bench", "agent": "services.bench.agent_bench"}
+
 
 def add_parser(sub) -> None:
     p = sub.add_parser("bench", help="run a benchmark")
-    p.add_argument("target", choices=("canvas", "agent"))
+    p.add_argument("target", choices=tuple(TARGETS))
     p.add_argument("--quick", action="store_true", help="a shorter run (canvas: under 60 s; agent: under 90 s)")
     p.set_defaults(run=run)
 
 
 def run(args) -> int:
-    if args.target == "agent":
-        from services.bench import agent_bench
-
-        return agent_bench.main(quick=args.quick)
-    from services.bench import canvas_bench
-
-    return canvas_bench.main(quick=args.quick)
+    """Run one benchmark module's `run_bench(plan, label)`; Ctrl-C or SIGTERM stop it and its processes."""
+    label = f"aurora bench {args.target}" + (" --quick" if args.quick else "")
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # a kill cleans up as Ctrl-C does
+    try:
+        bench = importlib.import_module(TARGETS[args.target])
+        bench.run_bench(bench.QUICK if args.quick else bench.FULL, label)
+    except KeyboardInterrupt:
+        print(f"{label}: interrupted; every process it started is stopped", file=sys.stderr)
+        return 130
+    except ImportError as exc:
+        print(f"{label}: {exc} (`make test` installs everything the benchmarks need)", file=sys.stderr)
+        return 1
+    except Exception as exc:
+        if not isinstance(exc, getattr(sys.modules.get(TARGETS[args.target]), "EXPECTED_ERRORS", ())):
+            raise
+        print(f"{label}: {exc}", file=sys.stderr)
+        return 1
+    return 0

@@ -4,24 +4,14 @@ and a real valkey bank: titles asked for, notes kept private, feelings and works
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
-
 from services.agent.budget import Budget
+from services.agent.llm import GenerationResult
 from services.agent.loop import Agent
 from services.agent.memory import MemoryBank
 from services.agent.roster import AgentSpec
 from services.canvas.client import CanvasClient
 from services.canvas.replica import Replica
 from tests.support.processes import canvas_process
-
-
-@dataclass
-class Result:
-    text: str
-    tokens: int
-    prompt_tokens: int = 0
-    ttft_s: float = 0.0
-    total_s: float = 0.0
 
 
 class ScriptedGenerator:
@@ -39,9 +29,10 @@ class ScriptedGenerator:
     def count_tokens(self, text: str) -> int:
         return len(text) // 4
 
-    def generate(self, prompt: str, *, grammar: str, max_tokens: int, stop=None, **_) -> Result:
+    def generate(self, prompt: str, *, grammar: str, max_tokens: int, stop=None, **_) -> GenerationResult:
         self.prompts.append(prompt)
-        return Result(self.answers.pop(0) if self.answers else "move up\n", tokens=10)
+        text = self.answers.pop(0) if self.answers else "move up\n"
+        return GenerationResult(text, tokens=10, prompt_tokens=0, ttft_s=0.0, total_s=0.0, stopped=False)
 
 
 def make_agent(addrs, connect_as, name, answers, budget=None) -> tuple[Agent, ScriptedGenerator]:

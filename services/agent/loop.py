@@ -71,14 +71,19 @@ class Agent:
 
     def run(self, decisions: int = 0) -> Stats:
         """Decide until stopped (or `decisions` have been made); reconnect whenever the canvas goes away."""
-        self._connect()
-        while not self.stop.is_set() and not (decisions and self.stats.decisions >= decisions):
-            try:
-                if not self._rest_if_spent():
-                    self.decide()
-            except CanvasGone as exc:
-                event(log, logging.WARNING, "canvas gone; reconnecting", agent=self.spec.name, reason=str(exc))
-                self._connect()
+        try:
+            self._connect()
+            while not self.stop.is_set() and not (decisions and self.stats.decisions >= decisions):
+                try:
+                    if not self._rest_if_spent():
+                        self.decide()
+                except CanvasGone as exc:
+                    event(log, logging.WARNING, "canvas gone; reconnecting", agent=self.spec.name, reason=str(exc))
+                    self._connect()
+        except CanvasGone:
+            if not self.stop.is_set():
+                raise
+            # stopped while waiting for the canvas: nothing is owed to anyone
         self.client.close()
         return self.stats
 

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import redis
 
+from services.base.process import spawn
+
 
 class RedisUnavailable(RuntimeError):
     pass
@@ -65,14 +67,15 @@ class EmbeddedRedis:
             f"requirepass {self.password}",
         ]) + "\n")
         conf.chmod(0o600)
-        self.proc = subprocess.Popen([str(server_binary()), str(conf)], stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE)
+        errors = self.data_dir / "redis.stderr"
+        with errors.open("wb") as err:  # a file, not a pipe: nobody reads a pipe while the server runs
+            self.proc = spawn([str(server_binary()), str(conf)], stdout=subprocess.DEVNULL, stderr=err)
         client = redis.Redis(port=self.port, password=self.password, socket_connect_timeout=0.5)
         deadline = time.monotonic() + timeout
         while True:
             if self.proc.poll() is not None:
-                err = self.proc.stderr.read().decode(errors="replace") if self.proc.stderr else ""
-                raise RedisUnavailable(f"the Redis server exited at start ({self.proc.returncode}): {err[-500:]}"
+                err = errors.read_text(errors="replace")[-500:]
+                raise RedisUnavailable(f"the Redis server exited at start ({self.proc.returncode}): {err}"
                                        f" see {self.data_dir / 'redis.log'}")
             try:
                 client.ping()

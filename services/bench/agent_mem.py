@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from services.bench.children import die_with_parent
+from services.base.process import die_with_parent
 
 READY = "ready"
 _MAPPING = re.compile(r"[0-9a-f]+-[0-9a-f]+ ")

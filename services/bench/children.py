@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import ctypes
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -15,13 +13,9 @@ import msgpack
 import zmq
 
 from proto.errors import RemoteError
+from services.base.process import spawn
 from services.canvas.client import CanvasClient, CanvasGone
 
-PR_SET_PDEATHSIG = 1
-try:  # resolved here, not in the forked child, where loading a library is unsafe
-    _prctl = ctypes.CDLL(None, use_errno=True).prctl
-except (OSError, AttributeError):
-    _prctl = None
 
 
 def free_address() -> str:
@@ -31,21 +25,13 @@ def free_address() -> str:
         return f"tcp://127.0.0.1:{s.getsockname()[1]}"
 
 
-def die_with_parent() -> None:
-    """Have the kernel send SIGTERM to this process when its parent dies, so that a bench killed with
-    SIGKILL leaves nothing behind (no-op outside Linux)."""
-    if _prctl is not None:
-        _prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-
-
 class Server:
     """One server process (`python -m MODULE ARGS`), in its own session so that a Ctrl-C reaches only the
     bench, which then stops it in order."""
 
     def __init__(self, name: str, module: str, *args: str):
         self.name = name
-        self.proc = subprocess.Popen([sys.executable, "-m", module, *args], preexec_fn=die_with_parent,
-                                     start_new_session=True)
+        self.proc = spawn([sys.executable, "-m", module, *args])
 
     def wait_ready(self, answers: Callable[[], bool], timeout: float = 30.0) -> None:
         """Poll `answers` (each call waits a little for a reply) until it is True."""

@@ -21,7 +21,7 @@ import msgpack
 import zmq
 
 from proto.envelope import Message, encode
-from services.bench.children import die_with_parent
+from services.base.process import die_with_parent
 from services.canvas.client import CanvasClient
 from services.scripted_agent.policy import decision
 

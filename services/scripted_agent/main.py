@@ -39,6 +39,8 @@ def run(args: argparse.Namespace) -> int:
     except RemoteError as exc:
         event(log, logging.ERROR, "canvas refused this agent", code=exc.code, reason=exc.reason)
         return 2
+    except CanvasGone:
+        return 0  # stopped before the canvas answered
     turn = 0
     while not stop and (args.decisions == 0 or turn < args.decisions):
         text = decision(rng, args.ops, args.done_every, turn)
@@ -47,7 +49,10 @@ def run(args: argparse.Namespace) -> int:
             turn += 1
         except CanvasGone:
             event(log, logging.WARNING, "canvas gone; reconnecting")
-            client.connect_with_backoff(should_stop=lambda: bool(stop))
+            try:
+                client.connect_with_backoff(should_stop=lambda: bool(stop))
+            except CanvasGone:
+                break  # stopped while the canvas was away
         if args.pace:
             end = time.monotonic() + args.pace
             while not stop and time.monotonic() < end:

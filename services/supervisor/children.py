@@ -7,6 +7,8 @@ import sys
 import time
 from typing import Callable
 
+from services.base.process import spawn
+
 BACKOFF_MIN, BACKOFF_MAX = 0.5, 30.0
 STABLE_AFTER = 60.0  # a child that ran this long before exiting starts its backoff afresh
 
@@ -25,7 +27,7 @@ class Child:
 
     def start(self) -> None:
         env = self.env() if self.env else None
-        self.proc = subprocess.Popen([sys.executable, "-m", "services.cli", *self.argv], env=env)
+        self.proc = spawn([sys.executable, "-m", "services.cli", *self.argv], env=env)
         self.started = time.monotonic()
         self.say(f"aurora: {self.name} started (pid {self.proc.pid})")
 

@@ -99,10 +99,13 @@ def run(args: argparse.Namespace) -> int:
         for child in children:
             child.check(now)
         time.sleep(0.2)  # the supervisor's own tick
-    for child in children:
-        child.terminate()
-    for child in children:
-        child.wait(15)
+    # Stop in reverse order of start: the agents (together) finish their decision and write their banks,
+    # then the canvas they answer to, and last the Redis they write to.
+    for group in (children[1:], children[:1]):
+        for child in group:
+            child.terminate()
+        for child in group:
+            child.wait(15)
     if server is not None:
         server.stop()
     say("Aurora studio stopped.")

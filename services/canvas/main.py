@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
+from pathlib import Path
 
 import zmq
 
@@ -55,6 +57,8 @@ def add_parser(sub) -> None:
     p.add_argument("--width", type=int, default=DEFAULT_WIDTH, help=f"canvas width (default {DEFAULT_WIDTH})")
     p.add_argument("--height", type=int, default=DEFAULT_HEIGHT, help=f"canvas height (default {DEFAULT_HEIGHT})")
     p.add_argument("--frame-limit", type=int, default=DEFAULT_FRAME_LIMIT, help="largest frame accepted, bytes")
+    p.add_argument("--ready-file", default=None, metavar="PATH",
+                   help="once bound, write the three addresses here as JSON (bind to port * to let the OS choose)")
     p.add_argument("--heartbeat-interval", type=float, default=INTERVAL, help="seconds (PROTOCOL.md section 9)")
     p.add_argument("--liveness", type=int, default=LIVENESS, help="silent intervals before an agent is missing")
     p.add_argument("--remove-after", type=int, default=REMOVE_AFTER, help="silent intervals before it is removed")
@@ -79,6 +83,12 @@ def run(args: argparse.Namespace) -> int:
     snapshots.bind(addrs.snapshots)
     agents.bind(addrs.agents)
     loop.every(args.heartbeat_interval / 4, studio.tick)
+    if args.ready_file:  # written whole, then renamed: a reader never sees half a file
+        bound = {name: sock.getsockopt_string(zmq.LAST_ENDPOINT)
+                 for name, sock in (("agents", agents), ("events", pub), ("snapshots", snapshots))}
+        tmp = Path(args.ready_file + ".tmp")
+        tmp.write_text(json.dumps(bound))
+        tmp.replace(args.ready_file)
     event(log, logging.INFO, "canvas ready", agents=addrs.agents, events=addrs.events,
           snapshots=addrs.snapshots, width=args.width, height=args.height)
     loop.run()

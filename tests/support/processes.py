@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
+import tempfile
 import subprocess
 import sys
 import time
@@ -23,7 +25,16 @@ def free_port() -> int:
 
 
 def free_addresses() -> CanvasAddresses:
-    return CanvasAddresses(*(f"tcp://127.0.0.1:{free_port()}" for _ in range(3)))
+    """Three distinct free ports (held together while chosen). For a canvas, prefer canvas_process(),
+    which lets the canvas bind port * and report what it got: no window for another process to take it."""
+    socks = [socket.socket() for _ in range(3)]
+    try:
+        for s in socks:
+            s.bind(("127.0.0.1", 0))
+        return CanvasAddresses(*(f"tcp://127.0.0.1:{s.getsockname()[1]}" for s in socks))
+    finally:
+        for s in socks:
+            s.close()
 
 
 def addr_args(addrs: CanvasAddresses) -> list[str]:
@@ -56,9 +67,18 @@ def stop(proc: subprocess.Popen) -> None:
 
 @contextmanager
 def canvas_process(*extra: str):
-    """A canvas service on free ports; yields (process, addresses) once it answers a handshake."""
-    addrs = free_addresses()
-    proc = aurora("canvas", *addr_args(addrs), *extra)
+    """A canvas service on ports the OS chose; yields (process, addresses) once it answers a handshake."""
+    with tempfile.TemporaryDirectory() as tmp:
+        ready = Path(tmp) / "ready.json"
+        anywhere = CanvasAddresses(*["tcp://127.0.0.1:*"] * 3)
+        proc = aurora("canvas", *addr_args(anywhere), "--ready-file", str(ready), *extra)
+        try:
+            wait_until(lambda: ready.exists() or proc.poll() is not None, timeout=30, what="canvas bound")
+            assert proc.poll() is None, f"the canvas exited with {proc.returncode}"
+            addrs = CanvasAddresses(**json.loads(ready.read_text()))
+        except BaseException:
+            stop(proc)
+            raise
     try:
         probe = CanvasClient("probe", addrs.agents)
         probe.connect_with_backoff(deadline=time.monotonic() + 15)

@@ -105,6 +105,21 @@ def render_recent(recent: dict) -> str:
     return "\n".join(lines)
 
 
+def trim_to_fit(recent: dict, limit_chars: int) -> dict:
+    """Drop the oldest dated entry (work, note, dream) first, then the least felt word, until the rendered
+    memory fits `limit_chars`. Changes and returns `recent`."""
+    while len(render_recent(recent)) > limit_chars:
+        dated = [(e["at"], kind, i) for kind in ("works", "notes", "dreams") for i, e in enumerate(recent[kind])]
+        if dated:
+            _, kind, i = min(dated)
+            del recent[kind][i]
+        elif recent["feelings"]:
+            recent["feelings"].pop()
+        else:
+            break
+    return recent
+
+
 class MemoryBank:
     def __init__(self, client: redis.Redis, agent: str):
         user_name(agent)  # validates the name
@@ -155,19 +170,9 @@ class MemoryBank:
         return [(_s(w), int(n)) for w, n in rows]
 
     def recent(self, limit_chars: int) -> dict:
-        """What the prompt shows, trimmed (oldest dated entry first, then the least felt word) to fit."""
-        out = {"works": self._list("works"), "feelings": self.feelings(),
-               "notes": self._list("notes"), "dreams": self._list("dreams")}
-        while len(render_recent(out)) > limit_chars:
-            dated = [(e["at"], kind, i) for kind in ("works", "notes", "dreams") for i, e in enumerate(out[kind])]
-            if dated:
-                _, kind, i = min(dated)
-                del out[kind][i]
-            elif out["feelings"]:
-                out["feelings"].pop()
-            else:
-                break
-        return out
+        """What the prompt shows, trimmed to fit `limit_chars` (see trim_to_fit)."""
+        return trim_to_fit({"works": self._list("works"), "feelings": self.feelings(),
+                            "notes": self._list("notes"), "dreams": self._list("dreams")}, limit_chars)
 
     def render(self, limit_chars: int) -> str:
         return render_recent(self.recent(limit_chars))

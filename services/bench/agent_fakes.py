@@ -15,7 +15,7 @@ from typing import Any, Iterator
 
 from proto.canvas import CanvasModel
 from proto.ops.parser import Op, parse
-from services.agent.memory import render_recent
+from services.agent.memory import render_recent, trim_to_fit
 
 # The simulated clock starts here and moves on by DECISION_S per decision, so the prompts (clock line and
 # "since your last turn") are the same on every run and change from turn to turn as a resident agent's do.
@@ -97,16 +97,7 @@ class FakeBank:
     def render(self, limit_chars: int) -> str:
         recent = {"works": self.works[:], "notes": self.notes[:], "dreams": self.dreams[:],
                   "feelings": self.feelings.most_common(8)}
-        while len(render_recent(recent)) > limit_chars:
-            dated = [(e["at"], kind, i) for kind in ("works", "notes", "dreams") for i, e in enumerate(recent[kind])]
-            if dated:
-                _, kind, i = min(dated)
-                del recent[kind][i]
-            elif recent["feelings"]:
-                recent["feelings"].pop()
-            else:
-                break
-        return render_recent(recent)
+        return render_recent(trim_to_fit(recent, limit_chars))
 
     def record_work(self, work: int, title: str | None, statement: str | None, at: float) -> None:
         self.works.insert(0, {"work": work, "title": title, "statement": statement, "at": at})

@@ -114,7 +114,8 @@ class Agent:
         """The prompt for the canvas as the agent sees it now, or as `seen` (view, state) before a reply."""
         view, state = seen or (self.view, self.state)
         clock = self.bank.clock()
-        budget = self.spec.context - self.spec.max_tokens - 8
+        # Room for the longest generation asked on this prompt (a decision, or a title) and a little slack.
+        budget = self.spec.context - max(self.spec.max_tokens, TITLE_TOKENS) - 8
 
         def build(memory_chars: int) -> str:
             turn = Turn(self.spec.name, view, state, self._memory_text(memory_chars),

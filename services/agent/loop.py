@@ -239,7 +239,9 @@ class Agent:
             return
         self.client.notify("status", {"activity": "dreaming", "until": None, "reason": "memory"})
         upto = self.clock()
-        memories = "\n".join(f"- {line}" for line in pending[-20:])
+        # All of them: whatever the dream replaces, the model has read (the roster caps dream_every to keep
+        # this short).
+        memories = "\n".join(f"- {line}" for line in pending)
         prompt = self.gen.format(self.system, f"Your memories:\n{memories}\n\nThe same, in at most "
                                               f"{DREAM_LINES} short lines of your own:")
         text = self._generate(prompt, text_lines_gbnf(DREAM_LINES, DREAM_CHARS), 96, "dream")

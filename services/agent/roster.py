@@ -36,6 +36,8 @@ class AgentSpec:
     budget: dict[str, int | None] = field(default_factory=dict)
 
 
+MAX_DREAM_EVERY = 20  # a dream shows the model every pending memory: keep that prompt short
+
 SCALARS = {"name", "model", "seed", "threads", "context", "max_ops", "max_tokens", "dream_every", "chat"}
 TABLES = {"sampling": SAMPLING_KEYS, "view": VIEW_KEYS, "budget": BUDGET_KEYS}
 
@@ -80,6 +82,9 @@ def load(path: Path = DEFAULT_ROSTER) -> list[AgentSpec]:
             raise RosterError(f"{where}: {problem}")
         if merged.get("chat", "auto") not in ("auto", "template", "raw"):
             raise RosterError(f"{where}: chat must be auto, template or raw")
+        if not 1 <= merged.get("dream_every", 6) <= MAX_DREAM_EVERY:
+            raise RosterError(f"{where}: dream_every must be 1 to {MAX_DREAM_EVERY} (a dream shows the model every "
+                              "memory it condenses)")
         try:
             specs.append(AgentSpec(**merged))
         except TypeError as exc:

@@ -28,6 +28,7 @@ def test_per_agent_settings_override_the_defaults(tmp_path):
     ('[[agent]]\nname = "a"\nmodel = "m"\n[[agent]]\nname = "a"\nmodel = "n"\n', "unique"),
     ('[[agent]]\nname = "a"\nmodel = "m"\n[agent.sampling]\nwarmth = 1\n', "unknown key"),
     ("[[agent]\n", "not valid TOML"),
+    ('[[agent]]\nname = "a"\nmodel = "m"\ndream_every = 50\n', "dream_every must be"),
     ("", "no [[agent]]"),
 ])
 def test_a_bad_roster_says_what_and_where(tmp_path, text, words):

@@ -179,6 +179,10 @@ class CanvasClient:
             except ProtocolError as exc:
                 log.warning("bad frame from the canvas, dropped", extra={"fields": {"reason": exc.reason}})
                 continue
+            if reply.type == "error" and reply.body["code"] == "not_registered":
+                # The canvas does not know this connection: it restarted, or ended our session. Only a new
+                # handshake helps, whatever message the error answers.
+                raise CanvasGone(f"the canvas at {self.address} no longer knows {self.agent!r}; reconnecting")
             if parent is not None and reply.parent_id == parent:
                 return reply
             if reply.type == "error":  # an error about a message we no longer wait for

@@ -138,3 +138,16 @@ def test_the_client_keeps_a_quiet_connection_alive_with_heartbeats(canvas, ctx):
         replica.poll(0.05)
     assert replica.status["ada"] == "live"
     assert replica.seq == start_seq  # heartbeats are not events
+
+
+def test_a_client_the_canvas_no_longer_knows_reconnects_instead_of_talking_into_the_void(canvas, ctx):
+    from services.canvas.client import CanvasGone
+
+    _, addrs = canvas
+    client = CanvasClient("ada", addrs.agents, context=ctx)
+    client.connect()
+    client.sock.send(encode(Message("bye", {}, "ada")))  # the canvas ends the session, as a restart would
+    with pytest.raises(CanvasGone, match="no longer knows"):
+        client.decide("move up")
+    client.connect_with_backoff()
+    assert client.decide("move up")["applied"] == ["move up 1"]

@@ -158,6 +158,12 @@ def run_bench(plan: Plan, label: str = "aurora bench canvas") -> tuple[float, fl
     return ratio, p99
 
 
+def _section(heading: str, measured: dict[str, Measured], paced: bool, verdict: str) -> list[str]:
+    """One configuration: what was run, the canvas and echo lines, and the verdict against its target."""
+    return [heading, measured["canvas"].line("canvas", "decisions/s", paced),
+            measured["echo"].line("echo", "round trips/s", paced), f"  {verdict}", ""]
+
+
 def _report(label: str, plan: Plan, closed: dict[str, Measured], paced: dict[str, Measured], ratio: float,
             p99: float) -> None:
     sample = closed["canvas"].tallies[0]
@@ -174,21 +180,15 @@ def _report(label: str, plan: Plan, closed: dict[str, Measured], paced: dict[str
         f"echo {echo_sample.reply_bytes} B; machine: {os.cpu_count()} cores",
         "  latency: send to reply, timed in the client; server CPU: all the server's threads, in % of one core",
         "",
-        f"{plan.closed_agents} agents, closed loop (next decision as soon as the reply lands), "
-        f"{plan.closed_rounds} x {plan.closed_seconds:.0f} s each after {plan.warmup:.1f} s warm-up",
-        closed["canvas"].line("canvas", "decisions/s", False),
-        closed["echo"].line("echo", "round trips/s", False),
-        f"  ratio {ratio:.2f} (canvas decisions/s / echo round trips/s; target >= {TARGET_RATIO}: "
-        f"{'met' if ratio >= TARGET_RATIO else 'MISSED'})",
-        "",
-        f"{plan.paced_agents} agents, each paced at one decision every {plan.pace * 1000:.0f} ms "
-        f"(~{LLM_DECISION_S / plan.pace:.0f}x faster than an LLM agent decides; "
-        f"offered {offered:.0f} decisions/s), {plan.paced_rounds} x {plan.paced_seconds:.0f} s each",
-        paced["canvas"].line("canvas", "decisions/s", True),
-        paced["echo"].line("echo", "round trips/s", True),
-        f"  canvas p99 {p99:.2f} ms (target <= {TARGET_P99_MS:.0f} ms: "
-        f"{'met' if p99 <= TARGET_P99_MS else 'MISSED'})",
-        "",
+        *_section(f"{plan.closed_agents} agents, closed loop (next decision as soon as the reply lands), "
+                  f"{plan.closed_rounds} x {plan.closed_seconds:.0f} s each after {plan.warmup:.1f} s warm-up",
+                  closed, False, f"ratio {ratio:.2f} (canvas decisions/s / echo round trips/s; target >= "
+                                 f"{TARGET_RATIO}: {'met' if ratio >= TARGET_RATIO else 'MISSED'})"),
+        *_section(f"{plan.paced_agents} agents, each paced at one decision every {plan.pace * 1000:.0f} ms "
+                  f"(~{LLM_DECISION_S / plan.pace:.0f}x faster than an LLM agent decides; "
+                  f"offered {offered:.0f} decisions/s), {plan.paced_rounds} x {plan.paced_seconds:.0f} s each",
+                  paced, True, f"canvas p99 {p99:.2f} ms (target <= {TARGET_P99_MS:.0f} ms: "
+                               f"{'met' if p99 <= TARGET_P99_MS else 'MISSED'})"),
         f"RESULT bench=canvas ratio={ratio:.2f} p99_ms={p99:.2f}",
     ]
     print("\n".join(lines), flush=True)

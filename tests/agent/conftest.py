@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import uuid
 
 import pytest
@@ -10,14 +9,12 @@ import redis
 
 from services.agent.memory import agent_url, grant
 from services.base.redis_server import EmbeddedRedis
+from tests.support.processes import free_port
 
 
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory):
-    with socket.socket() as s:  # a free loopback port
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = EmbeddedRedis(tmp_path_factory.mktemp("valkey"), port).start()
+    server = EmbeddedRedis(tmp_path_factory.mktemp("valkey"), free_port()).start()
     yield server
     server.stop()
 

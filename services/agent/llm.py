@@ -1,27 +1,19 @@
 """One local model, loaded with llama-cpp-python, generating op-codes under a grammar, token by token.
 
-Why a sampling loop of our own rather than `Llama.create_completion`
-----------------------------------------------------------------------
-In llama-cpp-python 0.3.36 `LlamaGrammar` only holds the GBNF text: every `Llama.generate` call builds a
-new sampler chain and llama.cpp parses the grammar again (`llama_sampler_init_grammar`). Parsing is cheap
-(about 0.2 ms for `gbnf(8)`); what costs is *applying* a grammar, which checks every one of the
-vocabulary's 49,152 (SmolLM2) or 262,144 (Gemma) tokens against the grammar stacks at every step. So:
+Why a sampling loop of our own rather than `Llama.create_completion(grammar=LlamaGrammar...)`
+----------------------------------------------------------------------------------------------
+llama.cpp's grammar sampler checks every token of the vocabulary against the grammar at every step (49,152
+tokens for SmolLM2, 262,144 for Gemma 3), before top-k, so no sampling setting reduces it: measured here,
+8.4 ms a token for SmolLM2 and 60 ms for Gemma, more than decoding the token. Instead:
 
-* each grammar text is parsed once, into a pristine grammar sampler kept in `_grammars`; a generation
-  works on `llama_sampler_clone` of it (a copy of the parsed rules, no parsing), freed afterwards. (A
-  grammar sampler is stateful: it advances with every accepted token, and `llama_sampler_reset` on it
-  re-parses the text, so the pristine copy is never used directly.)
-* each step first samples as if unconstrained, then asks the grammar about that one token (0.01 ms);
-  only when the grammar refuses it is the token drawn again under the grammar (llama.cpp's own
+* the grammar (GBNF text generated from the op-code table) is compiled by llguidance, once per text and
+  model (`services.agent.constraint`); asking whether one token is allowed costs about a microsecond, and
+  the mask of all allowed tokens 0.1 to 1 ms;
+* each step first samples as if unconstrained, then asks the matcher about that one token; only when it is
+  refused is the mask computed and the token drawn again among the allowed tokens alone (llama.cpp's own
   `common_sampler` does the same). The accepted token follows the constrained distribution
-  (p(t) + P(refused)*p(t)/Z = p(t)/Z). The redraw applies the grammar to the 1,024 best tokens first, and
-  to the whole vocabulary only when that shortlist cannot decide (see `_constrained`).
-
-Measured on the 2-core build machine (SmolLM2, 48 tokens after a ~300-token prompt, one thread): the grammar
-costs about 1.8 ms a token on average against 8.6 ms for applying it to the whole vocabulary each step as
-`create_completion(grammar=...)` does (41-48 tokens/s constrained against 47-51 free and 29-33 stock);
-for Gemma's 262k vocabulary a whole-vocabulary pass is 131 ms, so the stock path runs at ~9 tokens/s and
-this one at ~24 (free: ~26).
+  (p(t) + P(refused)*p(t)/Z = p(t)/Z), so constrained decoding runs at the speed of free decoding
+  (`aurora bench agent` prints constrained_ratio for each bundled model).
 
 The KV cache is never reset between calls: the prompt's longest common prefix with what is already in
 the cache is kept (`kv_cache_seq_rm` past it) and only the rest is evaluated, so a prompt whose manual,
@@ -38,7 +30,6 @@ special tokens off. Content placed into a chat template is defused: text that sp
 from __future__ import annotations
 
 import ctypes
-import math
 import re
 import time
 from dataclasses import dataclass
@@ -50,6 +41,7 @@ import numpy as np
 import llama_cpp
 from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
+from services.agent.constraint import Grammars
 from services.agent.models import ModelError, bundled_for, check_gguf, hint_for
 
 SAMPLING_DEFAULTS: dict[str, float] = {
@@ -57,7 +49,6 @@ SAMPLING_DEFAULTS: dict[str, float] = {
 }
 PENALTY_LAST_N = 64  # generated tokens that the repeat penalty looks back on
 RAW_CUE = "Ops:"
-SHORTLIST = 1024  # best tokens the grammar looks at first when the model's own pick is refused
 
 _TOKEN_DATA = np.dtype([("id", np.int32), ("logit", np.float32), ("p", np.float32)])
 assert _TOKEN_DATA.itemsize == ctypes.sizeof(llama_cpp.llama_token_data)
@@ -131,7 +122,7 @@ class Generator:
                    if llama_cpp.llama_vocab_get_attr(self._vocab, t) & llama_cpp.LLAMA_TOKEN_ATTR_CONTROL]
         self._eog = {t for t in control + [self.llm.token_eos(), llama_cpp.llama_vocab_eot(self._vocab)]
                      if t >= 0 and llama_cpp.llama_vocab_is_eog(self._vocab, t)}
-        self._banned = [t for t in control if t not in self._eog]
+        self._banned = np.array([t for t in control if t not in self._eog], dtype=np.int32)
         self._defuse_re = self._control_pattern([self._piece(t) for t in control])
 
         template = self.llm.metadata.get("tokenizer.chat_template")
@@ -143,13 +134,11 @@ class Generator:
         self._formatter = (Jinja2ChatFormatter(template, eos_token=self.eos_text, bos_token=self.bos_text,
                                                add_generation_prompt=True) if self.mode == "template" else None)
 
-        self._grammars: dict[str, object] = {}  # GBNF text -> pristine parsed grammar sampler
+        self.grammars = Grammars(self._vocab, self.n_vocab, sorted(self._eog))
         self._pre, self._post, self._pick = self._build_chains()
         self._cur = np.zeros(self.n_vocab, dtype=_TOKEN_DATA)
-        self._sub = np.zeros(SHORTLIST, dtype=_TOKEN_DATA)
-        self.shortlist_hits = self.full_applies = 0  # how refused picks were redrawn (for benchmarks)
         self._ids = np.arange(self.n_vocab, dtype=np.int32)
-        self._one = np.zeros(1, dtype=_TOKEN_DATA)
+        self.redraws = 0  # picks the grammar refused and that were drawn again among the allowed (benchmarks)
 
     # ------------------------------------------------------------------------------------------ prompt
 
@@ -196,15 +185,12 @@ class Generator:
     # -------------------------------------------------------------------------------------- sampling
 
     def _build_chains(self) -> tuple[_Chain, _Chain, object]:
-        """(pre, post, pick): pre = control-token ban and repeat penalty (it remembers this generation's
-        tokens), post = top-k, top-p, min-p and temperature (stateless), pick = the draw (dist or greedy)."""
+        """(pre, post, pick): pre = repeat penalty (it remembers this generation's tokens), post = top-k,
+        top-p, min-p and temperature (stateless), pick = the draw (dist or greedy). The control-token ban is
+        not a sampler: llama.cpp's logit-bias sampler searches each biased id through any array that is not
+        the whole vocabulary, thousands of ids times thousands of candidates for Gemma."""
         s = self.sampling
         pre, post = _Chain(), _Chain()
-        if self._banned:
-            bias = (llama_cpp.llama_logit_bias * len(self._banned))()
-            for i, t in enumerate(self._banned):
-                bias[i].token, bias[i].bias = t, -math.inf
-            pre.add(llama_cpp.llama_sampler_init_logit_bias(self.n_vocab, len(self._banned), bias))
         if s["repeat_penalty"] != 1.0:
             pre.add(llama_cpp.llama_sampler_init_penalties(self.n_vocab, PENALTY_LAST_N,
                                                             float(s["repeat_penalty"]), 0.0, 0.0))
@@ -221,28 +207,19 @@ class Generator:
             pick = llama_cpp.llama_sampler_init_greedy()
         return pre, post, pick
 
-    def _grammar(self, text: str):
-        """A fresh copy of the parsed grammar for `text` (parsed the first time only)."""
-        pristine = self._grammars.get(text)
-        if pristine is None:
-            pristine = llama_cpp.llama_sampler_init_grammar(self._vocab, text.encode("utf-8"), b"root")
-            if not pristine:
-                raise ValueError("llama.cpp refused the grammar (see its log for the rule at fault)")
-            self._grammars[text] = pristine
-        return llama_cpp.llama_sampler_clone(pristine)
-
     @staticmethod
     def _array(buf: np.ndarray, size: int) -> llama_cpp.llama_token_data_array:
         return llama_cpp.llama_token_data_array(data=buf.ctypes.data_as(llama_cpp.llama_token_data_p),
                                                 size=size, selected=-1, sorted=False)
 
     def _candidates(self) -> llama_cpp.llama_token_data_array:
-        """The whole vocabulary with the last logits, with the control-token ban and penalties applied."""
+        """The whole vocabulary with the last logits, control tokens banned and penalties applied."""
         logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(self.llm._ctx.ctx, -1), shape=(self.n_vocab,))
         cur = self._cur
         cur["id"] = self._ids
         cur["logit"] = logits
         cur["p"] = 0.0
+        cur["logit"][self._banned] = -np.inf
         arr = self._array(cur, self.n_vocab)
         llama_cpp.llama_sampler_apply(self._pre.ptr, ctypes.byref(arr))  # in place: neither sorts nor cuts
         return arr
@@ -252,53 +229,31 @@ class Generator:
         llama_cpp.llama_sampler_apply(self._pick, ctypes.byref(arr))
         return arr.data[arr.selected].id
 
-    def _allows(self, grammar, token: int) -> bool:
-        self._one[0] = (token, 0.0, 0.0)
-        one = self._array(self._one, 1)
-        llama_cpp.llama_sampler_apply(grammar, ctypes.byref(one))
-        return not math.isinf(one.data[0].logit)
+    def _constrained(self, matcher) -> int | None:
+        """Draw among the tokens the grammar allows, after the unconstrained pick was refused; None when it
+        allows none (the matcher failed: end the generation rather than send what it refused).
 
-    def _constrained(self, grammar) -> int:
-        """Draw under the grammar after the unconstrained pick was refused.
-
-        The grammar is first applied to the SHORTLIST best tokens only. That gives the result of applying it
-        to the whole vocabulary exactly when top-k valid tokens are among them (no token outside can enter
-        the top k), and all but exactly when every token outside lies below the min-p cut of the best valid
-        one (min-p drops them anyway; they only nudge top-p's normalisation); otherwise the grammar goes
-        over the whole vocabulary.
-        """
-        arr = self._candidates()
-        logits = self._cur["logit"]
-        m = SHORTLIST
-        if m < self.n_vocab:
-            part = np.argpartition(-logits, m)
-            sub = self._sub
-            sub[:] = self._cur[part[:m]]
-            outside_best = float(logits[part[m]])
-            short = self._array(sub, m)
-            llama_cpp.llama_sampler_apply(grammar, ctypes.byref(short))
-            valid = sub["logit"][np.isfinite(sub["logit"])]
-            if len(valid):
-                s = self.sampling
-                if s["temperature"] <= 0:
-                    exact = True
-                else:
-                    exact = (0 < s["top_k"] <= len(valid)) or (
-                        s["min_p"] > 0 and outside_best < float(valid.max()) + math.log(s["min_p"]))
-                if exact:
-                    self.shortlist_hits += 1
-                    return self._draw(short)
-        self.full_applies += 1
-        llama_cpp.llama_sampler_apply(grammar, ctypes.byref(arr))
+        Exact: the ban and the penalties, then top-k, top-p, min-p and temperature are applied to the
+        allowed tokens alone, as if every other token had been masked to -inf first."""
+        allowed = self.grammars.allowed(matcher)
+        if not len(allowed):
+            return None
+        logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(self.llm._ctx.ctx, -1), shape=(self.n_vocab,))
+        sub = np.empty(len(allowed), dtype=_TOKEN_DATA)
+        sub["id"] = allowed
+        sub["logit"] = logits[allowed]
+        sub["p"] = 0.0
+        arr = self._array(sub, len(sub))
+        llama_cpp.llama_sampler_apply(self._pre.ptr, ctypes.byref(arr))
         return self._draw(arr)
 
-    def _sample(self, grammar) -> int:
+    def _sample(self, matcher) -> int | None:
         token = self._draw(self._candidates())
-        if grammar is not None:
-            if not self._allows(grammar, token):
-                token = self._constrained(grammar)
-            if token not in self._eog:
-                llama_cpp.llama_sampler_accept(grammar, token)
+        if matcher is not None and not self.grammars.allows(matcher, token):
+            self.redraws += 1
+            token = self._constrained(matcher)
+            if token is None:
+                return None
         llama_cpp.llama_sampler_accept(self._pre.ptr, token)
         return token
 
@@ -346,26 +301,25 @@ class Generator:
         out: list[int] = []
         ttft = 0.0
         finish = "stop" if stopped else "length"
-        g = self._grammar(grammar) if grammar else None
+        matcher = self.grammars.matcher(grammar) if grammar else None
         llama_cpp.llama_sampler_reset(self._pre.ptr)  # penalties look at this generation only
-        try:
-            while not stopped and len(out) < max_tokens:
-                if out:
-                    self.llm.eval([out[-1]])
-                token = self._sample(g)
-                if not out:
-                    ttft = time.perf_counter() - t0
-                if token in self._eog:
-                    finish = "eos"
-                    break
-                out.append(token)
-                if on_token is not None:
-                    on_token()
-                if stop is not None and stop():
-                    stopped, finish = True, "stop"
-        finally:
-            if g is not None:
-                llama_cpp.llama_sampler_free(g)
+        while not stopped and len(out) < max_tokens:
+            if out:
+                self.llm.eval([out[-1]])
+            token = self._sample(matcher)
+            if not out:
+                ttft = time.perf_counter() - t0
+            if token is None or token in self._eog:
+                finish = "eos"
+                break
+            out.append(token)
+            if on_token is not None:
+                on_token()
+            if matcher is not None and (not matcher.consume_token(token) or matcher.is_stopped()):
+                finish = "eos"  # the grammar is complete: nothing but an end may follow
+                break
+            if stop is not None and stop():
+                stopped, finish = True, "stop"
         text = self.llm.detokenize(out, special=False).decode("utf-8", errors="replace")
         total = time.perf_counter() - t0
         return GenerationResult(text=text, tokens=len(out), prompt_tokens=len(tokens),
@@ -376,9 +330,6 @@ class Generator:
 
     def close(self) -> None:
         """Free the model and the samplers (also done when the process ends)."""
-        for g in getattr(self, "_grammars", {}).values():
-            llama_cpp.llama_sampler_free(g)
-        self._grammars = {}
         for chain in (getattr(self, "_pre", None), getattr(self, "_post", None)):
             if chain is not None:
                 chain.free()

@@ -76,7 +76,10 @@ def run(args: argparse.Namespace) -> int:
     # SIGTERM: finish the decision under way (generation stops at once; its complete ops are sent), then exit.
     signal.signal(signal.SIGTERM, lambda *_: agent.stop.set())
     signal.signal(signal.SIGINT, lambda *_: agent.stop.set())
-    event(log, logging.INFO, "agent awake", agent=spec.name, model=str(model_path), mode=gen.mode)
+    gen.grammars.matcher(agent.grammar)  # the one-time cost of constrained decoding, paid and logged here
+    event(log, logging.INFO, "agent awake", agent=spec.name, model=str(model_path), mode=gen.mode,
+          load_s=round(gen.load_s, 3), grammar_setup_s=round(gen.grammars.setup_s, 3),
+          grammar_compile_s=round(gen.grammars.compile_s[agent.grammar], 3))
     try:
         stats = agent.run(decisions=args.decisions)
     except RemoteError as exc:

@@ -17,7 +17,8 @@ SmolLM2 (the bundled GGUF) at the agent's default context (2048 tokens), one lla
    (two consecutive prompts from services.agent.prompt: two cells painted and 7 s passed between them, so
    three canvas rows, the state, last-turn and clock lines differ) ÷ the same with the KV cache cleared.
 3. mem_ratio: PSS added per extra agent process ÷ PSS of one (services/bench/agent_mem.py).
-And, for information, the agent's Generator decoding under the grammar ÷ decoding free (constrained_ratio).
+4. constrained_ratio, for each bundled model: the agent's Generator decoding under the grammar ÷ decoding
+   free, with stock llama-cpp-python's grammar beside them (services/bench/agent_constrained.py).
 """
 
 from __future__ import annotations
@@ -25,23 +26,25 @@ from __future__ import annotations
 import os
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from proto.canvas import CanvasModel
 from proto.ops.grammar import gbnf
 from services.agent.budget import Budget
 from services.agent.loop import MEMORY_CHARS, Agent
-from services.agent.models import ModelError, resolve
+from services.agent.models import BUNDLED, ModelError, resolve
 from services.agent.prompt import Turn, system_text, user_text
 from services.agent.roster import AgentSpec
 from services.base.datadir import data_dir
-from services.bench import agent_mem
+from services.bench import agent_constrained, agent_mem
 from services.bench.agent_fakes import EPOCH, FakeBank, FakeCanvasClient, SimClock
+from services.bench.generation_timing import Raw, Side
 
 TARGET_RATIO = 0.9
 TARGET_TTFT = 0.3
 TARGET_MEM = 0.6
+TARGET_CONSTRAINED = 0.9
 MODEL = "smollm2-135m"
 SEED = 1
 AGENT = "smol"
@@ -53,7 +56,7 @@ class Plan:
     warmup: int = 1          # decisions not counted (the first prefills the whole prompt on both sides)
     decisions: int = 12      # counted decisions (each: the agent's, then raw's on the same prompt)
     ttft_rounds: int = 3
-    free_rounds: int = 3     # constrained and free generations each, for constrained_ratio
+    free_rounds: int = 3     # constrained, free and stock generations each per model, for constrained_ratio
     processes: int = 3       # agent processes in the second memory measurement
     n_ctx: int = 2048
     threads: int = 1         # per model, as in the default roster
@@ -61,38 +64,6 @@ class Plan:
 
 FULL = Plan()
 QUICK = Plan(decisions=3, ttft_rounds=1, free_rounds=1)
-
-
-@dataclass
-class Side:
-    """One side's generations: tokens, fixed cost (all but decoding tokens 2..n) and decoding time each."""
-
-    tokens: list[int] = field(default_factory=list)
-    fixed_s: list[float] = field(default_factory=list)
-    decode_s: list[float] = field(default_factory=list)
-
-    def add(self, tokens: int, fixed_s: float, decode_s: float) -> None:
-        self.tokens.append(tokens)
-        self.fixed_s.append(fixed_s)
-        self.decode_s.append(decode_s)
-
-    @property
-    def mean_tokens(self) -> float:
-        return sum(self.tokens) / len(self.tokens)
-
-    @property
-    def mean_fixed_s(self) -> float:
-        return sum(self.fixed_s) / len(self.fixed_s)
-
-    @property
-    def tok_s(self) -> float:
-        """Decoded tokens per second (tokens after the first of each generation)."""
-        decoded = sum(max(0, n - 1) for n in self.tokens)
-        return decoded / sum(self.decode_s) if decoded else float("nan")
-
-    def at(self, n: int) -> float:
-        """Seconds for a decision of exactly n generated tokens."""
-        return self.mean_fixed_s + (n - 1) / self.tok_s
 
 
 def _progress(text: str) -> None:
@@ -117,46 +88,6 @@ class RecordingGenerator:
         result = self.gen.generate(prompt, grammar=grammar, max_tokens=max_tokens, **kw)
         self.calls.append((prompt, grammar, max_tokens, result, time.perf_counter() - t0))
         return result
-
-
-class Raw:
-    """Stock llama-cpp-python: one Llama, `create_completion` with a LlamaGrammar, as its users write it."""
-
-    def __init__(self, model_path: Path, plan: Plan, n_batch: int, sampling: dict[str, float]):
-        import llama_cpp
-
-        self.llama_cpp = llama_cpp
-        self.llm = llama_cpp.Llama(model_path=str(model_path), n_ctx=plan.n_ctx, n_threads=plan.threads,
-                                   n_threads_batch=plan.threads, n_batch=n_batch, seed=SEED, use_mmap=True,
-                                   verbose=False)
-        self.sampling = sampling
-        self.grammars: dict[str, object] = {}
-
-    def complete(self, prompt: str, grammar: str | None, max_tokens: int) -> tuple[int, float, float]:
-        """(tokens, seconds to the first token, seconds after it) for one streamed completion."""
-        g = None
-        if grammar is not None:
-            g = self.grammars.get(grammar)
-            if g is None:
-                g = self.grammars[grammar] = self.llama_cpp.LlamaGrammar.from_string(grammar, verbose=False)
-        s = self.sampling
-        t0 = time.perf_counter()
-        first = None
-        tokens = 0
-        for chunk in self.llm.create_completion(
-                prompt, max_tokens=max_tokens, temperature=s["temperature"], top_p=s["top_p"],
-                top_k=int(s["top_k"]), min_p=s["min_p"], repeat_penalty=s["repeat_penalty"], grammar=g,
-                stream=True):
-            if chunk["choices"][0]["finish_reason"] is None:  # one chunk per token, then a closing one
-                tokens += 1
-                if first is None:
-                    first = time.perf_counter()
-        end = time.perf_counter()
-        first = first or end
-        return tokens, first - t0, end - first
-
-    def close(self) -> None:
-        self.llm.close()
 
 
 def run_decisions(gen, raw: Raw, plan: Plan) -> tuple[Side, Side, dict]:
@@ -237,16 +168,6 @@ def run_ttft(gen, grammar: str, plan: Plan) -> dict:
             "kept": kept, "tokens": tokens, "prompt": p2}
 
 
-def run_constrained(gen, grammar: str, prompt: str, plan: Plan) -> tuple[Side, Side]:
-    constrained, free = Side(), Side()
-    for r in range(plan.free_rounds):
-        for kind in (("constrained", "free") if r % 2 == 0 else ("free", "constrained")):
-            res = gen.generate(prompt, grammar=grammar if kind == "constrained" else None, max_tokens=plan.tokens)
-            (constrained if kind == "constrained" else free).add(res.tokens, res.ttft_s, res.total_s - res.ttft_s)
-        _progress(f"constrained vs free decoding, round {r + 1}/{plan.free_rounds}")
-    return constrained, free
-
-
 def run_memory(model_path: Path, plan: Plan) -> tuple[agent_mem.Memory, agent_mem.Memory]:
     out = []
     for n in (1, plan.processes):
@@ -256,7 +177,8 @@ def run_memory(model_path: Path, plan: Plan) -> tuple[agent_mem.Memory, agent_me
 
 
 def run_bench(plan: Plan, label: str = "aurora bench agent") -> dict[str, float]:
-    """Run `plan`, print the report ending in the RESULT line, return the three ratios and constrained_ratio."""
+    """Run `plan`, print the report ending in the RESULT line, return its ratios (constrained_ratio.<model>
+for each bundled model)."""
     from services.agent.llm import SAMPLING_DEFAULTS, Generator  # imports llama_cpp: only when the bench runs
 
     model_path = resolve(MODEL, data_dir(), progress=_progress)
@@ -267,25 +189,29 @@ def run_bench(plan: Plan, label: str = "aurora bench agent") -> dict[str, float]
     gen = Generator(model_path, n_ctx=plan.n_ctx, n_threads=plan.threads, seed=SEED)
     raw = None
     try:
-        raw = Raw(model_path, plan, gen.llm.n_batch, dict(SAMPLING_DEFAULTS))
+        raw = Raw(model_path, n_ctx=plan.n_ctx, threads=plan.threads, n_batch=gen.llm.n_batch, seed=SEED,
+                  sampling=dict(SAMPLING_DEFAULTS))
         grammar = gbnf(8)
         agent_side, raw_side, info = run_decisions(gen, raw, plan)
         raw.close()
         raw = None
         ttft = run_ttft(gen, grammar, plan)
-        constrained, free = run_constrained(gen, grammar, ttft["prompt"], plan)
     finally:
         if raw is not None:
             raw.close()
         gen.close()
+    decoding = [agent_constrained.measure(
+        name, resolve(name, data_dir(), progress=_progress), prompt_for=lambda g: consecutive_prompts(g)[1],
+        grammar=grammar, tokens=plan.tokens, rounds=plan.free_rounds, n_ctx=plan.n_ctx, threads=plan.threads,
+        seed=SEED, progress=_progress) for name in BUNDLED]
 
     results = {
         "ratio": raw_side.at(plan.tokens) / agent_side.at(plan.tokens),
         "ttft_ratio": ttft["with_ms"] / ttft["without_ms"],
         "mem_ratio": (mem_n.group_pss_mb - mem1.group_pss_mb) / (plan.processes - 1) / mem1.group_pss_mb,
-        "constrained_ratio": constrained.tok_s / free.tok_s,
+        **{f"constrained_ratio.{d.model}": d.ratio for d in decoding},
     }
-    _report(label, plan, model_path, agent_side, raw_side, info, ttft, constrained, free, mem1, mem_n, results,
+    _report(label, plan, model_path, agent_side, raw_side, info, ttft, decoding, mem1, mem_n, results,
             time.monotonic() - began)
     return results
 
@@ -305,7 +231,7 @@ def _mem_line(m: agent_mem.Memory) -> str:
             f"{m.gguf_rss_kb / 1024:4.1f} once)   plain PSS sum {m.mb('Pss'):6.1f} MB   RSS sum {m.mb('Rss'):6.1f} MB")
 
 
-def _report(label, plan, model_path, agent_side, raw_side, info, ttft, constrained, free, mem1, mem_n, results,
+def _report(label, plan, model_path, agent_side, raw_side, info, ttft, decoding, mem1, mem_n, results,
             seconds) -> None:
     n = plan.tokens
     extra = (mem_n.group_pss_mb - mem1.group_pss_mb) / (plan.processes - 1)
@@ -341,10 +267,7 @@ def _report(label, plan, model_path, agent_side, raw_side, info, ttft, constrain
         f"  without (KV cache cleared)          {ttft['without_ms']:8.0f} ms",
         f"  ttft_ratio {results['ttft_ratio']:.2f} ({_met(results['ttft_ratio'], TARGET_TTFT, True)})",
         "",
-        f"decoding under the grammar vs free (the agent's Generator, same prompt, up to {n} tokens, "
-        f"{plan.free_rounds} each)",
-        f"  constrained {constrained.tok_s:5.1f} tok/s   free {free.tok_s:5.1f} tok/s   "
-        f"constrained_ratio {results['constrained_ratio']:.2f} (information)",
+        *agent_constrained.report(decoding, tokens=n, rounds=plan.free_rounds, target=TARGET_CONSTRAINED),
         "",
         "memory: PSS summed over agent processes, each has loaded the model and generated "
         "(the GGUF mapping counted once for the group)",
@@ -358,7 +281,8 @@ def _report(label, plan, model_path, agent_side, raw_side, info, ttft, constrain
                      "plain PSS sums are lower than alone)")
     lines += ["", f"({seconds:.0f} s)",
               f"RESULT bench=agent ratio={results['ratio']:.2f} ttft_ratio={results['ttft_ratio']:.2f} "
-              f"mem_ratio={results['mem_ratio']:.2f}"]
+              f"mem_ratio={results['mem_ratio']:.2f} "
+              + " ".join(f"constrained_ratio.{d.model}={d.ratio:.2f}" for d in decoding)]
     print("\n".join(lines), flush=True)
 
 

@@ -48,3 +48,12 @@ def names():
     """Agent names unique to this test, so tests share one server without sharing banks."""
     tag = uuid.uuid4().hex[:8]
     return lambda base: f"{base}-{tag}"
+
+
+@pytest.fixture(scope="session")
+def model_paths(tmp_path_factory):
+    """model_paths(name) -> the GGUF of a bundled model; Gemma is assembled once per session."""
+    from services.agent.models import resolve
+
+    data = tmp_path_factory.mktemp("models")
+    return lambda name: resolve(name, data, progress=lambda s: None)

@@ -12,7 +12,9 @@ pytest.importorskip("llama_cpp", reason="llama-cpp-python is installed by `make 
 from services.bench.agent_bench import Plan, run_bench  # noqa: E402
 
 TINY = Plan(tokens=6, warmup=0, decisions=1, ttft_rounds=1, free_rounds=1, processes=2)
-RESULT = re.compile(r"RESULT bench=agent ratio=(\d+\.\d{2}) ttft_ratio=(\d+\.\d{2}) mem_ratio=(\d+\.\d{2})")
+RESULT = re.compile(r"RESULT bench=agent ratio=(\d+\.\d{2}) ttft_ratio=(\d+\.\d{2}) mem_ratio=(\d+\.\d{2})"
+                    r" constrained_ratio\.smollm2-135m=(\d+\.\d{2}) constrained_ratio\.gemma3-270m=(\d+\.\d{2})")
+KEYS = ("ratio", "ttft_ratio", "mem_ratio", "constrained_ratio.smollm2-135m", "constrained_ratio.gemma3-270m")
 
 
 @pytest.mark.timeout(120)
@@ -23,11 +25,10 @@ def test_tiny_run_prints_the_result_line_and_leaves_no_process(capsys):
     lines = out.out.strip().splitlines()
     match = RESULT.fullmatch(lines[-1])
     assert match, lines[-1]
-    for group, key in zip(match.groups(), ("ratio", "ttft_ratio", "mem_ratio")):
+    for group, key in zip(match.groups(), KEYS, strict=True):
         assert float(group) == round(results[key], 2) and results[key] > 0, (key, results)
     assert results["ttft_ratio"] < 1, "a prompt whose prefix is in the KV cache starts sooner"
-    assert results["constrained_ratio"] > 0
-    assert any("constrained_ratio" in line for line in lines)
+    assert any(line.strip().startswith("gemma3-270m") for line in lines), "a row of the decoding table per model"
     assert any("unparsable lines 0" in line for line in lines), lines
     assert "[bench] decision 1/1" in out.err
     assert not _children_left(), "every agent process of the memory measurement is stopped"

@@ -73,6 +73,7 @@ SCHEMAS: dict[str, dict[str, Field]] = {
     "snapshot": {"seq": _f(int), "canvases": _f(dict)},
     # canvas -> everyone (events socket)
     "event": {"seq": _f(int), "agent": _f(str), "kind": _f(str), "data": _f(dict)},
+    "tick": {"seq": _f(int)},  # the seq of the last event published, every heartbeat interval
 }
 
 # Which types each socket accepts from its clients; anything else is `unknown_type`.

@@ -1,4 +1,4 @@
-"""PUB topics (PROTOCOL.md section 5) and the encoding of events onto the events socket."""
+"""PUB topics (PROTOCOL.md section 5) and the encoding of events and ticks onto the events socket."""
 
 from __future__ import annotations
 
@@ -26,6 +26,11 @@ TOPICS: dict[str, str] = {
     "done": "work.{agent}.done",
 }
 
+# The studio's pulse: the seq of the last event, every heartbeat interval. Not an event: it has no seq of its own.
+# `studio` is a reserved agent name, so no agent's topic begins with it.
+TICK_TOPIC = "studio.tick"
+_TICK_FRAME = TICK_TOPIC.encode()
+
 
 def topic(kind: str, agent: str) -> str:
     return TOPICS[kind].format(agent=agent)
@@ -43,11 +48,29 @@ def encode_event(seq: int, agent: str, kind: str, data: dict[str, Any], sender: 
     return [_topic_frame(kind, agent), encode_fields("event", body, sender, parent_id)]
 
 
+def encode_tick(seq: int, sender: str = "canvas") -> list[bytes]:
+    """The two frames of a tick: `seq` is the studio's current one, the seq of the last event published."""
+    return [_TICK_FRAME, encode_fields("tick", {"seq": seq}, sender)]
+
+
+_EVENT = frozenset({"event"})
+_PUBLISHED = frozenset({"event", "tick"})
+
+
 def decode_event(frames: list[bytes]) -> Message:
-    """Two frames to an `event` message; raises a ProtocolError for anything else."""
+    """Two frames to an `event` message; raises a ProtocolError for anything else, a tick included."""
+    return _decode_published(frames, _EVENT)
+
+
+def decode_published(frames: list[bytes]) -> Message:
+    """Two frames from the events socket to an `event` or a `tick` message; raises a ProtocolError otherwise."""
+    return _decode_published(frames, _PUBLISHED)
+
+
+def _decode_published(frames: list[bytes], accept: frozenset[str]) -> Message:
     if len(frames) != 2:
-        raise EnvelopeError(f"an event has 2 frames (topic, envelope), got {len(frames)}")
-    msg = decode(frames[1], limit=1 << 24, accept=frozenset({"event"}))
-    if msg.body["kind"] not in TOPICS:
+        raise EnvelopeError(f"the events socket sends 2 frames (topic, envelope), got {len(frames)}")
+    msg = decode(frames[1], limit=1 << 24, accept=accept)
+    if msg.type == "event" and msg.body["kind"] not in TOPICS:
         raise EnvelopeError(f"unknown event kind {msg.body['kind'][:40]!r}", parent_id=msg.id)
     return msg

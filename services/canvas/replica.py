@@ -2,8 +2,9 @@
 
 Subscribe first, then ask for a snapshot with its sequence number, then apply every later event; events at
 or below the snapshot's number are dropped, and a gap in the sequence (PUB dropped something for a slow
-reader, or the subscription started late) triggers a fresh snapshot. Used by tests, `aurora peek`, and the
-viewers and recorder of later issues.
+reader, or the subscription started late) triggers a fresh snapshot. So does a `tick` (PROTOCOL.md section 10)
+whose seq is above ours: the last events before a quiet spell were lost, and no later event would show the gap.
+Used by tests, `aurora peek`, and the viewers and recorder of later issues.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import zmq
 from proto.canvas import CanvasModel
 from proto.envelope import Message, decode, encode
 from proto.errors import ProtocolError
-from proto.topics import decode_event
+from proto.topics import TICK_TOPIC, decode_published
 
 log = logging.getLogger("aurora.replica")
 
@@ -26,6 +27,13 @@ STATUS_OF_KIND = {"joined": "live", "missing": "missing", "left": "away"}
 
 
 class Replica:
+    """Every canvas of the studio, with its agent's status and activity, at `seq`.
+
+    `prefix` subscribes to the topics that begin with it only (`canvas.ada.`); `studio.tick` is subscribed as
+    well, whatever the prefix. The seq is the studio's, so with a prefix the events filtered out look like gaps:
+    each costs a snapshot.
+    """
+
     def __init__(self, events: str, snapshots: str, *, context: zmq.Context | None = None,
                  sender: str = "viewer", prefix: str = ""):
         self.context = context or zmq.Context.instance()
@@ -35,6 +43,8 @@ class Replica:
         self.sub.setsockopt(zmq.LINGER, 0)
         self.sub.setsockopt(zmq.RCVHWM, 100_000)
         self.sub.setsockopt_string(zmq.SUBSCRIBE, prefix)
+        if not TICK_TOPIC.startswith(prefix):  # a prefix ("note.") would filter out the ticks
+            self.sub.setsockopt_string(zmq.SUBSCRIBE, TICK_TOPIC)
         self.sub.connect(events)
         self.canvases: dict[str, CanvasModel] = {}
         self.status: dict[str, str] = {}
@@ -76,12 +86,18 @@ class Replica:
             timeout_ms = 0
             frames = self.sub.recv_multipart()
             try:
-                msg = decode_event(frames)
+                msg = decode_published(frames)
             except ProtocolError as exc:
                 self.counters["dropped_bad_event"] += 1
                 log.warning("bad event dropped", extra={"fields": {"reason": exc.reason}})
                 continue
             seq = msg.body["seq"]
+            if msg.type == "tick":
+                self.counters["ticks"] += 1
+                if seq > self.seq:  # the studio is past us: events were lost, and none since showed the gap
+                    self.counters["behind"] += 1
+                    self.sync()
+                continue
             if seq <= self.seq:
                 self.counters["dropped_old"] += 1
                 continue

@@ -16,7 +16,7 @@ from proto.errors import CODES, ProtocolError
 from proto.messages import ACTIVITIES, AGENT_TYPES, SNAPSHOT_TYPES
 from proto.names import name_problem
 from proto.ops.parser import Op, parse
-from proto.topics import encode_event
+from proto.topics import encode_event, encode_tick
 from proto.version import PROTOCOL_VERSION, compatible
 from services.canvas.sessions import LIVE, MISSING, Session, Sessions
 
@@ -49,6 +49,7 @@ class Studio:
         self.activity: dict[str, dict[str, Any]] = {}  # what each agent last said it is doing
         self.seq = 0
         self.counters: Counter[str] = Counter()
+        self.next_pulse = clock() + self.sessions.interval  # when the next `tick` is published
 
     # -- transport edges ---------------------------------------------------------------------------
 
@@ -87,7 +88,9 @@ class Studio:
         self.outbox.answer(route, encode(msg.reply("snapshot", {"seq": self.seq, "canvases": canvases}, SENDER)))
 
     def tick(self) -> None:
-        """Heartbeats out, and silent agents marked missing or ended (PROTOCOL.md section 9)."""
+        """Heartbeats out, silent agents marked missing or ended (PROTOCOL.md section 9), and every interval a
+        `tick` with the current seq on the events socket, so a viewer that lost the last events learns of it
+        even when the studio is quiet (section 10)."""
         now = self.clock()
         missing, ended = self.sessions.sweep(now)
         for session in missing:
@@ -96,6 +99,12 @@ class Studio:
             self._publish(session.agent, "left", {"reason": "timeout"})
         for session in self.sessions.needing_heartbeat(now):
             self._send(session.route, Message("heartbeat", {}, SENDER), session)
+        if now >= self.next_pulse:  # after the sweep, so the tick carries the seq of its events too
+            self.outbox.publish(encode_tick(self.seq, SENDER))  # not an event: it takes no seq
+            # On schedule rather than `now + interval`, which would drift late by up to a call's period.
+            self.next_pulse += self.sessions.interval
+            if self.next_pulse <= now:  # the loop stalled for more than an interval: start again from now
+                self.next_pulse = now + self.sessions.interval
 
     # -- handlers ----------------------------------------------------------------------------------
 

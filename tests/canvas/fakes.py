@@ -5,7 +5,7 @@ from __future__ import annotations
 import msgpack
 
 from proto.envelope import Message, decode, encode
-from proto.topics import decode_event
+from proto.topics import decode_published
 from services.canvas.sessions import Sessions
 from services.canvas.studio import Studio
 
@@ -22,7 +22,8 @@ class FakeOutbox:
     def __init__(self) -> None:
         self.sent: list[tuple[bytes, Message]] = []
         self.answered: list[tuple[bytes, Message]] = []
-        self.published: list[tuple[str, Message]] = []
+        self.published: list[tuple[str, Message]] = []  # events only
+        self.ticks: list[tuple[str, Message]] = []
 
     def send(self, route: bytes, frame: bytes) -> None:
         self.sent.append((route, decode(frame, limit=1 << 24)))
@@ -31,7 +32,8 @@ class FakeOutbox:
         self.answered.append((route, decode(frame, limit=1 << 24)))
 
     def publish(self, frames: list[bytes]) -> None:
-        self.published.append((frames[0].decode(), decode_event(frames)))
+        msg = decode_published(frames)
+        (self.ticks if msg.type == "tick" else self.published).append((frames[0].decode(), msg))
 
     def last(self, route: bytes) -> Message:
         return [m for r, m in self.sent if r == route][-1]

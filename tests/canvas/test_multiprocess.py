@@ -10,6 +10,7 @@ import pytest
 import zmq
 
 from proto.envelope import Message, decode, encode
+from proto.topics import decode_published
 from services.canvas.client import CanvasClient
 from services.canvas.replica import Replica
 from tests.support.processes import addr_args, aurora, canvas_process, stop
@@ -34,16 +35,36 @@ def replica_of(addrs, ctx) -> Replica:
     return replica
 
 
+def subscribed_replica_of(addrs, ctx) -> Replica:
+    """A replica that takes its snapshot only once its subscription is live (a message waits on its SUB; a tick
+    comes every 0.2 s): it misses no event after the snapshot, so a gap it sees is one the PUB dropped."""
+    replica = Replica(addrs.events, addrs.snapshots, context=ctx)
+    assert replica.sub.poll(5000), "nothing on the events socket, not even a tick"
+    replica.sync()
+    return replica
+
+
+def idle_until(client: CanvasClient, replica: Replica, condition, timeout: float = 10.0) -> None:
+    """Poll the replica until `condition(replica)` holds, the client heartbeating all along as an agent would:
+    a client that does not call in goes missing after liveness x interval, 0.6 s here."""
+    deadline = time.monotonic() + timeout
+    while not condition(replica):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"condition not met within {timeout}s (replica at seq {replica.seq})")
+        client.idle()
+        replica.poll(0.05)
+
+
 def test_two_agents_paint_at_once_and_a_late_joiner_rebuilds_every_canvas(canvas, ctx):
     proc, addrs = canvas
     agents = [aurora("scripted-agent", name, "--seed", str(i), "--decisions", "150", "--done-every", "25",
                      *addr_args(addrs)) for i, name in enumerate(("ada", "bob"))]
     try:
-        early = replica_of(addrs, ctx)
+        early = subscribed_replica_of(addrs, ctx)
         # join late: after both agents have started painting
         early.wait_for(lambda r: {"ada", "bob"} <= set(r.canvases)
                        and min(r.canvases[n].ops for n in ("ada", "bob")) > 40)
-        late = replica_of(addrs, ctx)
+        late = subscribed_replica_of(addrs, ctx)
         assert all(p.wait(60) == 0 for p in agents)
         final = replica_of(addrs, ctx)  # a fresh snapshot: the live state
         for replica in (early, late):
@@ -53,7 +74,7 @@ def test_two_agents_paint_at_once_and_a_late_joiner_rebuilds_every_canvas(canvas
                 assert replica.canvases[name].to_dict() == final.canvases[name].to_dict()
         assert final.canvases["ada"].work == 7  # 150 decisions, a work finished every 25
         assert final.canvases["ada"].to_dict() != final.canvases["bob"].to_dict()
-        assert late.counters["gaps"] == 0 and early.counters["gaps"] == 0
+        assert late.counters["gaps"] == 0 and early.counters["gaps"] == 0  # the PUB dropped nothing
     finally:
         for p in agents:
             stop(p)
@@ -129,7 +150,9 @@ def test_the_client_keeps_a_quiet_connection_alive_with_heartbeats(canvas, ctx):
     client = CanvasClient("ada", addrs.agents, context=ctx)
     client.connect()
     assert client.interval == 0.2
-    replica.wait_for(lambda r: r.status.get("ada") == "live")
+    # The replica's SUB may not have reached the PUB when `new` and `joined` went out (the slow joiner): then
+    # the next tick tells it that it is behind, and it takes a snapshot.
+    idle_until(client, replica, lambda r: r.status.get("ada") == "live")
     start_seq = replica.seq
     # 2 s of idling is 10 heartbeat intervals: the canvas must never mark the agent missing
     end = time.monotonic() + 2.0
@@ -137,7 +160,30 @@ def test_the_client_keeps_a_quiet_connection_alive_with_heartbeats(canvas, ctx):
         client.idle()
         replica.poll(0.05)
     assert replica.status["ada"] == "live"
-    assert replica.seq == start_seq  # heartbeats are not events
+    assert replica.seq == start_seq  # heartbeats are not events, nor are ticks
+    assert replica.counters["ticks"] >= 5  # one every 0.2 s
+
+
+def test_a_replica_that_lost_the_last_events_before_a_quiet_spell_catches_up_on_the_next_tick(canvas, ctx):
+    _, addrs = canvas
+    client = CanvasClient("ada", addrs.agents, context=ctx)
+    client.connect()
+    replica = replica_of(addrs, ctx)
+    idle_until(client, replica, lambda r: r.counters["ticks"] > 0)  # a tick came: the SUB is subscribed
+    seq = client.decide("color red\npen down\nmove right 3")["seq"]
+    # Lose those events, as a late subscription or a PUB queue overflow would: read them off unapplied.
+    while True:
+        assert replica.sub.poll(5000), "the events never came"
+        msg = decode_published(replica.sub.recv_multipart())
+        if msg.type == "event" and msg.body["seq"] == seq:
+            break
+    assert replica.seq < seq and replica.canvases["ada"].ops == 0
+    idle_until(client, replica, lambda r: r.seq >= seq)  # nothing else happens in the studio: only a tick helps
+    assert replica.counters["behind"] == 1 and replica.counters["gaps"] == 0
+    fresh = replica_of(addrs, ctx)
+    assert replica.seq == fresh.seq
+    assert replica.canvases["ada"].to_dict() == fresh.canvases["ada"].to_dict()
+    assert replica.canvases["ada"].ops == 3 and replica.status == fresh.status and fresh.status["ada"] == "live"
 
 
 def test_a_client_the_canvas_no_longer_knows_reconnects_instead_of_talking_into_the_void(canvas, ctx):

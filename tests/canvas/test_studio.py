@@ -214,3 +214,25 @@ def test_each_agent_chooses_how_its_view_is_drawn(h):
     assert framed.body["view"].splitlines()[0].startswith("   0123") and "@" in framed.body["view"]
     assert h.send(b"c", "hello", {"agent": "cy", "protocol": "1.1", "view": {"zoom": True}}, "cy").body["code"] \
         == "bad_field"
+
+
+def test_every_interval_the_studio_publishes_a_tick_with_its_seq_and_the_tick_takes_no_seq(h):
+    h.hello(A, "ada")
+    h.ops(A, "ada", "pen down\nmove right 2")
+    seq = h.studio.seq
+    h.studio.tick()
+    assert h.outbox.ticks == []  # the first one is due an interval after the start
+    for _ in range(4):
+        h.clock.now += 0.5
+        h.studio.tick()
+    assert [(topic, m.type, m.body) for topic, m in h.outbox.ticks] == [("studio.tick", "tick", {"seq": seq})] * 2
+    assert h.studio.seq == seq
+    h.ops(A, "ada", "move up")
+    assert h.outbox.events()[-1].body["seq"] == seq + 1  # the ticks took no number
+    h.clock.now += 3.5  # ada falls silent: the tick of this sweep carries the seq of its `missing` event
+    h.studio.tick()
+    assert h.outbox.events()[-1].body["kind"] == "missing"
+    assert h.outbox.ticks[-1][1].body["seq"] == h.studio.seq == seq + 2
+    h.clock.now += 0.5  # after a stall the schedule starts again from then, with no burst of late ticks
+    h.studio.tick()
+    assert len(h.outbox.ticks) == 3

@@ -8,6 +8,8 @@ Everything here is deterministic: the same ops on the same canvas give the same 
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 from typing import Any
 
 from proto.ops.parser import Op, parse_line, pitch_to_midi
@@ -68,6 +70,11 @@ class CanvasModel:
 
     def to_dict(self) -> dict[str, Any]:
         return {"width": self.width, "height": self.height, "cells": list(self.rows()), "state": self.state()}
+
+    def digest(self) -> str:
+        """SHA-256 (hex) of to_dict() as JSON with sorted keys: canvases in the same state have the same digest."""
+        canonical = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+        return hashlib.sha256(canonical.encode("ascii")).hexdigest()
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "CanvasModel":

@@ -18,11 +18,11 @@ import zmq
 from proto.canvas import CanvasModel
 from proto.envelope import Message, decode, encode
 from proto.errors import ProtocolError
+from proto.events import apply_event
 from proto.topics import TICK_TOPIC, decode_published
 
 log = logging.getLogger("aurora.replica")
 
-OP_KINDS = frozenset({"stroke", "move", "tool", "note", "rest", "tempo", "feel", "title", "done"})
 STATUS_OF_KIND = {"joined": "live", "missing": "missing", "left": "away"}
 
 
@@ -120,17 +120,10 @@ class Replica:
 
     def apply(self, msg: Message) -> None:
         body = msg.body
-        agent, kind, data = body["agent"], body["kind"], body["data"]
         self.seq = body["seq"]
-        if kind in OP_KINDS:
-            self.canvases[agent].apply_text(data["op"])
-        elif kind == "new":
-            canvas = self.canvases.get(agent)
-            if canvas is None:
-                self.canvases[agent] = CanvasModel(data["width"], data["height"])
-            elif canvas.work != data["work"]:
-                canvas.new_work(data["work"])
-        elif kind in STATUS_OF_KIND:
-            self.status[agent] = STATUS_OF_KIND[kind]
+        apply_event(self.canvases, body)
+        kind = body["kind"]
+        if kind in STATUS_OF_KIND:
+            self.status[body["agent"]] = STATUS_OF_KIND[kind]
         elif kind == "status":
-            self.activity[agent] = data
+            self.activity[body["agent"]] = body["data"]

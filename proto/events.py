@@ -1,0 +1,46 @@
+"""Applying events to canvases (PROTOCOL.md section 5), one copy for every reader of the events.
+
+A live replica (`services.canvas.replica`) and the record's replay (`services.recorder.archive`) rebuild the
+studio's canvases from its events with `apply_event`, so both follow the same rules as the canvas service:
+every event that carries an op is applied with `CanvasModel.apply_text`, and `new` begins a canvas or a work.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from proto.canvas import CanvasModel
+
+# The kinds whose `data` carries the `op` that caused them (section 5). Applying their ops in sequence order
+# rebuilds an agent's canvas. A kind not listed here is not applied, even if it carries an `op`: a kind added
+# later (say, a `rejected` op) is ignored by an older reader rather than misapplied.
+OP_KINDS = frozenset({"stroke", "move", "tool", "note", "rest", "tempo", "feel", "title", "done"})
+
+
+def apply_event(canvases: dict[str, CanvasModel], body: dict[str, Any]) -> None:
+    """Apply one event's body (`seq`, `agent`, `kind`, `data`) to `canvases`, a canvas per agent.
+
+    `new` creates the agent's canvas at the given size, or starts the given work on the one it has. Kinds
+    that change no canvas (joined, status, statement, ...) and kinds this code does not know are ignored.
+    Raises ValueError for an event that cannot be applied (its op missing or not an op, no canvas yet for
+    the agent, a size that cannot be); the canvases are then unchanged.
+    """
+    agent, kind, data = body["agent"], body["kind"], body["data"]
+    if kind in OP_KINDS:
+        canvas = canvases.get(agent)
+        if canvas is None:
+            raise ValueError(f"{kind} event for {agent!r}, who has no canvas yet")
+        op = data.get("op")
+        if not isinstance(op, str):
+            raise ValueError(f"{kind} event without an op")
+        canvas.apply_text(op)
+    elif kind == "new":
+        try:
+            work, width, height = int(data["work"]), int(data["width"]), int(data["height"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"new event without a work and size: {exc!r}") from None
+        canvas = canvases.get(agent)
+        if canvas is None:
+            canvas = canvases[agent] = CanvasModel(width, height)  # a size that cannot be raises ValueError
+        if canvas.work != work:
+            canvas.new_work(work)

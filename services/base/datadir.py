@@ -6,7 +6,9 @@ import os
 from pathlib import Path
 
 
-def data_dir() -> Path:
+def data_dir(*, create: bool = True) -> Path:
+    """The data folder, made if missing (`create=False`, for readers: only its path)."""
     path = Path(os.environ.get("AURORA_DATA", "data")).resolve()
-    path.mkdir(parents=True, exist_ok=True)
+    if create:
+        path.mkdir(parents=True, exist_ok=True)
     return path

@@ -11,9 +11,13 @@ import secrets
 import shutil
 import subprocess
 import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from services.base.process import spawn
 
@@ -96,6 +100,42 @@ class EmbeddedRedis:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+
+
+@contextmanager
+def record_redis(data_dir: Path, port: int) -> Iterator[str]:
+    """The admin URL of the studio's Redis whose data is in `data_dir` (an EmbeddedRedis's folder).
+
+    The server on `port` if it is running (the studio is up); else one started on that data for the duration
+    of the block and stopped after it. Raises RedisUnavailable if `data_dir` holds no server's data (nothing is
+    created there), or if what answers on `port` does not take the folder's admin password.
+    """
+    data_dir = Path(data_dir)
+    if not (data_dir / "admin.pass").exists():
+        raise RedisUnavailable(f"no Redis data in {data_dir}")
+    server = EmbeddedRedis(data_dir, port)
+    if _answers(server.url, port):
+        yield server.url
+        return
+    server.start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+def _answers(url: str, port: int) -> bool:
+    client = redis.Redis.from_url(url, socket_connect_timeout=0.5, retry=Retry(NoBackoff(), 0))  # once: up or not
+    try:
+        client.ping()
+        return True
+    except (redis.exceptions.AuthenticationError, redis.exceptions.ResponseError) as exc:
+        raise RedisUnavailable(f"the server on port {port} refuses this studio's admin password ({exc}): "
+                               f"another studio's Redis?") from None
+    except redis.exceptions.ConnectionError:
+        return False
+    finally:
+        client.close()
 
 
 def _admin_password(path: Path) -> str:

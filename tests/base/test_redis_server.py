@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import redis
 
-from services.base.redis_server import EmbeddedRedis
+from services.base.redis_server import EmbeddedRedis, RedisUnavailable, record_redis
 from tests.support.processes import free_port
 
 
@@ -24,3 +24,40 @@ def test_the_embedded_server_refuses_strangers_and_keeps_its_data_across_a_resta
         assert (tmp_path / "redis" / "admin.pass").stat().st_mode & 0o077 == 0
     finally:
         again.stop()
+
+
+def test_record_redis_uses_the_running_server_and_leaves_it_running(tmp_path):
+    server = EmbeddedRedis(tmp_path / "redis", free_port()).start()
+    try:
+        redis.Redis.from_url(server.url).set("kept", "yes")
+        with record_redis(tmp_path / "redis", server.port) as url:
+            assert url == server.url and redis.Redis.from_url(url).get("kept") == b"yes"
+        assert server.proc.poll() is None and redis.Redis.from_url(server.url).ping()
+    finally:
+        server.stop()
+
+
+def test_record_redis_starts_a_stopped_studio_s_server_for_the_block_only(tmp_path):
+    server = EmbeddedRedis(tmp_path / "redis", free_port()).start()
+    redis.Redis.from_url(server.url).set("kept", "yes")
+    server.stop()
+    port = free_port()
+    with record_redis(tmp_path / "redis", port) as url:
+        assert redis.Redis.from_url(url).get("kept") == b"yes"
+    with pytest.raises(redis.exceptions.ConnectionError):
+        redis.Redis.from_url(url, retry=None).ping()
+
+
+def test_record_redis_wants_a_studio_s_data_and_its_password(tmp_path):
+    with pytest.raises(RedisUnavailable, match="no Redis data"):
+        with record_redis(tmp_path / "nothing", free_port()):
+            pass
+    assert not (tmp_path / "nothing").exists()
+    other = EmbeddedRedis(tmp_path / "other", free_port()).start()
+    try:
+        EmbeddedRedis(tmp_path / "mine", free_port())  # makes a folder with another admin password
+        with pytest.raises(RedisUnavailable, match="refuses this studio's admin password"):
+            with record_redis(tmp_path / "mine", other.port):
+                pass
+    finally:
+        other.stop()

@@ -10,9 +10,9 @@ from services.bench import main as bench
 from services.canvas import main as canvas
 from services.scripted_agent import main as scripted_agent
 from services.supervisor import main as supervisor
-from services.tools import ops_cmd, peek, roster_cmd
+from services.tools import export_cmd, ops_cmd, peek, replay_cmd, roster_cmd
 
-SUBCOMMANDS = (supervisor, canvas, agent, scripted_agent, peek, ops_cmd, roster_cmd, bench)
+SUBCOMMANDS = (supervisor, canvas, agent, scripted_agent, peek, replay_cmd, export_cmd, ops_cmd, roster_cmd, bench)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -12,7 +12,7 @@ import pytest
 import redis
 
 from proto.canvas import CanvasModel
-from proto.topics import encode_event
+from proto.envelope import encode_fields
 from services.recorder.png import canvas_png
 
 SNAPSHOT_EVERY = 5  # an agent's events between two snapshots: few, so that replays cross several
@@ -49,8 +49,8 @@ class RecordWriter:
     def event(self, agent: str, kind: str, data: dict[str, Any]) -> int:
         self.seq += 1
         seq = self.seq
-        _, envelope = encode_event(seq, agent, kind, data)
         self.bodies[seq] = {"seq": seq, "agent": agent, "kind": kind, "data": data}
+        envelope = encode_fields("event", self.bodies[seq], "canvas")  # proto.topics.encode_event's second frame
         pipe = self.r.pipeline(transaction=True)
         pipe.xadd("aurora:events", {"agent": agent, "kind": kind, "event": envelope}, id=f"{seq}-0")
         pipe.sadd("aurora:agents", agent)

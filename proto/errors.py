@@ -16,6 +16,7 @@ CODES: dict[str, int] = {
     "frame_too_large": 413,
     "bad_name": 422,
     "name_taken": 423,
+    "unavailable": 503,
     "version_mismatch": 426,
     "unknown_op": 460,
     "bad_argument": 461,

@@ -26,6 +26,7 @@ NAME_MAX = 32
 TEXT_MAX = 4096  # op-code text of one decision
 STATEMENT_MAX = 200  # an agent's one-line statement about a finished work
 ACTIVITIES = frozenset({"painting", "resting", "dreaming", "waiting"})
+RECORD_BATCH_MAX = 4096  # events in one `record` message
 
 STATE = _f(dict)
 
@@ -74,11 +75,19 @@ SCHEMAS: dict[str, dict[str, Field]] = {
     # canvas -> everyone (events socket)
     "event": {"seq": _f(int), "agent": _f(str), "kind": _f(str), "data": _f(dict)},
     "tick": {"seq": _f(int)},  # the seq of the last event published, every heartbeat interval
+    # canvas -> agent, while a reply waits for the recorder (section 11)
+    "wait": {"reason": _f(str, max_len=256)},
+    # recorder <-> canvas (record socket, section 11)
+    "record_hello": {"seq": _f(int), "canvases": _f(dict, NoneType, required=False)},
+    "record": {"events": _f(list, max_len=RECORD_BATCH_MAX)},
+    "recorded": {"seq": _f(int)},
 }
 
 # Which types each socket accepts from its clients; anything else is `unknown_type`.
 AGENT_TYPES = frozenset({"hello", "ops", "status", "statement", "heartbeat", "bye"})
 SNAPSHOT_TYPES = frozenset({"snapshot_request"})
+RECORDER_TYPES = frozenset({"record_hello", "recorded", "heartbeat"})  # what the canvas accepts from a recorder
+CANVAS_TO_RECORDER_TYPES = frozenset({"record", "heartbeat", "error"})
 
 
 def check_body(msg_type: str, body: dict[str, Any]) -> str | None:

@@ -13,6 +13,7 @@ TOPICS: dict[str, str] = {
     "move": "canvas.{agent}.move",
     "tool": "canvas.{agent}.tool",
     "new": "canvas.{agent}.new",
+    "rejected": "canvas.{agent}.rejected",
     "note": "note.{agent}",
     "rest": "music.{agent}.rest",
     "tempo": "music.{agent}.tempo",

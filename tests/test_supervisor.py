@@ -1,4 +1,4 @@
-"""`aurora up`: starts the studio, restarts a process that dies, stops everything on SIGINT."""
+"""`aurora up`: starts the studio, restarts a process that dies, stops everything on SIGINT, and resumes its\nrecord when started again."""
 
 from __future__ import annotations
 
@@ -36,6 +36,7 @@ def test_up_runs_the_studio_restarts_a_killed_canvas_and_stops_cleanly(tmp_path,
         replica = Replica(addrs.events, addrs.snapshots)
         replica.sync(timeout=10)
         replica.wait_for(lambda r: "scripted-1" in r.canvases and r.status.get("scripted-1") == "live", timeout=20)
+        seen = replica.seq
         up.send_signal(signal.SIGINT)
         assert up.wait(20) == 0
         wait_until(lambda: any("studio stopped" in line for line in lines), what="stop message")
@@ -43,3 +44,15 @@ def test_up_runs_the_studio_restarts_a_killed_canvas_and_stops_cleanly(tmp_path,
     finally:
         replica.close()
         stop(up)
+    # The whole studio again, on the same data: it resumes from its record, the canvas as it was left.
+    again = aurora("up", "--no-agents", "--redis-port", str(free_port()), *addr_args(addrs), stdout=subprocess.DEVNULL)
+    replica = Replica(addrs.events, addrs.snapshots)
+    try:
+        replica.sync(timeout=30)
+        assert replica.seq >= seen and replica.canvases["scripted-1"].ops > 0
+        assert replica.status["scripted-1"] == "away"
+    finally:
+        replica.close()
+        again.send_signal(signal.SIGINT)
+        assert again.wait(20) == 0
+        stop(again)

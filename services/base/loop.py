@@ -28,6 +28,7 @@ class ServiceLoop:
         self.handlers: dict[zmq.Socket, Callable[[zmq.Socket], None]] = {}
         self.sockets: list[zmq.Socket] = []
         self.timers: list[list] = []  # [interval, next_due, fn]
+        self.after_wake: list[Callable[[], None]] = []  # after each wake-up's messages (e.g. to send a batch)
         self.counters: Counter[str] = Counter()
         self.running = False
 
@@ -81,6 +82,8 @@ class ServiceLoop:
                 raise
             for sock in ready:
                 self.handlers[sock](sock)
+            for fn in self.after_wake:
+                self._guard(fn)
             now = time.monotonic()
             for timer in self.timers:
                 if now >= timer[1]:

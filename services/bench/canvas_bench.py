@@ -126,12 +126,13 @@ def run_bench(plan: Plan, label: str = "aurora bench canvas") -> tuple[float, fl
     servers: list[Server] = []
     clients: LoadClients | None = None
     try:
-        agents_addr, events_addr, snapshots_addr, echo_addr = (free_address() for _ in range(4))
+        agents_addr, events_addr, snapshots_addr, record_addr, echo_addr = (free_address() for _ in range(5))
         clients_n = max(plan.closed_agents, plan.paced_agents)
         _progress(f"starting the canvas, the echo baseline and {clients_n} load-client processes")
         began = time.monotonic()
+        # --volatile: this measures the canvas alone; `aurora bench recorder` measures what recording adds.
         canvas = Server("canvas", "services.cli", "canvas", "--agents", agents_addr, "--events", events_addr,
-                        "--snapshots", snapshots_addr)
+                        "--snapshots", snapshots_addr, "--record", record_addr, "--volatile")
         servers.append(canvas)
         echo = Server("echo", "services.bench.echo_server", echo_addr)
         servers.append(echo)

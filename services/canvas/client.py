@@ -24,7 +24,7 @@ from proto.version import PROTOCOL_VERSION
 
 log = logging.getLogger("aurora.client")
 
-REPLY_TYPES = frozenset({"welcome", "result", "heartbeat", "error"})
+REPLY_TYPES = frozenset({"welcome", "result", "heartbeat", "error", "wait"})
 FATAL_CODES = frozenset({"version_mismatch", "bad_name", "identity_mismatch"})
 
 
@@ -48,6 +48,7 @@ class CanvasClient:
         self.last_heard = self.last_sent = time.monotonic()
         self.welcome: dict[str, Any] | None = None
         self.reconnects = 0
+        self.waits = 0  # replies the canvas said were waiting for the recorder
         self.lock = threading.RLock()
 
     # -- connection --------------------------------------------------------------------------------
@@ -179,10 +180,16 @@ class CanvasClient:
             except ProtocolError as exc:
                 log.warning("bad frame from the canvas, dropped", extra={"fields": {"reason": exc.reason}})
                 continue
-            if reply.type == "error" and reply.body["code"] == "not_registered":
-                # The canvas does not know this connection: it restarted, or ended our session. Only a new
-                # handshake helps, whatever message the error answers.
-                raise CanvasGone(f"the canvas at {self.address} no longer knows {self.agent!r}; reconnecting")
+            if reply.type == "error" and reply.body["code"] in ("not_registered", "unavailable"):
+                # The canvas does not know this connection (it restarted, or ended our session), or it is
+                # not serving yet: only a new handshake helps, whatever message the error answers.
+                raise CanvasGone(f"the canvas at {self.address} no longer knows {self.agent!r} "
+                                 f"({reply.body['code']}); reconnecting")
+            if reply.type == "wait":  # the reply waits for the recorder; it will come (PROTOCOL.md 11)
+                self.waits += 1
+                log.info("the canvas holds our reply until it is recorded",
+                         extra={"fields": {"reason": reply.body["reason"]}})
+                continue
             if parent is not None and reply.parent_id == parent:
                 return reply
             if reply.type == "error":  # an error about a message we no longer wait for

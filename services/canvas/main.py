@@ -1,4 +1,4 @@
-"""`aurora canvas`: the authoritative canvas service. Wires the three sockets to the Studio's handlers."""
+"""`aurora canvas`: the authoritative canvas service. Wires the four sockets to the Studio's handlers."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from services.canvas.sessions import Sessions
 from services.canvas.studio import Studio
 
 HARD_FRAME_LIMIT = 1 << 20  # ZMQ_MAXMSGSIZE: past this ZeroMQ drops the peer before buffering the frame
+RECORD_FRAME_LIMIT = 1 << 28
 PUB_HWM = 100_000
 _MORE, _NOBLOCK, _MORE_NOBLOCK = int(zmq.SNDMORE), int(zmq.NOBLOCK), int(zmq.SNDMORE | zmq.NOBLOCK)  # events buffered per subscriber before PUB drops (never blocks) for a slow one
 
@@ -27,18 +28,21 @@ class ZmqOutbox:
     """The Studio's outbox over real sockets. Sends never block: a peer that does not read loses its
     replies (counted), and PUB drops for a slow subscriber rather than stall the studio."""
 
-    def __init__(self, loop: ServiceLoop, agents: zmq.Socket, snapshots: zmq.Socket, pub: zmq.Socket):
-        self.loop, self.agents, self.snapshots, self.pub = loop, agents, snapshots, pub
+    def __init__(self, loop: ServiceLoop, agents: zmq.Socket, snapshots: zmq.Socket, pub: zmq.Socket,
+                 record: zmq.Socket):
+        self.loop, self.agents, self.snapshots, self.pub, self.recorder = loop, agents, snapshots, pub, record
 
-    def _route(self, sock: zmq.Socket, route: bytes, frame: bytes) -> None:
+    def _route(self, sock: zmq.Socket, route: bytes, frame: bytes) -> bool:
         # Two plain sends cost a third of one send_multipart in pyzmq. With ROUTER_MANDATORY an unroutable
         # peer fails on the first frame, before anything is queued; a full queue (Again) also fails there,
         # since ZeroMQ checks the high-water mark when a message starts.
         try:
             sock.send(route, _MORE_NOBLOCK)
             sock.send(frame, _NOBLOCK)
+            return True
         except zmq.ZMQError:  # Again (peer not reading) or EHOSTUNREACH (peer gone)
             self.loop.counters["replies_dropped"] += 1
+            return False
 
     def send(self, route: bytes, frame: bytes) -> None:
         self._route(self.agents, route, frame)
@@ -49,6 +53,9 @@ class ZmqOutbox:
     def publish(self, frames: list[bytes]) -> None:
         self.pub.send(frames[0], _MORE)
         self.pub.send(frames[1])
+
+    def record(self, route: bytes, frame: bytes) -> bool:
+        return self._route(self.recorder, route, frame)
 
 
 def add_parser(sub) -> None:
@@ -62,6 +69,9 @@ def add_parser(sub) -> None:
     p.add_argument("--heartbeat-interval", type=float, default=INTERVAL, help="seconds (PROTOCOL.md section 9)")
     p.add_argument("--liveness", type=int, default=LIVENESS, help="silent intervals before an agent is missing")
     p.add_argument("--remove-after", type=int, default=REMOVE_AFTER, help="silent intervals before it is removed")
+    p.add_argument("--volatile", action="store_true",
+                   help="do not wait for a recorder: replies go out at once and nothing is kept (for testing or "
+                        "benchmarking the canvas alone; the studio, `aurora up`, always records)")
     p.set_defaults(run=run)
 
 
@@ -73,23 +83,31 @@ def run(args: argparse.Namespace) -> int:
     agents = loop.socket(zmq.ROUTER, ROUTER_MANDATORY=1, MAXMSGSIZE=HARD_FRAME_LIMIT)
     snapshots = loop.socket(zmq.ROUTER, ROUTER_MANDATORY=1, MAXMSGSIZE=HARD_FRAME_LIMIT)
     pub = loop.socket(zmq.PUB, SNDHWM=PUB_HWM)
-    outbox = ZmqOutbox(loop, agents, snapshots, pub)
+    # A recorder's hello carries every canvas: far larger than an agent's frames may be.
+    record = loop.socket(zmq.ROUTER, ROUTER_MANDATORY=1, MAXMSGSIZE=RECORD_FRAME_LIMIT, SNDHWM=0)
+    outbox = ZmqOutbox(loop, agents, snapshots, pub, record)
     sessions = Sessions(args.heartbeat_interval, args.liveness, args.remove_after)
-    studio = Studio(outbox, width=args.width, height=args.height, frame_limit=args.frame_limit, sessions=sessions)
+    studio = Studio(outbox, width=args.width, height=args.height, frame_limit=args.frame_limit, sessions=sessions,
+                    durable=not args.volatile)
     studio.counters = loop.counters  # one set of counters for the service
     loop.on_frames(agents, studio.on_agent_frames)
     loop.on_frames(snapshots, studio.on_snapshot_frames)
+    loop.on_frames(record, studio.on_record_frames)
+    loop.after_wake.append(studio.flush)
     pub.bind(addrs.events)
     snapshots.bind(addrs.snapshots)
+    record.bind(addrs.record)
     agents.bind(addrs.agents)
     loop.every(args.heartbeat_interval / 4, studio.tick)
     if args.ready_file:  # written whole, then renamed: a reader never sees half a file
         bound = {name: sock.getsockopt_string(zmq.LAST_ENDPOINT)
-                 for name, sock in (("agents", agents), ("events", pub), ("snapshots", snapshots))}
+                 for name, sock in (("agents", agents), ("events", pub), ("snapshots", snapshots),
+                                    ("record", record))}
         tmp = Path(args.ready_file + ".tmp")
         tmp.write_text(json.dumps(bound))
         tmp.replace(args.ready_file)
     event(log, logging.INFO, "canvas ready", agents=addrs.agents, events=addrs.events,
-          snapshots=addrs.snapshots, width=args.width, height=args.height)
+          snapshots=addrs.snapshots, record=addrs.record, width=args.width, height=args.height,
+          journal="volatile" if args.volatile else "durable (serving agents once a recorder has said hello)")
     loop.run()
     return 0

@@ -13,11 +13,13 @@ from typing import Any, Callable, Protocol
 from proto.canvas import DEFAULT_HEIGHT, DEFAULT_WIDTH, CanvasModel
 from proto.envelope import DEFAULT_FRAME_LIMIT, Message, decode, encode
 from proto.errors import CODES, ProtocolError
-from proto.messages import ACTIVITIES, AGENT_TYPES, SNAPSHOT_TYPES
+from proto.messages import ACTIVITIES, AGENT_TYPES, RECORDER_TYPES, SNAPSHOT_TYPES
 from proto.names import name_problem
 from proto.ops.parser import Op, parse
 from proto.topics import encode_event, encode_tick
 from proto.version import PROTOCOL_VERSION, compatible
+from services.canvas.journal import Held, Journal
+from services.canvas.recording import RecorderLink
 from services.canvas.sessions import LIVE, MISSING, Session, Sessions
 
 SENDER = "canvas"
@@ -34,11 +36,14 @@ class Outbox(Protocol):
     def publish(self, frames: list[bytes]) -> None:
         """An event's frames on the events socket."""
 
+    def record(self, route: bytes, frame: bytes) -> bool:
+        """A frame to the recorder on the record socket; False if it could not be queued."""
+
 
 class Studio:
     def __init__(self, outbox: Outbox, *, width: int = DEFAULT_WIDTH, height: int = DEFAULT_HEIGHT,
                  frame_limit: int = DEFAULT_FRAME_LIMIT, sessions: Sessions | None = None,
-                 clock: Callable[[], float] = time.monotonic):
+                 clock: Callable[[], float] = time.monotonic, durable: bool = True):
         CanvasModel(width, height)  # refuse a bad size at start-up, not at the first agent
         self.outbox = outbox
         self.width, self.height = width, height
@@ -50,6 +55,11 @@ class Studio:
         self.seq = 0
         self.counters: Counter[str] = Counter()
         self.next_pulse = clock() + self.sessions.interval  # when the next `tick` is published
+        self.journal = Journal(durable, outbox.publish)
+        self.recorder = RecorderLink(self.journal, outbox.record, interval=self.sessions.interval,
+                                     liveness=self.sessions.liveness, clock=clock, adopt=self._adopt,
+                                     applied=lambda: self.seq)
+        self.early_snapshots: list[tuple[bytes, Message]] = []  # asked for before the recorder said hello
 
     # -- transport edges ---------------------------------------------------------------------------
 
@@ -63,6 +73,12 @@ class Studio:
         route, frame = frames
         try:
             msg = decode(frame, limit=self.frame_limit, accept=AGENT_TYPES)
+            if not self.recorder.ready:  # it knows no one yet: a hello is to retry, anything else to say hello
+                if msg.type == "hello":
+                    raise ProtocolError("the canvas is waiting for its recorder to restore the studio; retry",
+                                        code="unavailable", parent_id=msg.id)
+                raise ProtocolError("say hello first (the canvas has restarted)", code="not_registered",
+                                    parent_id=msg.id)
             self._dispatch(route, msg)
         except ProtocolError as exc:
             self._error(route, exc)
@@ -78,6 +94,12 @@ class Studio:
             self.counters[f"error_{exc.code}"] += 1
             self.outbox.answer(route, encode(_error_message(exc)))
             return
+        if not self.recorder.ready:
+            self.early_snapshots.append((route, msg))
+            return
+        self._snapshot(route, msg)
+
+    def _snapshot(self, route: bytes, msg: Message) -> None:
         wanted = msg.body.get("agent")
         names = [wanted] if wanted is not None else list(self.canvases)
         canvases = {
@@ -85,7 +107,35 @@ class Studio:
                    "activity": self.activity.get(name)}
             for name in names if name in self.canvases
         }
-        self.outbox.answer(route, encode(msg.reply("snapshot", {"seq": self.seq, "canvases": canvases}, SENDER)))
+        frame = encode(msg.reply("snapshot", {"seq": self.seq, "canvases": canvases}, SENDER))
+        # Taken now, answered once committed: the viewer then gets every later event, and nothing uncommitted.
+        self.journal.hold(Held(self.seq, lambda: self.outbox.answer(route, frame), self.clock()))
+
+    def on_record_frames(self, frames: list[bytes]) -> None:
+        """One multipart message from the record ROUTER: [route, envelope] from a recorder."""
+        if len(frames) != 2:
+            self.counters["dropped_malformed_routing"] += 1
+            return
+        route, frame = frames
+        try:
+            msg = decode(frame, limit=self.frame_limit, accept=RECORDER_TYPES)
+            self.recorder.on_message(route, msg)
+        except ProtocolError as exc:
+            self.counters[f"error_{exc.code}"] += 1
+            self.outbox.record(route, encode(_error_message(exc)))
+            return
+        if self.recorder.ready and self.early_snapshots:
+            for early in self.early_snapshots:
+                self._snapshot(*early)
+            self.early_snapshots = []
+
+    def flush(self) -> None:
+        """After each wake-up of the loop: this wake-up's events go to the recorder as one batch."""
+        self.recorder.flush()
+
+    def _adopt(self, seq: int, canvases: dict[str, CanvasModel]) -> None:
+        self.seq = seq
+        self.canvases = canvases
 
     def tick(self) -> None:
         """Heartbeats out, silent agents marked missing or ended (PROTOCOL.md section 9), and every interval a
@@ -99,8 +149,14 @@ class Studio:
             self._publish(session.agent, "left", {"reason": "timeout"})
         for session in self.sessions.needing_heartbeat(now):
             self._send(session.route, Message("heartbeat", {}, SENDER), session)
+        for held in self.journal.overdue(now, self.sessions.interval):
+            self._send(held.route, Message("wait", {"reason": "the recorder has not yet stored this decision; "
+                                                    "the reply follows once it has"}, SENDER,
+                                           parent_id=held.parent_id))
+        self.recorder.tick()
         if now >= self.next_pulse:  # after the sweep, so the tick carries the seq of its events too
-            self.outbox.publish(encode_tick(self.seq, SENDER))  # not an event: it takes no seq
+            # The last committed seq: what a viewer can have (not an event: it takes no seq).
+            self.outbox.publish(encode_tick(self.journal.committed, SENDER))
             # On schedule rather than `now + interval`, which would drift late by up to a call's period.
             self.next_pulse += self.sessions.interval
             if self.next_pulse <= now:  # the loop stalled for more than an interval: start again from now
@@ -167,7 +223,7 @@ class Studio:
             canvas = self.canvases[name] = CanvasModel(self.width, self.height)
             self._publish(name, "new", {"work": canvas.work, "width": canvas.width, "height": canvas.height})
         self._publish(name, "joined", {"model": current.model})
-        self._send(route, msg.reply("welcome", {
+        self._reply(route, msg.reply("welcome", {
             "agent": name, "protocol": PROTOCOL_VERSION, "width": canvas.width, "height": canvas.height,
             "view": canvas.view(**view), "state": canvas.state(), "seq": self.seq,
             "heartbeat_interval": self.sessions.interval, "liveness": self.sessions.liveness,
@@ -180,7 +236,9 @@ class Studio:
         notes: list[dict[str, Any]] = []
         for item in parse(msg.body["text"]):
             if not isinstance(item, Op):
-                rejected.append({"text": item.text, "code": item.code, "reason": item.reason})
+                rejection = {"text": item.text, "code": item.code, "reason": item.reason}
+                rejected.append(rejection)
+                self._publish(session.agent, "rejected", rejection, parent_id=msg.id)  # for the study
                 self.counters["ops_rejected"] += 1
                 continue
             for kind, data in canvas.apply(item):
@@ -190,7 +248,7 @@ class Studio:
             applied.append(item.text)
         self.counters["ops_applied"] += len(applied)
         self.counters["decisions"] += 1
-        self._send(session.route, msg.reply("result", {
+        self._reply(session.route, msg.reply("result", {
             "applied": applied, "rejected": rejected, "notes": notes,
             "view": canvas.view(**(session.view or {})), "state": canvas.state(), "seq": self.seq,
         }, SENDER), session)
@@ -215,7 +273,12 @@ class Studio:
 
     def _publish(self, agent: str, kind: str, data: dict[str, Any], parent_id: str | None = None) -> None:
         self.seq += 1
-        self.outbox.publish(encode_event(self.seq, agent, kind, data, SENDER, parent_id))
+        self.journal.add(self.seq, encode_event(self.seq, agent, kind, data, SENDER, parent_id))
+
+    def _reply(self, route: bytes, msg: Message, session: Session) -> None:
+        """A reply that shows the effect of this decision's events: sent once they are committed."""
+        self.journal.hold(Held(self.seq, lambda: self._send(route, msg, session), self.clock(), route,
+                               msg.parent_id))
 
     def _send(self, route: bytes, msg: Message, session: Session | None = None) -> None:
         self.outbox.send(route, encode(msg))

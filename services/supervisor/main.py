@@ -1,7 +1,8 @@
 """`aurora up`: the whole studio, each part in its own process, restarted with backoff if it dies.
 
-It starts the embedded Redis (unless REDIS_URL names one), the canvas, and one agent per roster entry,
-each agent with its own Redis credentials (granted afresh at every start). Ctrl-C stops everything.
+It starts the embedded Redis (unless REDIS_URL names one), the recorder, the canvas (durable: it resumes
+from the record and replies only once events are stored), and one agent per roster entry, each agent with its
+own Redis credentials (granted afresh at every start). Ctrl-C stops everything.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from services.agent.models import ModelError, resolve
 from services.base import addresses
 from services.base.datadir import data_dir
 from services.base.redis_server import EmbeddedRedis, RedisUnavailable
-from services.supervisor.children import Child
+from services.supervisor.children import BACKOFF_MAX, BACKOFF_MIN, Child
 
 DEFAULT_REDIS_PORT = 6390
 
@@ -66,7 +67,8 @@ def _agent_children(args, specs, admin_url: str, addr_args: list[str]) -> list[C
 def run(args: argparse.Namespace) -> int:
     data = data_dir()
     addrs = addresses.from_args(args)
-    addr_args = ["--agents", addrs.agents, "--events", addrs.events, "--snapshots", addrs.snapshots]
+    addr_args = ["--agents", addrs.agents, "--events", addrs.events, "--snapshots", addrs.snapshots,
+                 "--record", addrs.record]
     specs = [] if args.no_agents else rosters.load(args.roster)
     try:
         for spec in specs:  # install/assemble/check models before anything starts, showing progress
@@ -75,7 +77,9 @@ def run(args: argparse.Namespace) -> int:
     except (ModelError, RedisUnavailable, rosters.RosterError) as exc:
         say(f"aurora: cannot start: {exc}")
         return 2
-    children = [Child("canvas", ["canvas", *addr_args], say=say)]
+    # The recorder first: the canvas serves no one until a recorder has told it what the record holds.
+    children = [Child("recorder", ["recorder", *addr_args], lambda: {**os.environ, "REDIS_URL": redis_url}, say),
+                Child("canvas", ["canvas", *addr_args], say=say)]
     children += _agent_children(args, specs, redis_url, addr_args)
     for i in range(args.scripted):
         children.append(Child(f"scripted-{i + 1} (non-LLM)", ["scripted-agent", f"scripted-{i + 1}", "--seed", str(i),
@@ -91,17 +95,25 @@ def run(args: argparse.Namespace) -> int:
         f"  events stream from {addrs.events} (snapshots at {addrs.snapshots})\n"
         f"  see every canvas:  aurora peek\n"
         f"Ctrl-C stops everything.")
+    redis_retry_at, redis_delay = 0.0, BACKOFF_MIN
     while not stopping:
         now = time.monotonic()
-        if server is not None and server.proc is not None and server.proc.poll() is not None:
+        if server is not None and server.proc is not None and server.proc.poll() is not None \
+                and now >= redis_retry_at:
             say(f"aurora: Redis exited with {server.proc.returncode}; restarting it")
-            server.start()
+            try:
+                server.start()
+                redis_delay = BACKOFF_MIN
+            except RedisUnavailable as exc:  # the recorder holds its batches meanwhile; agents wait
+                say(f"aurora: Redis did not start ({exc}); trying again in {redis_delay:.0f}s")
+                redis_retry_at = now + redis_delay
+                redis_delay = min(redis_delay * 2, BACKOFF_MAX)
         for child in children:
             child.check(now)
         time.sleep(0.2)  # the supervisor's own tick
-    # Stop in reverse order of start: the agents (together) finish their decision and write their banks,
-    # then the canvas they answer to, and last the Redis they write to.
-    for group in (children[1:], children[:1]):
+    # Stop in reverse order of start: the agents (together) finish their decision (recorded, so the canvas
+    # and the recorder are still up) and write their banks, then the canvas, the recorder, and last Redis.
+    for group in (children[2:], children[1:2], children[:1]):
         for child in group:
             child.terminate()
         for child in group:

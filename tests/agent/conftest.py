@@ -1,4 +1,4 @@
-"""A real valkey server for the agent tests (never a fake), and clients that log in as an agent's ACL user."""
+"""Clients that log in as an agent's ACL user (on the real server of tests/conftest.py), and the bundled models."""
 
 from __future__ import annotations
 
@@ -8,22 +8,6 @@ import pytest
 import redis
 
 from services.agent.memory import agent_url, grant
-from services.base.redis_server import EmbeddedRedis
-from tests.support.processes import free_port
-
-
-@pytest.fixture(scope="session")
-def redis_server(tmp_path_factory):
-    server = EmbeddedRedis(tmp_path_factory.mktemp("valkey"), free_port()).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def admin(redis_server):
-    client = redis.Redis.from_url(redis_server.url, decode_responses=True)
-    yield client
-    client.close()
 
 
 @pytest.fixture

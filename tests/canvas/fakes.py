@@ -24,6 +24,8 @@ class FakeOutbox:
         self.answered: list[tuple[bytes, Message]] = []
         self.published: list[tuple[str, Message]] = []  # events only
         self.ticks: list[tuple[str, Message]] = []
+        self.recorded: list[tuple[bytes, Message]] = []  # to the recorder
+        self.recorder_reachable = True
 
     def send(self, route: bytes, frame: bytes) -> None:
         self.sent.append((route, decode(frame, limit=1 << 24)))
@@ -35,6 +37,12 @@ class FakeOutbox:
         msg = decode_published(frames)
         (self.ticks if msg.type == "tick" else self.published).append((frames[0].decode(), msg))
 
+    def record(self, route: bytes, frame: bytes) -> bool:
+        if not self.recorder_reachable:
+            return False
+        self.recorded.append((route, decode(frame, limit=1 << 28)))
+        return True
+
     def last(self, route: bytes) -> Message:
         return [m for r, m in self.sent if r == route][-1]
 
@@ -43,17 +51,20 @@ class FakeOutbox:
 
 
 class Harness:
-    """A Studio on a fake transport and a fake clock, with helpers to speak as an agent."""
+    """A Studio on a fake transport and a fake clock, with helpers to speak as an agent (and as a recorder).
+    Volatile unless asked for `durable=True`: most handler tests are about the canvas alone."""
 
-    def __init__(self, **studio_options) -> None:
+    def __init__(self, durable: bool = False, **studio_options) -> None:
         self.clock = FakeClock()
         self.outbox = FakeOutbox()
         sessions = Sessions(interval=1.0, liveness=3, remove_after=10)
-        self.studio = Studio(self.outbox, sessions=sessions, clock=self.clock, **studio_options)
+        self.studio = Studio(self.outbox, sessions=sessions, clock=self.clock, durable=durable, **studio_options)
 
-    def frame(self, route: bytes, frame: bytes) -> Message:
+    def frame(self, route: bytes, frame: bytes) -> Message | None:
+        """Feed one frame; the last message then sent to `route`, or None if this frame caused none (yet)."""
+        before = len(self.outbox.sent)
         self.studio.on_agent_frames([route, frame])
-        return self.outbox.last(route)
+        return self.outbox.last(route) if any(r == route for r, _ in self.outbox.sent[before:]) else None
 
     def send(self, route: bytes, msg_type: str, body: dict, sender: str) -> Message:
         return self.frame(route, encode(Message(msg_type, body, sender)))
@@ -63,6 +74,10 @@ class Harness:
 
     def ops(self, route: bytes, agent: str, text: str) -> Message:
         return self.send(route, "ops", {"text": text}, agent)
+
+
+    def as_recorder(self, msg_type: str, body: dict, route: bytes = b"rec") -> None:
+        self.studio.on_record_frames([route, encode(Message(msg_type, body, "recorder"))])
 
 
 def raw(obj) -> bytes:

@@ -39,12 +39,15 @@ def test_ops_are_applied_in_order_and_each_change_is_a_sequenced_event(h):
     assert reply.body["state"]["cursor"] == [19, 8] and reply.body["state"]["feel"] == "calm"
     assert "rrr@" in reply.body["view"]  # the cursor marks the last painted cell
     events = h.outbox.events()[2:]
-    assert [e.body["kind"] for e in events] == ["tool", "stroke", "stroke", "note", "feel"]
-    assert [e.body["seq"] for e in events] == [3, 4, 5, 6, 7]
-    assert reply.body["seq"] == 7
+    # a rejected op changes nothing, but it is published too: the study counts them
+    assert [e.body["kind"] for e in events] == ["tool", "stroke", "stroke", "note", "feel", "rejected", "rejected"]
+    assert [e.body["data"].get("code") for e in events[-2:]] == ["unknown_op", "bad_argument"]
+    assert [e.body["seq"] for e in events] == [3, 4, 5, 6, 7, 8, 9]
+    assert reply.body["seq"] == 9
     assert all(e.parent_id == h.outbox.sent[-1][1].parent_id for e in events)
     topics = [t for t, _ in h.outbox.published[2:]]
-    assert topics == ["canvas.ada.tool", "canvas.ada.stroke", "canvas.ada.stroke", "note.ada", "agent.ada.feel"]
+    assert topics == ["canvas.ada.tool", "canvas.ada.stroke", "canvas.ada.stroke", "note.ada", "agent.ada.feel",
+                      "canvas.ada.rejected", "canvas.ada.rejected"]
 
 
 def test_done_ends_the_work_with_its_title_and_starts_a_blank_canvas(h):

@@ -25,9 +25,9 @@ def free_port() -> int:
 
 
 def free_addresses() -> CanvasAddresses:
-    """Three distinct free ports (held together while chosen). For a canvas, prefer canvas_process(),
+    """Four distinct free ports (held together while chosen). For a canvas, prefer canvas_process(),
     which lets the canvas bind port * and report what it got: no window for another process to take it."""
-    socks = [socket.socket() for _ in range(3)]
+    socks = [socket.socket() for _ in range(4)]
     try:
         for s in socks:
             s.bind(("127.0.0.1", 0))
@@ -38,7 +38,8 @@ def free_addresses() -> CanvasAddresses:
 
 
 def addr_args(addrs: CanvasAddresses) -> list[str]:
-    return ["--agents", addrs.agents, "--events", addrs.events, "--snapshots", addrs.snapshots]
+    return ["--agents", addrs.agents, "--events", addrs.events, "--snapshots", addrs.snapshots,
+            "--record", addrs.record]
 
 
 def aurora(*argv: str, env_extra: dict[str, str] | None = None, **popen) -> subprocess.Popen:
@@ -66,12 +67,14 @@ def stop(proc: subprocess.Popen) -> None:
 
 
 @contextmanager
-def canvas_process(*extra: str):
-    """A canvas service on ports the OS chose; yields (process, addresses) once it answers a handshake."""
+def canvas_process(*extra: str, durable: bool = False):
+    """A canvas service on ports the OS chose; yields (process, addresses) once it is bound and, unless
+    `durable` (then it serves no agent before a recorder attaches), once it answers a handshake."""
     with tempfile.TemporaryDirectory() as tmp:
         ready = Path(tmp) / "ready.json"
-        anywhere = CanvasAddresses(*["tcp://127.0.0.1:*"] * 3)
-        proc = aurora("canvas", *addr_args(anywhere), "--ready-file", str(ready), *extra)
+        anywhere = CanvasAddresses(*["tcp://127.0.0.1:*"] * 4)
+        proc = aurora("canvas", *addr_args(anywhere), "--ready-file", str(ready), *extra,
+                      *([] if durable else ["--volatile"]))
         try:
             wait_until(lambda: ready.exists() or proc.poll() is not None, timeout=30, what="canvas bound")
             assert proc.poll() is None, f"the canvas exited with {proc.returncode}"
@@ -80,9 +83,10 @@ def canvas_process(*extra: str):
             stop(proc)
             raise
     try:
-        probe = CanvasClient("probe", addrs.agents)
-        probe.connect_with_backoff(deadline=time.monotonic() + 15)
-        probe.close()
+        if not durable:
+            probe = CanvasClient("probe", addrs.agents)
+            probe.connect_with_backoff(deadline=time.monotonic() + 15)
+            probe.close()
         yield proc, addrs
     finally:
         stop(proc)

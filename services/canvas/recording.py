@@ -1,0 +1,101 @@
+"""The canvas's end of the record socket: one recorder at a time, batches out, confirmations in (PROTOCOL.md 11).
+
+The recorder connects and says `record_hello` with the last seq it has stored (and, for a canvas that has
+just started, the recorded state of every canvas, which that canvas adopts before it serves anyone). The
+canvas answers `recorded` with what it holds as committed, then sends every event past the recorder's seq,
+batched, and commits what each `recorded` confirms (services/canvas/journal.py). A recorder that falls
+silent for INTERVAL x LIVENESS is dropped; events wait for the next one to say hello.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Callable
+
+from proto.canvas import CanvasModel
+from proto.envelope import Message, encode
+from proto.errors import ProtocolError
+from proto.messages import RECORD_BATCH_MAX
+from services.base.log import event
+from services.canvas.journal import Journal
+
+log = logging.getLogger("aurora.canvas")
+SENDER = "canvas"
+
+
+class RecorderLink:
+    def __init__(self, journal: Journal, send: Callable[[bytes, bytes], bool], *, interval: float,
+                 liveness: int, clock: Callable[[], float], adopt: Callable[[int, dict], None],
+                 applied: Callable[[], int]):
+        self.journal = journal
+        self.send = send          # (route, frame) -> delivered
+        self.interval = interval
+        self.liveness = liveness
+        self.clock = clock
+        self.adopt = adopt        # (seq, canvases) for a canvas that has not served anyone yet
+        self.applied = applied    # the studio's last seq
+        self.route: bytes | None = None
+        self.heard = self.sent = 0.0
+        self.ready = not journal.durable  # a durable canvas serves no one before its first recorder
+
+    def on_message(self, route: bytes, msg: Message) -> None:
+        now = self.clock()
+        if msg.type == "record_hello":
+            self._hello(route, msg)
+        elif route != self.route:
+            # A recorder this canvas does not know (the canvas restarted under it): it must say hello again.
+            raise ProtocolError("say record_hello first", code="not_registered", parent_id=msg.id)
+        elif msg.type == "recorded":
+            self.journal.commit(min(msg.body["seq"], self.applied()))
+        self.heard = now
+
+    def _hello(self, route: bytes, msg: Message) -> None:
+        seq, canvases = msg.body["seq"], msg.body.get("canvases")
+        if not self.ready:
+            if canvases is None and seq > 0:
+                raise ProtocolError("a canvas that has just started needs the recorded canvases",
+                                    code="bad_field", parent_id=msg.id)
+            models = {name: CanvasModel.from_dict(c) for name, c in (canvases or {}).items()}
+            self.adopt(seq, models)
+            self.journal.committed = seq
+            self.ready = True
+            event(log, logging.INFO, "resumed from the record", seq=seq, canvases=len(models))
+        elif seq > self.applied():
+            # The record holds events this canvas never made: another canvas wrote to it. Refuse, loudly.
+            event(log, logging.ERROR, "the recorder holds more than this canvas applied; is another canvas "
+                  "recording to the same Redis?", recorder_seq=seq, canvas_seq=self.applied())
+            raise ProtocolError(f"record at seq {seq} is ahead of this canvas ({self.applied()})",
+                                code="bad_field", parent_id=msg.id)
+        else:
+            self.journal.commit(seq)
+        self.route = route
+        self.journal.resend_after(seq)
+        self._send(msg.reply("recorded", {"seq": self.journal.committed}, SENDER))
+
+    def flush(self) -> None:
+        """Send what was applied since the last flush (called once per wake-up of the loop: one batch)."""
+        if self.route is None or not self.journal.unsent:
+            return
+        events = self.journal.take_unsent()
+        for i in range(0, len(events), RECORD_BATCH_MAX):
+            if not self._send(Message("record", {"events": events[i:i + RECORD_BATCH_MAX]}, SENDER)):
+                self._lost("the record socket refused a batch")
+                return
+
+    def tick(self) -> None:
+        if self.route is None:
+            return
+        now = self.clock()
+        if now - self.heard > self.interval * self.liveness:
+            self._lost(f"nothing heard for {self.interval * self.liveness:.1f}s")
+        elif now - self.sent >= self.interval:
+            self._send(Message("heartbeat", {}, SENDER))
+
+    def _send(self, msg: Message) -> bool:
+        self.sent = self.clock()
+        return self.route is not None and self.send(self.route, encode(msg))
+
+    def _lost(self, why: str) -> None:
+        event(log, logging.WARNING, "recorder lost; replies wait for the next one", reason=why,
+              uncommitted=self.journal.backlog)
+        self.route = None

@@ -1,0 +1,221 @@
+"""`aurora recorder`: stores every event of the studio in Redis before anyone sees it (PROTOCOL.md 11).
+
+It connects to the canvas's record socket, says `record_hello` with the last seq the record holds and the
+recorded canvases (a canvas that has just started adopts them), then stores each `record` batch in one
+transaction (services/recorder/store.py) and answers `recorded`. A batch that does not follow the last stored
+seq is a gap: it is not stored, and the recorder says hello again so that the canvas sends from there.
+
+Redis that refuses a write (gone, restarting, out of memory, a full disk) is said loudly, once per outage,
+with what to do; the batch is kept and retried with backoff, and nothing is confirmed meanwhile, so the
+canvas holds its replies and its agents wait rather than being told of ops the record does not hold.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import time
+from collections import Counter
+
+import redis
+import zmq
+
+from proto.envelope import Message, decode, encode
+from proto.errors import ProtocolError
+from proto.heartbeat import INTERVAL, LIVENESS, RECONNECT_MAX, RECONNECT_MIN
+from proto.messages import CANVAS_TO_RECORDER_TYPES
+from services.base import addresses
+from services.base.log import event, setup
+from services.base.loop import ServiceLoop
+from services.recorder.store import Store, Stored
+
+SENDER = "recorder"
+EVENT = frozenset({"event"})
+FRAME_LIMIT = 1 << 28
+log = logging.getLogger("aurora.recorder")
+
+
+class Recorder:
+    """The recorder's handlers: the link to the canvas, and the batches waiting to be stored."""
+
+    def __init__(self, store: Store, send, *, interval: float = INTERVAL, liveness: int = LIVENESS,
+                 clock=time.monotonic):
+        self.store = store
+        self.send = send  # (frame) -> None, on the DEALER to the canvas
+        self.interval, self.liveness, self.clock = interval, liveness, clock
+        self.attached = False        # the canvas has answered our hello
+        self.heard = self.sent = self.clock()
+        self.backlog: list[Stored] = []  # received, in order, not yet stored
+        self.retry_at = 0.0
+        self.delay = RECONNECT_MIN
+        self.failing: str | None = None  # why Redis refuses, while it does
+        self.stale = True                # the store must reload before its next write
+        self.counters: Counter[str] = Counter()  # stored, batches, gaps, duplicates, bad_events, write_failures
+
+    # -- the canvas link -----------------------------------------------------------------------------
+
+    def hello(self) -> None:
+        """Tell the canvas what the record holds (with every canvas, for a canvas that has just started)."""
+        if not self._ready():
+            return
+        canvases = {name: c.to_dict() for name, c in self.store.canvases.items()}
+        self._send(Message("record_hello", {"seq": self.store.seq, "canvases": canvases}, SENDER))
+
+    def on_frame(self, frame: bytes) -> None:
+        try:
+            msg = decode(frame, limit=FRAME_LIMIT, accept=CANVAS_TO_RECORDER_TYPES | {"recorded"})
+        except ProtocolError as exc:
+            event(log, logging.WARNING, "bad frame from the canvas, dropped", reason=exc.reason)
+            return
+        self.heard = self.clock()
+        if msg.type == "recorded":
+            if not self.attached:
+                event(log, logging.INFO, "attached to the canvas", seq=self.store.seq, canvas_says=msg.body["seq"])
+            self.attached = True
+        elif msg.type == "error":
+            event(log, logging.WARNING, "the canvas refused us", code=msg.body["code"], reason=msg.body["reason"])
+            self.attached = False
+            self.hello()
+        elif msg.type == "record":
+            self._receive(msg.body["events"])
+
+    def _receive(self, envelopes: list) -> None:
+        batch = []
+        for envelope in envelopes:
+            try:
+                msg = decode(envelope, limit=FRAME_LIMIT, accept=EVENT)
+            except (ProtocolError, TypeError) as exc:
+                self.counters["bad_events"] += 1
+                event(log, logging.ERROR, "an event from the canvas does not decode; asking for the batch again",
+                      reason=getattr(exc, "reason", str(exc)))
+                self._resync()
+                return
+            batch.append(Stored(msg.body["seq"], envelope, msg))
+        self.counters["batches"] += 1
+        last = self.backlog[-1].seq if self.backlog else self.store.seq
+        fresh = [s for s in batch if s.seq > last]
+        self.counters["duplicates"] += len(batch) - len(fresh)
+        if not fresh:
+            self._confirm()
+            return
+        if any(s.seq != last + 1 + i for i, s in enumerate(fresh)):
+            self.counters["gaps"] += 1
+            event(log, logging.WARNING, "gap in the events; asking the canvas to send again",
+                  expected=last + 1, got=fresh[0].seq)
+            self._resync()
+            return
+        self.backlog.extend(fresh)
+        self.store_backlog()
+
+    def _resync(self) -> None:
+        if self._ready() and not self.backlog:
+            self._send(Message("record_hello", {"seq": self.store.seq, "canvases": None}, SENDER))
+
+    def _confirm(self) -> None:
+        self._send(Message("recorded", {"seq": self.store.seq}, SENDER))
+
+    # -- storing -----------------------------------------------------------------------------------
+
+    def _ready(self) -> bool:
+        """The store knows what Redis holds (reloading it if a write failed or we just started)."""
+        if self.stale:
+            try:
+                self.store.reload()
+            except redis.RedisError as exc:
+                self._failed(exc)
+                return False
+            self.stale = False
+            self.backlog = [s for s in self.backlog if s.seq > self.store.seq]
+            if self.backlog and self.backlog[0].seq != self.store.seq + 1:
+                self.backlog = []  # Redis lost what we had stored (restarted without it): send from its seq
+                self._resync()
+        return True
+
+    def store_backlog(self) -> None:
+        if not self.backlog or self.clock() < self.retry_at or not self._ready():
+            return
+        if not self.backlog:  # all of it was stored by the write that seemed to fail
+            self._confirm()
+            return
+        try:
+            self.store.write(self.backlog)
+        except redis.RedisError as exc:
+            self._failed(exc)
+            return
+        self.counters["stored"] += len(self.backlog)
+        self.backlog = []
+        if self.failing is not None:
+            event(log, logging.WARNING, "Redis takes writes again; the record goes on", seq=self.store.seq)
+            self.failing = None
+        self.delay = RECONNECT_MIN
+        self._confirm()
+
+    def _failed(self, exc: Exception) -> None:
+        self.counters["write_failures"] += 1
+        self.stale = True  # whether the transaction went through is unknown: read the record again
+        reason = f"{type(exc).__name__}: {exc}"
+        if self.failing != reason:
+            event(log, logging.ERROR, "Redis refused a write; nothing is confirmed until it takes writes again "
+                  "(agents wait). Check that Redis is running, its disk is not full and maxmemory is not hit",
+                  reason=reason, waiting=len(self.backlog))
+            self.failing = reason
+        self.retry_at = self.clock() + self.delay
+        self.delay = min(self.delay * 2, RECONNECT_MAX)
+
+    # -- timers ------------------------------------------------------------------------------------
+
+    def tick(self) -> None:
+        now = self.clock()
+        if not self.attached:
+            if now - self.sent >= self.interval:
+                self.hello()
+        elif now - self.heard > self.interval * self.liveness:
+            event(log, logging.WARNING, "canvas silent; saying hello again",
+                  silent_for=round(now - self.heard, 1))
+            self.attached = False
+            self.hello()
+        elif now - self.sent >= self.interval:
+            self._send(Message("heartbeat", {}, SENDER))
+        self.store_backlog()
+
+    def _send(self, msg: Message) -> None:
+        self.sent = self.clock()
+        self.send(encode(msg))
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("recorder", help="store every event of the studio in Redis (REDIS_URL)")
+    addresses.add_arguments(p)
+    p.add_argument("--redis-url", default=None, help="the Redis to record into (default: env REDIS_URL)")
+    p.add_argument("--heartbeat-interval", type=float, default=INTERVAL, help="seconds (PROTOCOL.md section 9)")
+    p.add_argument("--liveness", type=int, default=LIVENESS, help="silent intervals before the canvas is gone")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    setup("aurora.recorder")
+    url = args.redis_url or os.environ.get("REDIS_URL")
+    if not url:
+        print("aurora recorder: no Redis to record into: set REDIS_URL or pass --redis-url "
+              "(`aurora up` starts one and passes it)", flush=True)
+        return 2
+    addrs = addresses.from_args(args)
+    loop = ServiceLoop("recorder")
+    loop.install_signal_handlers()
+    sock = loop.socket(zmq.DEALER, MAXMSGSIZE=FRAME_LIMIT, SNDHWM=0)
+    client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2, health_check_interval=10)
+    recorder = Recorder(Store(client, on_corrupt=_report_corrupt), sock.send,
+                        interval=args.heartbeat_interval, liveness=args.liveness)
+    recorder.counters = loop.counters  # one set of counters for the service, logged when it stops
+    loop.on_frames(sock, lambda frames: recorder.on_frame(frames[-1]))
+    loop.every(args.heartbeat_interval / 4, recorder.tick)
+    sock.connect(addrs.record)
+    event(log, logging.INFO, "recorder started", canvas=addrs.record)
+    recorder.hello()
+    loop.run()
+    return 0
+
+
+def _report_corrupt(key: str, entry_id: str, reason: str) -> None:
+    event(log, logging.ERROR, "corrupt entry in the record, skipped", key=key, id=entry_id, reason=reason)

@@ -7,6 +7,7 @@ Never an in-process fake: what claims persistence is tested against the real thi
 
 from __future__ import annotations
 
+import os
 import secrets
 import shutil
 import subprocess
@@ -20,6 +21,14 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from services.base.process import spawn
+
+
+DEFAULT_PORT = 6390  # the studio's embedded server (env AURORA_REDIS_PORT)
+
+
+def add_port_argument(parser, what: str = "port of the embedded Redis") -> None:
+    parser.add_argument("--redis-port", type=int, default=int(os.environ.get("AURORA_REDIS_PORT", DEFAULT_PORT)),
+                        help=f"{what} (env AURORA_REDIS_PORT, default {DEFAULT_PORT})")
 
 
 class RedisUnavailable(RuntimeError):

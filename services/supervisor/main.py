@@ -19,10 +19,9 @@ from services.agent.memory import agent_url, grant
 from services.agent.models import ModelError, resolve
 from services.base import addresses
 from services.base.datadir import data_dir
-from services.base.redis_server import EmbeddedRedis, RedisUnavailable
+from services.base.redis_server import EmbeddedRedis, RedisUnavailable, add_port_argument
 from services.supervisor.children import BACKOFF_MAX, BACKOFF_MIN, Child
 
-DEFAULT_REDIS_PORT = 6390
 
 
 def say(text: str) -> None:
@@ -36,8 +35,7 @@ def add_parser(sub) -> None:
     p.add_argument("--no-agents", action="store_true", help="start no LLM agent")
     p.add_argument("--scripted", type=int, default=0, metavar="N",
                    help="also run N scripted, non-LLM load agents (for trying the studio without models)")
-    p.add_argument("--redis-port", type=int, default=int(os.environ.get("AURORA_REDIS_PORT", DEFAULT_REDIS_PORT)),
-                   help=f"port of the embedded Redis (env AURORA_REDIS_PORT, default {DEFAULT_REDIS_PORT})")
+    add_port_argument(p)
     p.set_defaults(run=run)
 
 

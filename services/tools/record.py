@@ -15,9 +15,8 @@ from typing import Callable, Iterator
 import redis
 
 from services.base.datadir import data_dir
-from services.base.redis_server import RedisUnavailable, record_redis
+from services.base.redis_server import RedisUnavailable, add_port_argument, record_redis
 from services.recorder import archive
-from services.supervisor.main import DEFAULT_REDIS_PORT
 
 MAKE_ONE = "the studio records as it runs: start it with `make up` (or `aurora up`)"
 
@@ -27,9 +26,7 @@ class NoRecord(Exception):
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--redis-port", type=int, default=int(os.environ.get("AURORA_REDIS_PORT", DEFAULT_REDIS_PORT)),
-                   help=f"port of the studio's embedded Redis, when REDIS_URL is not set "
-                        f"(env AURORA_REDIS_PORT, default {DEFAULT_REDIS_PORT})")
+    add_port_argument(p, "port of the studio's embedded Redis, when REDIS_URL is not set")
 
 
 @contextmanager

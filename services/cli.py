@@ -6,15 +6,16 @@ import argparse
 import sys
 
 from services.agent import main as agent
+from services.audio_gateway import main as gateway
 from services.bench import main as bench
 from services.canvas import main as canvas
 from services.recorder import main as recorder
 from services.scripted_agent import main as scripted_agent
 from services.supervisor import main as supervisor
-from services.tools import export_cmd, ops_cmd, peek, replay_cmd, roster_cmd
+from services.tools import export_cmd, ops_cmd, peek, replay_cmd, roster_cmd, watch
 
-SUBCOMMANDS = (supervisor, canvas, recorder, agent, scripted_agent, peek, replay_cmd, export_cmd, ops_cmd, roster_cmd,
-               bench)
+SUBCOMMANDS = (supervisor, canvas, recorder, gateway, agent, scripted_agent, peek, watch, replay_cmd, export_cmd,
+               ops_cmd, roster_cmd, bench)
 
 
 def build_parser() -> argparse.ArgumentParser:

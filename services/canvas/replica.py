@@ -97,6 +97,9 @@ class Replica:
                 if seq > self.seq:  # the studio is past us: events were lost, and none since showed the gap
                     self.counters["behind"] += 1
                     self.sync()
+                elif seq < self.seq:  # its sequence went back: a canvas restarted without a record (--volatile)
+                    self.counters["restarts"] += 1
+                    self.sync()
                 continue
             if seq <= self.seq:
                 self.counters["dropped_old"] += 1

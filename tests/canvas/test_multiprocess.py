@@ -13,7 +13,7 @@ from proto.envelope import Message, decode, encode
 from proto.topics import decode_published
 from services.canvas.client import CanvasClient
 from services.canvas.replica import Replica
-from tests.support.processes import addr_args, aurora, canvas_process, stop
+from tests.support.processes import addr_args, aurora, canvas_process, free_addresses, stop
 
 
 @pytest.fixture
@@ -197,3 +197,30 @@ def test_a_client_the_canvas_no_longer_knows_reconnects_instead_of_talking_into_
         client.decide("move up")
     client.connect_with_backoff()
     assert client.decide("move up")["applied"] == ["move up 1"]
+
+
+def test_a_replica_follows_a_volatile_canvas_that_restarted_with_its_sequence_from_zero(ctx):
+    addrs = free_addresses()
+    args = ["canvas", *addr_args(addrs), "--volatile", "--heartbeat-interval", "0.2"]
+    first = aurora(*args)
+    second = None
+    try:
+        ada = CanvasClient("ada", addrs.agents, context=ctx)
+        ada.connect_with_backoff(deadline=time.monotonic() + 15)
+        for _ in range(5):
+            ada.decide("pen down\nmove right")
+        replica = replica_of(addrs, ctx)
+        assert replica.seq > 5
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+        second = aurora(*args)
+        bob = CanvasClient("bob", addrs.agents, context=ctx)
+        bob.connect_with_backoff(deadline=time.monotonic() + 15)
+        # Its events have seqs the replica already passed; the next tick says the sequence went back.
+        replica.wait_for(lambda r: "bob" in r.canvases and "ada" not in r.canvases, timeout=10)
+        assert replica.counters["restarts"] >= 1
+        replica.close()
+    finally:
+        for proc in (first, second):
+            if proc is not None:
+                stop(proc)

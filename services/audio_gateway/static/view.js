@@ -3,6 +3,7 @@
 // titles, feelings, statements) goes in as text, never as HTML.
 
 const GALLERY_SIZE = 60;
+const STILL = matchMedia("(prefers-reduced-motion: reduce)");
 
 function clone(id) {
   return document.getElementById(id).content.firstElementChild.cloneNode(true);
@@ -108,6 +109,7 @@ export class AgentCard {
 
   /** Light the card's frame when a note starts, `delay` seconds from now. */
   flash(delay) {
+    if (STILL.matches) return;
     this.frame.animate([{ boxShadow: "0 0 0 3px rgb(53 208 232 / 0.8)" }, { boxShadow: "0 0 0 0 transparent" }],
                              { duration: 350, delay: delay * 1000, easing: "ease-out" });
   }

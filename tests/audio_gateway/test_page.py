@@ -94,18 +94,37 @@ def answers(url: str) -> bool:
         return False
 
 
+def start_gateway(port: int, addrs):
+    """`aurora gateway` on `port`, once it serves the page."""
+    gateway = gateway_process(port, addrs)
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        wait_until(lambda: gateway.poll() is not None or answers(url), timeout=30, what="the gateway serves /")
+        assert gateway.poll() is None, f"the gateway exited with {gateway.returncode}"
+    except BaseException:
+        stop(gateway)
+        raise
+    return gateway
+
+
+class Studio:
+    """A volatile canvas and a gateway in front of it."""
+
+    def __init__(self, addrs):
+        self.addrs = addrs
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/"
+        self.gateway = start_gateway(self.port, addrs)
+
+
 @pytest.fixture
 def studio():
     with canvas_process() as (_, addrs):
-        port = free_port()
-        gateway = gateway_process(port, addrs)
+        s = Studio(addrs)
         try:
-            url = f"http://127.0.0.1:{port}/"
-            wait_until(lambda: gateway.poll() is not None or answers(url), timeout=30, what="the gateway serves /")
-            assert gateway.poll() is None, f"the gateway exited with {gateway.returncode}"
-            yield addrs, url
+            yield s
         finally:
-            stop(gateway)
+            stop(s.gateway)
 
 
 @pytest.fixture
@@ -126,11 +145,20 @@ def page():
             browser.close()
 
 
+def studio_seq(addrs) -> int:
+    """The studio's seq now, from a snapshot."""
+    r = Replica(addrs.events, addrs.snapshots)
+    try:
+        r.sync()
+        return r.seq
+    finally:
+        r.close()
+
+
 @pytest.fixture
 def replica(studio):
     context = zmq.Context()
-    addrs, _ = studio
-    r = Replica(addrs.events, addrs.snapshots, context=context)
+    r = Replica(studio.addrs.events, studio.addrs.snapshots, context=context)
     assert r.sub.poll(5000), "nothing on the events socket, not even a tick"  # subscribed: no event is missed
     r.sync()
     yield r
@@ -162,9 +190,11 @@ def rgba(code: str) -> list[int]:
 
 @pytest.mark.timeout(180)
 def test_the_page_draws_every_canvas_and_schedules_every_note(studio, replica, page):
-    addrs, url = studio
+    from playwright.sync_api import expect
+
+    addrs = studio.addrs
     started = time.monotonic()
-    page.goto(url)
+    page.goto(studio.url)
     page.wait_for_function("() => window.aurora && window.aurora.connected && window.aurora.snapshots === 1")
     page.click("#enable-sound")
     page.wait_for_function("() => window.aurora.audio === 'running'")
@@ -196,15 +226,13 @@ def test_the_page_draws_every_canvas_and_schedules_every_note(studio, replica, p
         for a in agents:
             stop(a)
 
-    final = Replica(addrs.events, addrs.snapshots, context=replica.context)
-    final.sync()  # the studio's seq once the agents have left
-    final.close()
-    follow(final.seq)
+    final = studio_seq(addrs)  # once the agents have left
+    follow(final)
     assert replica.counters["snapshots"] == 1, "the replica missed events: the counts below would not be comparable"
-    page.wait_for_function(f"() => window.aurora.seq >= {final.seq}")
+    page.wait_for_function(f"() => window.aurora.seq >= {final}")
     state = page.evaluate("() => window.aurora")
 
-    assert state["connected"] and state["seq"] == final.seq
+    assert state["connected"] and state["seq"] == final
     assert (state["snapshots"], state["resyncs"], state["gaps"]) == (1, 0, 0)
     for name in AGENTS:
         assert notes[name] > 0, f"{name} played no note: the scripted agents changed?"
@@ -220,16 +248,16 @@ def test_the_page_draws_every_canvas_and_schedules_every_note(studio, replica, p
         assert (shown["width"], shown["height"]) == (canvas.width, canvas.height)
         expected = [v for row in canvas.rows() for code in row for v in rgba(code)]
         assert shown["data"] == expected, f"{name}'s canvas on the page differs from the canvas's"
-        card = page.locator(f'[data-agent="{name}"]')
-        assert card.locator(".status").inner_text() == "away"  # it said bye
-        assert card.locator(".last").inner_text() == "#4 “Scripted work”"
+        card = page.locator(f'[data-agent="{name}"]')  # its words are written at the next animation frame
+        expect(card.locator(".status")).to_have_text("away")  # it said bye
+        expect(card.locator(".last")).to_have_text("#4 “Scripted work”")
 
     # the gallery: every finished work, newest first, its PNG loaded
     page.wait_for_function(f"() => document.querySelectorAll('#gallery img').length === {len(finished)}"
                            " && [...document.querySelectorAll('#gallery img')].every(i => i.naturalWidth > 0)")
     shown = page.eval_on_selector_all("#gallery li", "lis => lis.map(li => [li.dataset.agent, li.dataset.work])")
     assert [tuple(w) for w in shown] == finished[::-1] and len(finished) == 2 * (DECISIONS // 10)
-    assert page.locator("#gallery li .title").first.inner_text() == "Scripted work"
+    expect(page.locator("#gallery li .title").first).to_have_text("Scripted work")
 
     # on a phone: nothing wider than the screen, the canvases scaled up to its width, their pixels crisp
     page.set_viewport_size({"width": 390, "height": 844})
@@ -243,4 +271,32 @@ def test_the_page_draws_every_canvas_and_schedules_every_note(studio, replica, p
     assert layout["rendering"] == "pixelated"
 
     assert page.errors == []
-    print(f"browser test: {time.monotonic() - started:.1f}s from page load, seq {final.seq}, notes {dict(notes)}")
+    print(f"browser test: {time.monotonic() - started:.1f}s from page load, seq {final}, notes {dict(notes)}")
+
+
+
+@pytest.mark.timeout(120)
+def test_the_page_reconnects_to_a_restarted_gateway_and_catches_up(studio, page):
+    """The gateway goes away while the studio goes on; the page retries with backoff, and takes a fresh snapshot
+    from the gateway that comes back on the same port."""
+    from playwright.sync_api import expect
+
+    page.goto(studio.url)
+    page.wait_for_function("() => window.aurora.connected && window.aurora.snapshots === 1")
+    stop(studio.gateway)
+    page.wait_for_function("() => !window.aurora.connected")
+    expect(page.locator("#connection")).to_have_attribute("data-state", "closed")
+    agent = aurora("scripted-agent", "ada", "--decisions", "10", *addr_args(studio.addrs))
+    try:
+        assert agent.wait(30) == 0
+    finally:
+        stop(agent)
+    studio.gateway = start_gateway(studio.port, studio.addrs)
+    seq = studio_seq(studio.addrs)
+    page.wait_for_function(f"() => window.aurora.snapshots === 2 && window.aurora.seq === {seq}")
+    state = page.evaluate("() => window.aurora")
+    assert state["connected"] and state["reconnects"] >= 1 and state["resyncs"] == 0
+    expect(page.locator('[data-agent="ada"] .status')).to_have_text("away")
+    expect(page.locator("#connection")).to_have_attribute("data-state", "live")
+    # while the gateway was away the browser said so in its console (connection refused), and nothing else
+    assert [e for e in page.errors if "WebSocket connection to" not in e] == []

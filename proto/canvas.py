@@ -23,6 +23,12 @@ MAX_HEIGHT = 64
 Event = tuple[str, dict[str, Any]]  # (kind, data), PROTOCOL.md section 5
 
 
+def digest_of(canvas: dict[str, Any]) -> str:
+    """`CanvasModel.digest()` of a canvas given as its `to_dict()`."""
+    canonical = json.dumps(canvas, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(canonical.encode("ascii")).hexdigest()
+
+
 class CanvasModel:
     def __init__(self, width: int = DEFAULT_WIDTH, height: int = DEFAULT_HEIGHT):
         if not (1 <= width <= MAX_WIDTH and 1 <= height <= MAX_HEIGHT):
@@ -73,8 +79,7 @@ class CanvasModel:
 
     def digest(self) -> str:
         """SHA-256 (hex) of to_dict() as JSON with sorted keys: canvases in the same state have the same digest."""
-        canonical = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"), ensure_ascii=True)
-        return hashlib.sha256(canonical.encode("ascii")).hexdigest()
+        return digest_of(self.to_dict())
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "CanvasModel":

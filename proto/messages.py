@@ -79,7 +79,7 @@ SCHEMAS: dict[str, dict[str, Field]] = {
     "wait": {"reason": _f(str, max_len=256)},
     # recorder <-> canvas (record socket, section 11)
     "record_hello": {"seq": _f(int), "canvases": _f(dict, NoneType, required=False)},
-    "record": {"events": _f(list, max_len=RECORD_BATCH_MAX)},
+    "record": {"events": _f(list, max_len=RECORD_BATCH_MAX), "snapshots": _f(list, NoneType, required=False)},
     "recorded": {"seq": _f(int)},
 }
 

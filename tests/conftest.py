@@ -21,3 +21,19 @@ def admin(redis_server):
     client = redis.Redis.from_url(redis_server.url, decode_responses=True)
     yield client
     client.close()
+
+
+@pytest.fixture
+def record_url(redis_server) -> str:
+    """Database 1 of the session's server: the record's keys, kept apart from the agents' banks in database 0."""
+    return redis_server.url.rsplit("/", 1)[0] + "/1"
+
+
+@pytest.fixture
+def record_db(record_url):
+    """A client (bytes) to the record's database, emptied before and after the test."""
+    client = redis.Redis.from_url(record_url)
+    client.flushdb()
+    yield client
+    client.flushdb()
+    client.close()

@@ -21,12 +21,13 @@ from services.canvas.journal import Journal
 
 log = logging.getLogger("aurora.canvas")
 SENDER = "canvas"
+SNAPSHOT_EVERY = 256  # an agent's events between two snapshots of its canvas in the record
 
 
 class RecorderLink:
     def __init__(self, journal: Journal, send: Callable[[bytes, bytes], bool], *, interval: float,
                  liveness: int, clock: Callable[[], float], adopt: Callable[[int, dict], None],
-                 applied: Callable[[], int]):
+                 applied: Callable[[], int], canvas_of: Callable[[str], CanvasModel | None]):
         self.journal = journal
         self.send = send          # (route, frame) -> delivered
         self.interval = interval
@@ -34,6 +35,9 @@ class RecorderLink:
         self.clock = clock
         self.adopt = adopt        # (seq, canvases) for a canvas that has not served anyone yet
         self.applied = applied    # the studio's last seq
+        self.canvas_of = canvas_of
+        self.since_snapshot: dict[str, int] = {}  # an agent's events since its canvas was last sent whole
+        self.due: set[str] = set()                # agents whose canvas goes with the next batch
         self.route: bytes | None = None
         self.heard = self.sent = 0.0
         self.ready = not journal.durable  # a durable canvas serves no one before its first recorder
@@ -72,13 +76,29 @@ class RecorderLink:
         self.journal.resend_after(seq)
         self._send(msg.reply("recorded", {"seq": self.journal.committed}, SENDER))
 
+    def changed(self, agent: str, kind: str) -> None:
+        """An event of `agent` was applied: its canvas is sent whole when a canvas or a work begins, and after
+        SNAPSHOT_EVERY of its events, so the recorder writes snapshots without applying any op itself."""
+        n = self.since_snapshot.get(agent, 0) + 1
+        if kind == "new" or n >= SNAPSHOT_EVERY:
+            self.due.add(agent)
+            n = 0
+        self.since_snapshot[agent] = n
+
     def flush(self) -> None:
-        """Send what was applied since the last flush (called once per wake-up of the loop: one batch)."""
+        """Send what was applied since the last flush (called once per wake-up of the loop: one batch), with
+        the canvases due for a snapshot as they are now, after the batch's last event."""
         if self.route is None or not self.journal.unsent:
             return
         events = self.journal.take_unsent()
+        snapshots = [[agent, canvas.to_dict()] for agent in sorted(self.due)
+                     if (canvas := self.canvas_of(agent)) is not None]
+        self.due.clear()
         for i in range(0, len(events), RECORD_BATCH_MAX):
-            if not self._send(Message("record", {"events": events[i:i + RECORD_BATCH_MAX]}, SENDER)):
+            body = {"events": events[i:i + RECORD_BATCH_MAX]}
+            if i + RECORD_BATCH_MAX >= len(events) and snapshots:
+                body["snapshots"] = snapshots
+            if not self._send(Message("record", body, SENDER)):
                 self._lost("the record socket refused a batch")
                 return
 

@@ -58,7 +58,7 @@ class Studio:
         self.journal = Journal(durable, outbox.publish)
         self.recorder = RecorderLink(self.journal, outbox.record, interval=self.sessions.interval,
                                      liveness=self.sessions.liveness, clock=clock, adopt=self._adopt,
-                                     applied=lambda: self.seq)
+                                     applied=lambda: self.seq, canvas_of=lambda agent: self.canvases.get(agent))
         self.early_snapshots: list[tuple[bytes, Message]] = []  # asked for before the recorder said hello
 
     # -- transport edges ---------------------------------------------------------------------------
@@ -274,6 +274,8 @@ class Studio:
     def _publish(self, agent: str, kind: str, data: dict[str, Any], parent_id: str | None = None) -> None:
         self.seq += 1
         self.journal.add(self.seq, encode_event(self.seq, agent, kind, data, SENDER, parent_id))
+        if self.journal.durable:
+            self.recorder.changed(agent, kind)
 
     def _reply(self, route: bytes, msg: Message, session: Session) -> None:
         """A reply that shows the effect of this decision's events: sent once they are committed."""

@@ -4,6 +4,8 @@ It connects to the canvas's record socket, says `record_hello` with the last seq
 recorded canvases (a canvas that has just started adopts them), then stores each `record` batch in one
 transaction (services/recorder/store.py) and answers `recorded`. A batch that does not follow the last stored
 seq is a gap: it is not stored, and the recorder says hello again so that the canvas sends from there.
+The batches that arrive together (read in one wake-up of the loop) are stored together, so a recorder that
+falls behind catches up in larger transactions rather than one request per batch.
 
 Redis that refuses a write (gone, restarting, out of memory, a full disk) is said loudly, once per outage,
 with what to do; the batch is kept and retried with backoff, and nothing is confirmed meanwhile, so the
@@ -15,6 +17,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import sys
 import time
 from collections import Counter
 
@@ -29,6 +32,7 @@ from services.base import addresses
 from services.base.log import event, setup
 from services.base.loop import ServiceLoop
 from services.recorder.store import Store, Stored
+from services.recorder.writer import SyncWriter, ThreadWriter
 
 SENDER = "recorder"
 EVENT = frozenset({"event"})
@@ -40,13 +44,15 @@ class Recorder:
     """The recorder's handlers: the link to the canvas, and the batches waiting to be stored."""
 
     def __init__(self, store: Store, send, *, interval: float = INTERVAL, liveness: int = LIVENESS,
-                 clock=time.monotonic):
+                 clock=time.monotonic, writer=None):
         self.store = store
+        # How staged batches reach Redis: at once by default; the service overlaps them (ThreadWriter).
+        self.writer = writer or SyncWriter(store.run, self.written)
         self.send = send  # (frame) -> None, on the DEALER to the canvas
         self.interval, self.liveness, self.clock = interval, liveness, clock
         self.attached = False        # the canvas has answered our hello
         self.heard = self.sent = self.clock()
-        self.backlog: list[Stored] = []  # received, in order, not yet stored
+        self.backlog: list[Stored] = []  # received, in order, not yet confirmed stored (some may be staged)
         self.retry_at = 0.0
         self.delay = RECONNECT_MIN
         self.failing: str | None = None  # why Redis refuses, while it does
@@ -57,10 +63,15 @@ class Recorder:
 
     def hello(self) -> None:
         """Tell the canvas what the record holds (with every canvas, for a canvas that has just started)."""
-        if not self._ready():
+        if not self._ready() or self.writer.in_flight:  # tick() says it again
             return
-        canvases = {name: c.to_dict() for name, c in self.store.canvases.items()}
-        self._send(Message("record_hello", {"seq": self.store.seq, "canvases": canvases}, SENDER))
+        try:
+            canvases = self.store.reload()  # as the record holds them: what a new canvas must start from
+        except redis.RedisError as exc:
+            self._failed(f"{type(exc).__name__}: {exc}")
+            return
+        self._send(Message("record_hello", {"seq": self.store.seq,
+                                            "canvases": {n: c.to_dict() for n, c in canvases.items()}}, SENDER))
 
     def on_frame(self, frame: bytes) -> None:
         try:
@@ -78,9 +89,9 @@ class Recorder:
             self.attached = False
             self.hello()
         elif msg.type == "record":
-            self._receive(msg.body["events"])
+            self._receive(msg.body["events"], msg.body.get("snapshots") or [])
 
-    def _receive(self, envelopes: list) -> None:
+    def _receive(self, envelopes: list, snapshots: list) -> None:
         batch = []
         for envelope in envelopes:
             try:
@@ -92,6 +103,9 @@ class Recorder:
                 self._resync()
                 return
             batch.append(Stored(msg.body["seq"], envelope, msg))
+        if batch and snapshots:  # the canvases as they were after the batch's last event
+            batch[-1] = Stored(batch[-1].seq, batch[-1].envelope, batch[-1].msg,
+                               tuple((agent, canvas) for agent, canvas in snapshots))
         self.counters["batches"] += 1
         last = self.backlog[-1].seq if self.backlog else self.store.seq
         fresh = [s for s in batch if s.seq > last]
@@ -105,11 +119,10 @@ class Recorder:
                   expected=last + 1, got=fresh[0].seq)
             self._resync()
             return
-        self.backlog.extend(fresh)
-        self.store_backlog()
+        self.backlog.extend(fresh)  # stored after this wake-up's frames are all read (`store_backlog`)
 
     def _resync(self) -> None:
-        if self._ready() and not self.backlog:
+        if not self.backlog and self._ready():
             self._send(Message("record_hello", {"seq": self.store.seq, "canvases": None}, SENDER))
 
     def _confirm(self) -> None:
@@ -120,41 +133,53 @@ class Recorder:
     def _ready(self) -> bool:
         """The store knows what Redis holds (reloading it if a write failed or we just started)."""
         if self.stale:
+            if self.writer.in_flight:  # read the record once what is on its way has landed or failed
+                return False
             try:
                 self.store.reload()
             except redis.RedisError as exc:
-                self._failed(exc)
+                self._failed(f"{type(exc).__name__}: {exc}")
                 return False
             self.stale = False
+            waiting = bool(self.backlog)
             self.backlog = [s for s in self.backlog if s.seq > self.store.seq]
             if self.backlog and self.backlog[0].seq != self.store.seq + 1:
                 self.backlog = []  # Redis lost what we had stored (restarted without it): send from its seq
                 self._resync()
+            elif waiting and not self.backlog:  # all of it was stored, by a write that only seemed to fail
+                self._confirm()
         return True
 
     def store_backlog(self) -> None:
-        if not self.backlog or self.clock() < self.retry_at or not self._ready():
+        """Stage what has arrived and hand it to the writer, up to its depth (called after each wake-up)."""
+        if self.clock() < self.retry_at or not self._ready():
             return
-        if not self.backlog:  # all of it was stored by the write that seemed to fail
-            self._confirm()
+        while self.writer.in_flight < self.writer.depth and not self.stale:
+            pending = [s for s in self.backlog if s.seq > self.store.staged]
+            if not pending:
+                return
+            last, args = self.store.stage(pending)
+            self.writer.submit(last, args)
+
+    def written(self, last: int, error: str | None) -> None:
+        """The writer's outcome for the batch that ends at `last`, in order."""
+        if self.stale:  # a failure before it (this one was refused as out of order, or may have landed):
+            return      # the record is read again before anything more is confirmed
+        if error is not None:
+            self._failed(error)
             return
-        try:
-            self.store.write(self.backlog)
-        except redis.RedisError as exc:
-            self._failed(exc)
-            return
-        self.counters["stored"] += len(self.backlog)
-        self.backlog = []
+        self.counters["stored"] += sum(1 for s in self.backlog if s.seq <= last)
+        self.store.seq = last
+        self.backlog = [s for s in self.backlog if s.seq > last]
         if self.failing is not None:
-            event(log, logging.WARNING, "Redis takes writes again; the record goes on", seq=self.store.seq)
+            event(log, logging.WARNING, "Redis takes writes again; the record goes on", seq=last)
             self.failing = None
         self.delay = RECONNECT_MIN
         self._confirm()
 
-    def _failed(self, exc: Exception) -> None:
+    def _failed(self, reason: str) -> None:
         self.counters["write_failures"] += 1
-        self.stale = True  # whether the transaction went through is unknown: read the record again
-        reason = f"{type(exc).__name__}: {exc}"
+        self.stale = True  # whether the script went through is unknown: read the record again
         if self.failing != reason:
             event(log, logging.ERROR, "Redis refused a write; nothing is confirmed until it takes writes again "
                   "(agents wait). Check that Redis is running, its disk is not full and maxmemory is not hit",
@@ -205,15 +230,26 @@ def run(args: argparse.Namespace) -> int:
     loop.install_signal_handlers()
     sock = loop.socket(zmq.DEALER, MAXMSGSIZE=FRAME_LIMIT, SNDHWM=0)
     client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2, health_check_interval=10)
-    recorder = Recorder(Store(client, on_corrupt=_report_corrupt), sock.send,
-                        interval=args.heartbeat_interval, liveness=args.liveness)
+    # The writer thread waits on Redis; when it is answered it must get the interpreter back at once, not
+    # after the loop thread's next 5 ms switch interval, or every confirmation waits for it.
+    sys.setswitchinterval(0.0002)
+    store = Store(client, on_corrupt=_report_corrupt)
+    recorder = Recorder(store, sock.send, interval=args.heartbeat_interval, liveness=args.liveness)
+    # Its own connection from the client's pool: Redis runs one batch while the loop stages the next.
+    recorder.writer = writer = ThreadWriter(store.run, recorder.written, loop.context)
+    loop.on_frames(writer.socket, writer.on_message)
     recorder.counters = loop.counters  # one set of counters for the service, logged when it stops
     loop.on_frames(sock, lambda frames: recorder.on_frame(frames[-1]))
     loop.every(args.heartbeat_interval / 4, recorder.tick)
+    # Every batch that arrived in one wake-up is stored in one transaction, and confirmed with one `recorded`.
+    loop.after_wake.append(recorder.store_backlog)
     sock.connect(addrs.record)
     event(log, logging.INFO, "recorder started", canvas=addrs.record)
     recorder.hello()
-    loop.run()
+    try:
+        loop.run()
+    finally:
+        writer.close()
     return 0
 
 

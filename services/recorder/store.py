@@ -1,9 +1,13 @@
 """Writing the record: one batch of events, and all that derives from it, in one Redis transaction.
 
-The layout is services/recorder/STORAGE.md. The recorder keeps a replica of every canvas (to write snapshots)
-and the last stored seq; `Store.write` turns a batch into one MULTI/EXEC, so a reader never sees an event
-without its derived keys. A write that fails (Redis gone, disk full, a refused command) may or may not have
-been applied: the caller calls `Store.reload()` and writes what the record still lacks.
+The layout is services/recorder/STORAGE.md. The recorder applies no op: the snapshots of canvases it writes
+come from the canvas with its batches (PROTOCOL.md section 11), so a batch costs it decoding and the commands
+only. `Store.write` turns a batch into a list of commands and runs them in one server-side
+script (`BATCH_SCRIPT`), so a reader never sees an event without its derived keys. A script is atomic as
+MULTI/EXEC is, and it costs one request and one reply for the whole batch where MULTI/EXEC costs a `QUEUED`
+reply per command: redis-py's packing and parsing of a command cost more than valkey's running it (measured
+with `aurora bench recorder`). A write that fails (Redis gone, disk full, a refused command) may or may not
+have been applied: the caller calls `Store.reload()` and writes what the record still lacks.
 """
 
 from __future__ import annotations
@@ -16,12 +20,29 @@ import redis
 
 from proto.canvas import CanvasModel
 from proto.envelope import Message
-from proto.events import OP_KINDS, apply_event
+from proto.canvas import digest_of
+from proto.events import OP_KINDS
 from services.recorder import archive
 from services.recorder.png import canvas_png
 
 LAYOUT = "1"
-SNAPSHOT_EVERY = 256  # an agent's events between two snapshots of its canvas
+
+# ARGV[1]: the last seq the record must hold for this batch to follow it (else nothing is written: a batch
+# staged after one that failed must not leave a gap); then commands one after the other, each as its argument
+# count and then its arguments.
+BATCH_SCRIPT = """
+local stored = redis.call('HGET', 'aurora:recorder', 'seq') or '0'
+if stored ~= ARGV[1] then
+  return redis.error_reply('GAP the record holds seq ' .. stored .. ', this batch follows ' .. ARGV[1])
+end
+local i = 2
+while i <= #ARGV do
+  local n = tonumber(ARGV[i])
+  redis.call(unpack(ARGV, i + 1, i + n))
+  i = i + n + 1
+end
+return #ARGV
+"""
 
 
 @dataclass(frozen=True)
@@ -29,71 +50,82 @@ class Stored:
     seq: int
     envelope: bytes   # the event exactly as the canvas published it
     msg: Message      # the same, decoded
+    snapshots: tuple = ()  # (agent, canvas map) as they were after this event, sent by the canvas with it
 
 
 class Store:
+    """`seq`: the last seq the record is known to hold; `staged`: the last seq turned into commands (a batch
+    staged but not yet written is past `seq`, so a batch can be staged while the one before it is being
+    written: services/recorder/writer.py)."""
+
     def __init__(self, client: redis.Redis, on_corrupt=None):
         self.r = client
         self.on_corrupt = on_corrupt or (lambda key, entry_id, reason: None)
-        self.seq = 0
-        self.canvases: dict[str, CanvasModel] = {}
-        self.since_snapshot: Counter[str] = Counter()
+        self.seq = self.staged = 0
+        self.work: dict[str, int] = {}  # each agent's current work, for its notes
         self.agents: set[str] = set()
+        self._script = client.register_script(BATCH_SCRIPT)  # EVALSHA; loaded again where Redis lost it
 
-    def reload(self) -> None:
-        """Read the last stored seq and rebuild every canvas at it from the record."""
-        self.seq = archive.last_seq(self.r)
+    def reload(self) -> dict[str, CanvasModel]:
+        """Read the last stored seq, and every canvas as it is there (rebuilt from the record); returns them."""
+        self.seq = self.staged = archive.last_seq(self.r)
         self.agents = {a.decode() if isinstance(a, bytes) else a for a in self.r.smembers("aurora:agents")}
         canvases = {}
         for agent in sorted(self.agents):
             canvas = archive.canvas_at(self.r, agent, self.seq, on_corrupt=self.on_corrupt)
             if canvas is not None:
                 canvases[agent] = canvas
-        self.canvases = canvases
-        self.since_snapshot.clear()
+        self.work = {agent: canvas.work for agent, canvas in canvases.items()}
+        return canvases
 
     def write(self, batch: list[Stored]) -> int:
-        """Store `batch` (consecutive seqs, the first one after `self.seq`); returns the new last seq."""
-        assert batch and batch[0].seq == self.seq + 1, "the caller checks for gaps"
-        pipe = self.r.pipeline(transaction=True)
-        counts: Counter[tuple[str, str]] = Counter()
-        for item in batch:
-            self._stage(pipe, counts, item)
-        for (key, field), n in counts.items():
-            pipe.hincrby(key, field, n)
-        last = batch[-1].seq
-        pipe.hset("aurora:recorder", mapping={"seq": last, "layout": LAYOUT})
-        pipe.execute()
+        """Stage and store `batch` at once; returns the new last seq."""
+        last, args = self.stage(batch)
+        self.run(args)
         self.seq = last
         return last
 
-    def _stage(self, pipe, counts: Counter, item: Stored) -> None:
+    def run(self, args: list) -> None:
+        """Run one staged batch's commands in one atomic script. Raises redis.RedisError."""
+        self._script(args=args)
+
+    def stage(self, batch: list[Stored]) -> tuple[int, list]:
+        """The commands that store `batch` (consecutive seqs, the first one after `self.staged`), for `run`."""
+        assert batch and batch[0].seq == self.staged + 1, "the caller checks for gaps"
+        args: list = [self.staged]
+        counts: Counter[tuple[str, str]] = Counter()
+        last_seen: dict[str, int] = {}
+        for item in batch:
+            self._stage(args, counts, item)
+            last_seen[item.msg.body["agent"]] = item.seq
+        for (key, field), n in counts.items():
+            _command(args, "HINCRBY", key, field, n)
+        for agent, seq in last_seen.items():
+            _command(args, "HSET", f"aurora:facts:{agent}", "last_seq", seq)
+        last = batch[-1].seq
+        _command(args, "HSET", "aurora:recorder", "seq", last, "layout", LAYOUT)
+        self.staged = last
+        return last, args
+
+    def _stage(self, args: list, counts: Counter, item: Stored) -> None:
         body = item.msg.body
         seq, agent, kind, data = item.seq, body["agent"], body["kind"], body["data"]
-        pipe.xadd("aurora:events", {"agent": agent, "kind": kind, "event": item.envelope}, id=f"{seq}-0")
+        _command(args, "XADD", "aurora:events", f"{seq}-0", "agent", agent, "kind", kind, "event", item.envelope)
         facts = f"aurora:facts:{agent}"
         if agent not in self.agents:
             self.agents.add(agent)
-            pipe.sadd("aurora:agents", agent)
-            pipe.hset(facts, "first_seq", seq)
-        pipe.hset(facts, "last_seq", seq)
+            _command(args, "SADD", "aurora:agents", agent)
+            _command(args, "HSET", facts, "first_seq", seq)
         counts[facts, "events"] += 1
-        try:
-            apply_event(self.canvases, body)
-        except ValueError as exc:  # stored all the same: the record keeps what happened, readers skip it
-            self.on_corrupt("aurora:events", f"{seq}-0", f"cannot be applied: {exc}")
-        canvas = self.canvases.get(agent)
         if kind in OP_KINDS:
             counts[facts, "ops_applied"] += 1
         if kind == "rejected":
             counts[facts, "ops_rejected"] += 1
         elif kind == "note":
-            note = {k: data[k] for k in ("pitch", "midi", "duration", "beats", "velocity", "color", "brush")
-                    if k in data}
-            x, y = data.get("x"), data.get("y")
-            pipe.xadd(f"aurora:notes:{agent}", {**note, "x": x if x is not None else "",
-                                                 "y": y if y is not None else "",
-                                                 "work": canvas.work if canvas else ""}, id=f"{seq}-0")
+            fields = [v for k in NOTE_FIELDS if k in data for v in (k, data[k])]
+            _command(args, "XADD", f"aurora:notes:{agent}", f"{seq}-0", *fields,
+                     "x", _or_empty(data.get("x")), "y", _or_empty(data.get("y")),
+                     "work", self.work.get(agent, ""))
             counts[facts, "notes"] += 1
         elif kind == "feel":
             counts[f"aurora:feelings:{agent}", data["feel"]] += 1
@@ -101,18 +133,29 @@ class Store:
         elif kind == "done":
             work = data["work"]
             cells = data["cells"]
-            pipe.xadd("aurora:works", {"agent": agent, "work": work, "title": data.get("title") or ""},
-                      id=f"{seq}-0")
-            pipe.hset(f"aurora:work:{agent}:{work}", mapping={
-                "agent": agent, "work": work, "title": data.get("title") or "", "done_seq": seq,
-                "finished": item.msg.time, "cells": json.dumps(cells), "png": canvas_png(cells)})
+            title = data.get("title") or ""
+            _command(args, "XADD", "aurora:works", f"{seq}-0", "agent", agent, "work", work, "title", title)
+            _command(args, "HSET", f"aurora:work:{agent}:{work}", "agent", agent, "work", work, "title", title,
+                     "done_seq", seq, "finished", repr(item.msg.time), "cells", json.dumps(cells),
+                     "png", canvas_png(cells))
             counts[facts, "works"] += 1
+        elif kind == "new":
+            self.work[agent] = data["work"]
         elif kind == "statement":
-            pipe.hset(f"aurora:work:{agent}:{data['work']}", mapping={"statement": data["text"],
-                                                                      "statement_seq": seq})
-        self.since_snapshot[agent] += 1
-        if canvas is not None and (kind == "new" or self.since_snapshot[agent] >= SNAPSHOT_EVERY):
-            state = canvas.to_dict()
-            pipe.xadd(f"aurora:snapshots:{agent}", {"canvas": json.dumps(state), "digest": canvas.digest()},
-                      id=f"{seq}-0")
-            self.since_snapshot[agent] = 0
+            _command(args, "HSET", f"aurora:work:{agent}:{data['work']}", "statement", data["text"],
+                     "statement_seq", seq)
+        for name, canvas in item.snapshots:
+            _command(args, "XADD", f"aurora:snapshots:{name}", f"{seq}-0", "canvas", json.dumps(canvas),
+                     "digest", digest_of(canvas))
+
+NOTE_FIELDS = ("pitch", "midi", "duration", "beats", "velocity", "color", "brush")
+
+
+def _command(args: list, *command) -> None:
+    """Append one command for BATCH_SCRIPT: its argument count, then the command and its arguments."""
+    args.append(len(command))
+    args.extend(command)
+
+
+def _or_empty(value):
+    return "" if value is None else value

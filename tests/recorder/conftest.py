@@ -115,12 +115,9 @@ def write_record(r: redis.Redis) -> RecordWriter:
 
 
 @pytest.fixture
-def r(redis_server):
+def r(record_db):
     """A client (bytes, as the readers want) to an empty database."""
-    client = redis.Redis.from_url(redis_server.url)
-    client.flushdb()
-    yield client
-    client.close()
+    return record_db
 
 
 @pytest.fixture

@@ -17,9 +17,9 @@ from tests.support.processes import free_port
 
 
 @pytest.fixture
-def url(redis_server, r, monkeypatch):
-    monkeypatch.setenv("REDIS_URL", redis_server.url)
-    return redis_server.url
+def url(record_url, r, monkeypatch):
+    monkeypatch.setenv("REDIS_URL", record_url)
+    return record_url
 
 
 def test_replay_prints_the_canvas_at_a_seq_with_a_header(record, url, capsys):

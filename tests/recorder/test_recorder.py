@@ -3,11 +3,9 @@ with what derives from them, duplicates and gaps, refused writes, and a restart 
 
 from __future__ import annotations
 
-import itertools
 import json
 
 import pytest
-import redis
 
 from proto.canvas import CanvasModel
 from proto.envelope import decode, encode
@@ -15,9 +13,6 @@ from proto.topics import encode_event
 from services.recorder.main import Recorder
 from services.recorder.store import Store
 from tests.canvas.fakes import FakeClock
-
-_dbs = itertools.count(1)
-
 
 class Studio:
     """Real event envelopes, made the way the canvas makes them (CanvasModel.apply, encode_event)."""
@@ -41,13 +36,8 @@ class Studio:
 
 
 @pytest.fixture
-def db(redis_server):
-    """A logical database of the session's server to itself (db 1..15), empty."""
-    client = redis.Redis.from_url(redis_server.url, db=next(_dbs) % 15 + 1)
-    client.flushdb()
-    yield client
-    client.flushdb()
-    client.close()
+def db(record_db):
+    return record_db
 
 
 @pytest.fixture
@@ -60,10 +50,13 @@ def rec(db):
     return recorder
 
 
-def feed(rec: Recorder, envelopes: list[bytes]) -> None:
+def feed(rec: Recorder, envelopes: list[bytes], snapshots: list | None = None) -> None:
+    """A `record` batch from the canvas, with the canvases it sends whole (PROTOCOL.md section 11)."""
     from proto.envelope import Message
 
-    rec.on_frame(encode(Message("record", {"events": envelopes}, "canvas")))
+    body = {"events": envelopes, **({"snapshots": snapshots} if snapshots else {})}
+    rec.on_frame(encode(Message("record", body, "canvas")))
+    rec.store_backlog()  # as the service loop does after each wake-up
 
 
 def last(rec: Recorder):
@@ -77,7 +70,7 @@ def test_a_blank_record_says_hello_with_nothing(rec):
 def test_a_batch_is_stored_with_everything_the_study_needs(rec, db):
     s = Studio()
     feed(rec, s.ops("ada", "color red", "pen down", "move right 2", "note C4 quarter 90", "feel calm",
-                    "feel calm", "feel lost", 'title "Red"', "done"))
+                    "feel calm", "feel lost", 'title "Red"', "done"), [["ada", s.canvases["ada"].to_dict()]])
     feed(rec, [s.event("ada", "rejected", {"text": "bogus", "code": "unknown_op", "reason": "no such op"}),
                s.event("ada", "statement", {"work": 1, "text": "a red line"})])
     assert last(rec).type == "recorded" and last(rec).body["seq"] == s.seq
@@ -92,8 +85,8 @@ def test_a_batch_is_stored_with_everything_the_study_needs(rec, db):
     work = db.hgetall("aurora:work:ada:1")
     assert work[b"title"] == b"Red" and work[b"statement"] == b"a red line"
     assert work[b"png"].startswith(b"\x89PNG") and json.loads(work[b"cells"])[8][16:19] == "rrr"
-    snapshots = db.xrange("aurora:snapshots:ada")
-    assert len(snapshots) == 2  # the first canvas, and the blank one after `done`
+    [(snapshot_id, snapshot)] = db.xrange("aurora:snapshots:ada")  # the canvas sent it with its batch
+    assert snapshot_id == b"11-0" and snapshot[b"digest"].decode() == s.canvases["ada"].digest()
     assert db.hget("aurora:recorder", "seq") == str(s.seq).encode()
 
 

@@ -16,6 +16,15 @@ from proto.canvas import CanvasModel
 # later (say, a `rejected` op) is ignored by an older reader rather than misapplied.
 OP_KINDS = frozenset({"stroke", "move", "tool", "note", "rest", "tempo", "feel", "title", "done"})
 
+# The kinds whose `data` the canvas sends beside the envelope in a `record` batch (section 11): what the
+# recorder derives the study's keys from, so that it decodes no envelope of the others.
+RECORD_DATA_KINDS = frozenset({"note", "feel", "done", "statement", "new"})
+
+
+def record_item(seq: int, agent: str, kind: str, data: dict[str, Any], envelope: bytes) -> list:
+    """One event of a `record` batch: [seq, agent, kind, data or None, envelope] (PROTOCOL.md section 11)."""
+    return [seq, agent, kind, data if kind in RECORD_DATA_KINDS else None, envelope]
+
 
 def apply_event(canvases: dict[str, CanvasModel], body: dict[str, Any]) -> None:
     """Apply one event's body (`seq`, `agent`, `kind`, `data`) to `canvases`, a canvas per agent.

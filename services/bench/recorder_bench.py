@@ -3,9 +3,11 @@
 The recorder is the real `aurora recorder`, in its own process, writing into a real valkey (EmbeddedRedis in a
 temporary folder, append-only with `appendfsync everysec`, as the studio runs it). The bench plays the canvas
 on the record socket (PROTOCOL.md section 11): a ROUTER that answers the recorder's `record_hello`, sends
-`record` batches and counts the `recorded` acks. The events are real envelopes, made once before the clock
-starts: 4 agents deciding with the SCRIPTED, NON-LLM policy (services.scripted_agent.policy), applied with
-proto.canvas.CanvasModel and encoded with proto.topics.encode_event, with consecutive seqs.
+`record` batches and counts the `recorded` acks. The events are real, made once before the clock starts:
+4 agents deciding with the SCRIPTED, NON-LLM policy (services.scripted_agent.policy), applied with
+proto.canvas.CanvasModel, encoded with proto.topics.encode_event, with consecutive seqs, and sent as the
+canvas sends them (proto.events.record_item: the envelope, with seq, agent, kind and the data the record
+derives from).
 
 - Throughput: the recorder against redis-py pipelined XADD of the same payloads (the `aurora:events` fields
   agent, kind, event), the same batch size, into another logical database of the same server, in the same
@@ -37,6 +39,7 @@ from proto.envelope import Message, decode, encode
 from proto.errors import ProtocolError
 from proto.messages import RECORDER_TYPES
 from proto.ops.parser import Op, parse
+from proto.events import record_item
 from proto.topics import encode_event
 from services.base.redis_server import EmbeddedRedis, RedisUnavailable
 from services.bench.children import Server, free_address
@@ -72,8 +75,9 @@ QUICK = Plan(events=20_000, rounds=2, warmup=0.5, paced_seconds=4.0)
 class Payloads:
     """Every event of the bench, as the canvas would have published them, grouped by decision."""
 
-    decisions: list[list[bytes]]  # the events one wake-up of the canvas applied for one message
-    events: list[bytes] = field(default_factory=list)  # the same, flat; seq n is events[n - 1]
+    decisions: list[list[list]]  # the record items (proto.events.record_item) of one decision's events
+    events: list[bytes] = field(default_factory=list)  # the envelopes, flat; seq n is events[n - 1]
+    items: list[list] = field(default_factory=list)  # the record items, flat, as the canvas sends them
     fields: list[tuple[str, str]] = field(default_factory=list)  # (agent, kind) of each event
 
 
@@ -84,11 +88,13 @@ def make_payloads(plan: Plan, seed: int = 7) -> Payloads:
     out = Payloads([])
     canvases: dict[str, CanvasModel] = {}
 
-    def event(agent: str, kind: str, data: dict, parent_id: str | None = None) -> bytes:
+    def event(agent: str, kind: str, data: dict, parent_id: str | None = None) -> list:
         out.fields.append((agent, kind))
-        envelope = encode_event(len(out.events) + 1, agent, kind, data, "canvas", parent_id)[1]
+        seq = len(out.events) + 1
+        envelope = encode_event(seq, agent, kind, data, "canvas", parent_id)[1]
         out.events.append(envelope)
-        return envelope
+        out.items.append(record_item(seq, agent, kind, data, envelope))
+        return out.items[-1]
 
     names = [f"bench-{i}" for i in range(plan.agents)]
     for name in names:  # an agent's hello: its canvas, then `joined` (services/canvas/studio.py)
@@ -232,7 +238,7 @@ class Bench:
         self.urls = {"recorder": f"{base}/{RECORDER_DB}", "raw": f"{base}/{RAW_DB}"}
         self.clients = {kind: redis.Redis.from_url(url) for kind, url in self.urls.items()}
         spans = [(i, min(i + plan.batch, plan.events)) for i in range(0, plan.events, plan.batch)]
-        self.record_frames = [encode(Message("record", {"events": payloads.events[i:j]}, "canvas")) for i, j in spans]
+        self.record_frames = [encode(Message("record", {"events": payloads.items[i:j]}, "canvas")) for i, j in spans]
         self.raw_batches = [self._entries(i + 1, j + 1) for i, j in spans]
         self.canvas = CanvasEnd()
 
@@ -432,7 +438,7 @@ def _report(label: str, plan: Plan, payloads: Payloads, version: str, rounds: di
         f"  payloads: {plan.agents} agents, services.scripted_agent.policy.decision(rng, ops={plan.ops}, "
         f"done_every={plan.done_every}),",
         "    a SCRIPTED, NON-LLM policy (no model runs), applied with proto.canvas.CanvasModel, encoded with",
-        "    proto.topics.encode_event, seqs 1..n",
+        "    proto.topics.encode_event, seqs 1..n, sent as proto.events.record_item",
         f"  a round: {n} events, mean {size:.0f} B: {mix}",
         f"  redis: valkey {version} in a temporary folder, appendonly yes, appendfsync everysec (as the studio); "
         f"machine: {os.cpu_count()} cores",

@@ -34,18 +34,19 @@ class Journal:
     durable: bool
     publish: Callable[[list[bytes]], None]
     committed: int = 0
-    pending: deque = field(default_factory=deque)   # (seq, frames) applied, not yet committed, in order
-    unsent: list = field(default_factory=list)      # envelopes not yet sent to the recorder
+    pending: deque = field(default_factory=deque)   # (seq, frames, record item) applied, not yet committed
+    unsent: list = field(default_factory=list)      # record items (proto.events.record_item) not yet sent
     held: deque = field(default_factory=deque)      # Held, in seq order
 
-    def add(self, seq: int, frames: list[bytes]) -> None:
-        """An event the studio just applied."""
+    def add(self, seq: int, frames: list[bytes], item: Callable[[], list]) -> None:
+        """An event the studio just applied; `item()` makes its record item (only a durable journal asks)."""
         if not self.durable:
             self.committed = seq
             self.publish(frames)
             return
-        self.pending.append((seq, frames))
-        self.unsent.append(frames[1])
+        record = item()
+        self.pending.append((seq, frames, record))
+        self.unsent.append(record)
 
     def hold(self, item: Held) -> None:
         """Release now if its seq is committed, else when it is."""
@@ -60,7 +61,7 @@ class Journal:
 
     def resend_after(self, seq: int) -> None:
         """The recorder holds everything up to `seq`: send the rest again, from there."""
-        self.unsent = [frames[1] for s, frames in self.pending if s > seq]
+        self.unsent = [record for s, _, record in self.pending if s > seq]
 
     def commit(self, seq: int) -> None:
         """The recorder has stored everything up to `seq`: publish those events and release what waited."""

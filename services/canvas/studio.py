@@ -16,6 +16,7 @@ from proto.errors import CODES, ProtocolError
 from proto.messages import ACTIVITIES, AGENT_TYPES, RECORDER_TYPES, SNAPSHOT_TYPES
 from proto.names import name_problem
 from proto.ops.parser import Op, parse
+from proto.events import record_item
 from proto.topics import encode_event, encode_tick
 from proto.version import PROTOCOL_VERSION, compatible
 from services.canvas.journal import Held, Journal
@@ -273,7 +274,8 @@ class Studio:
 
     def _publish(self, agent: str, kind: str, data: dict[str, Any], parent_id: str | None = None) -> None:
         self.seq += 1
-        self.journal.add(self.seq, encode_event(self.seq, agent, kind, data, SENDER, parent_id))
+        seq, frames = self.seq, encode_event(self.seq, agent, kind, data, SENDER, parent_id)
+        self.journal.add(seq, frames, lambda: record_item(seq, agent, kind, data, frames[1]))
         if self.journal.durable:
             self.recorder.changed(agent, kind)
 

@@ -20,6 +20,7 @@ import os
 import sys
 import time
 from collections import Counter
+from dataclasses import replace
 
 import redis
 import zmq
@@ -35,7 +36,6 @@ from services.recorder.store import Store, Stored
 from services.recorder.writer import SyncWriter, ThreadWriter
 
 SENDER = "recorder"
-EVENT = frozenset({"event"})
 FRAME_LIMIT = 1 << 28
 log = logging.getLogger("aurora.recorder")
 
@@ -91,21 +91,23 @@ class Recorder:
         elif msg.type == "record":
             self._receive(msg.body["events"], msg.body.get("snapshots") or [])
 
-    def _receive(self, envelopes: list, snapshots: list) -> None:
+    def _receive(self, items: list, snapshots: list) -> None:
         batch = []
-        for envelope in envelopes:
+        for item in items:
             try:
-                msg = decode(envelope, limit=FRAME_LIMIT, accept=EVENT)
-            except (ProtocolError, TypeError) as exc:
+                seq, agent, kind, data, envelope = item
+                if not (type(seq) is int and isinstance(agent, str) and isinstance(kind, str)
+                        and isinstance(data, (dict, type(None))) and isinstance(envelope, bytes)):
+                    raise TypeError("an item is [seq int, agent str, kind str, data map or nil, envelope bin]")
+            except (TypeError, ValueError) as exc:
                 self.counters["bad_events"] += 1
-                event(log, logging.ERROR, "an event from the canvas does not decode; asking for the batch again",
-                      reason=getattr(exc, "reason", str(exc)))
+                event(log, logging.ERROR, "a malformed event from the canvas; asking for the batch again",
+                      reason=str(exc))
                 self._resync()
                 return
-            batch.append(Stored(msg.body["seq"], envelope, msg))
+            batch.append(Stored(seq, agent, kind, data, envelope))
         if batch and snapshots:  # the canvases as they were after the batch's last event
-            batch[-1] = Stored(batch[-1].seq, batch[-1].envelope, batch[-1].msg,
-                               tuple((agent, canvas) for agent, canvas in snapshots))
+            batch[-1] = replace(batch[-1], snapshots=tuple((agent, canvas) for agent, canvas in snapshots))
         self.counters["batches"] += 1
         last = self.backlog[-1].seq if self.backlog else self.store.seq
         fresh = [s for s in batch if s.seq > last]

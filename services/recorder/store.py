@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import redis
 
 from proto.canvas import CanvasModel
-from proto.envelope import Message
+from proto.envelope import decode
 from proto.canvas import digest_of
 from proto.events import OP_KINDS
 from services.recorder import archive
@@ -47,9 +47,13 @@ return #ARGV
 
 @dataclass(frozen=True)
 class Stored:
+    """One event of a `record` batch (PROTOCOL.md section 11; proto.events.record_item)."""
+
     seq: int
-    envelope: bytes   # the event exactly as the canvas published it
-    msg: Message      # the same, decoded
+    agent: str
+    kind: str
+    data: dict | None  # for the kinds in proto.events.RECORD_DATA_KINDS, else None
+    envelope: bytes    # the event exactly as the canvas published it: stored, never decoded here but for `done`
     snapshots: tuple = ()  # (agent, canvas map) as they were after this event, sent by the canvas with it
 
 
@@ -97,7 +101,7 @@ class Store:
         last_seen: dict[str, int] = {}
         for item in batch:
             self._stage(args, counts, item)
-            last_seen[item.msg.body["agent"]] = item.seq
+            last_seen[item.agent] = item.seq
         for (key, field), n in counts.items():
             _command(args, "HINCRBY", key, field, n)
         for agent, seq in last_seen.items():
@@ -108,8 +112,7 @@ class Store:
         return last, args
 
     def _stage(self, args: list, counts: Counter, item: Stored) -> None:
-        body = item.msg.body
-        seq, agent, kind, data = item.seq, body["agent"], body["kind"], body["data"]
+        seq, agent, kind, data = item.seq, item.agent, item.kind, item.data
         _command(args, "XADD", "aurora:events", f"{seq}-0", "agent", agent, "kind", kind, "event", item.envelope)
         facts = f"aurora:facts:{agent}"
         if agent not in self.agents:
@@ -136,7 +139,7 @@ class Store:
             title = data.get("title") or ""
             _command(args, "XADD", "aurora:works", f"{seq}-0", "agent", agent, "work", work, "title", title)
             _command(args, "HSET", f"aurora:work:{agent}:{work}", "agent", agent, "work", work, "title", title,
-                     "done_seq", seq, "finished", repr(item.msg.time), "cells", json.dumps(cells),
+                     "done_seq", seq, "finished", repr(_time_of(item.envelope)), "cells", json.dumps(cells),
                      "png", canvas_png(cells))
             counts[facts, "works"] += 1
         elif kind == "new":
@@ -155,6 +158,10 @@ def _command(args: list, *command) -> None:
     """Append one command for BATCH_SCRIPT: its argument count, then the command and its arguments."""
     args.append(len(command))
     args.extend(command)
+
+
+def _time_of(envelope: bytes) -> float:
+    return decode(envelope, limit=len(envelope), accept=frozenset({"event"})).time
 
 
 def _or_empty(value):

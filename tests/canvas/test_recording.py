@@ -25,8 +25,12 @@ def attach(h: Harness, seq: int = 0, canvases: dict | None = None, route: bytes 
 
 def batches(h: Harness) -> list[list[int]]:
     """The seqs of each `record` batch sent to the recorder."""
-    return [[decode(e, limit=1 << 20, accept=frozenset({"event"})).body["seq"] for e in m.body["events"]]
-            for _, m in h.outbox.recorded if m.type == "record"]
+    batches = [m.body["events"] for _, m in h.outbox.recorded if m.type == "record"]
+    for items in batches:  # each item holds its event's envelope, and repeats its seq, agent and kind
+        for seq, agent, kind, _, envelope in items:
+            body = decode(envelope, limit=1 << 20, accept=frozenset({"event"})).body
+            assert (body["seq"], body["agent"], body["kind"]) == (seq, agent, kind)
+    return [[item[0] for item in items] for items in batches]
 
 
 def snapshot_request(h: Harness) -> None:

@@ -9,23 +9,25 @@ import pytest
 
 from proto.canvas import CanvasModel
 from proto.envelope import decode, encode
+from proto.events import record_item
 from proto.topics import encode_event
 from services.recorder.main import Recorder
 from services.recorder.store import Store
 from tests.canvas.fakes import FakeClock
 
 class Studio:
-    """Real event envelopes, made the way the canvas makes them (CanvasModel.apply, encode_event)."""
+    """Real events, made the way the canvas makes them (CanvasModel.apply, encode_event, record_item)."""
 
     def __init__(self) -> None:
         self.seq = 0
         self.canvases: dict[str, CanvasModel] = {}
 
-    def event(self, agent: str, kind: str, data: dict) -> bytes:
+    def event(self, agent: str, kind: str, data: dict) -> list:
+        """The record item of a new event, as the canvas sends it."""
         self.seq += 1
-        return encode_event(self.seq, agent, kind, data, "canvas", None)[1]
+        return record_item(self.seq, agent, kind, data, encode_event(self.seq, agent, kind, data, "canvas", None)[1])
 
-    def ops(self, agent: str, *lines: str) -> list[bytes]:
+    def ops(self, agent: str, *lines: str) -> list[list]:
         out = []
         if agent not in self.canvases:
             c = self.canvases[agent] = CanvasModel()
@@ -50,11 +52,11 @@ def rec(db):
     return recorder
 
 
-def feed(rec: Recorder, envelopes: list[bytes], snapshots: list | None = None) -> None:
+def feed(rec: Recorder, items: list[list], snapshots: list | None = None) -> None:
     """A `record` batch from the canvas, with the canvases it sends whole (PROTOCOL.md section 11)."""
     from proto.envelope import Message
 
-    body = {"events": envelopes, **({"snapshots": snapshots} if snapshots else {})}
+    body = {"events": items, **({"snapshots": snapshots} if snapshots else {})}
     rec.on_frame(encode(Message("record", body, "canvas")))
     rec.store_backlog()  # as the service loop does after each wake-up
 

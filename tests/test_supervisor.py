@@ -8,6 +8,8 @@ import signal
 import subprocess
 import threading
 
+import httpx
+
 from services.canvas.replica import Replica
 from tests.support.processes import addr_args, aurora, free_addresses, free_port, stop, wait_until
 
@@ -16,8 +18,9 @@ def test_up_runs_the_studio_restarts_a_killed_canvas_and_stops_cleanly(tmp_path,
     monkeypatch.setenv("AURORA_DATA", str(tmp_path))
     monkeypatch.delenv("REDIS_URL", raising=False)
     addrs = free_addresses()
-    up = aurora("up", "--no-agents", "--scripted", "1", "--redis-port", str(free_port()), *addr_args(addrs),
-                stdout=subprocess.PIPE, text=True)
+    web = free_port()
+    up = aurora("up", "--no-agents", "--scripted", "1", "--redis-port", str(free_port()), "--gateway-port", str(web),
+                *addr_args(addrs), stdout=subprocess.PIPE, text=True)
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(iter(up.stdout.readline, "")), daemon=True)
     reader.start()
@@ -25,8 +28,14 @@ def test_up_runs_the_studio_restarts_a_killed_canvas_and_stops_cleanly(tmp_path,
     try:
         wait_until(lambda: any("Ctrl-C" in line for line in lines), what="the studio's address lines")
         assert any(addrs.agents in line for line in lines)
+        assert any(f"open http://127.0.0.1:{web}/" in line for line in lines)
         replica.sync(timeout=10)
         replica.wait_for(lambda r: "scripted-1" in r.canvases and r.canvases["scripted-1"].ops > 0, timeout=20)
+        # The web page is served, and the gateway reads the record as its read-only user.
+        wait_until(lambda: _page(web).count("Enable sound") == 1, timeout=20, what="the web page served")
+        wait_until(lambda: _agents(web).get("source") == "record" and any(
+            a["name"] == "scripted-1" and a["ops_applied"] > 0 for a in _agents(web).get("agents", [])),
+            timeout=20, what="the gateway's API answers from the record")
         canvas_pid = int(re.search(r"canvas started \(pid (\d+)\)", "".join(lines)).group(1))
         os.kill(canvas_pid, signal.SIGKILL)
         wait_until(lambda: "".join(lines).count("canvas started") == 2, timeout=15, what="canvas restarted")
@@ -56,3 +65,17 @@ def test_up_runs_the_studio_restarts_a_killed_canvas_and_stops_cleanly(tmp_path,
         again.send_signal(signal.SIGINT)
         assert again.wait(20) == 0
         stop(again)
+
+
+def _agents(port: int) -> dict:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/api/agents", timeout=5).json()
+    except (httpx.HTTPError, ValueError):
+        return {}
+
+
+def _page(port: int) -> str:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/", timeout=5).text
+    except httpx.HTTPError:
+        return ""

@@ -16,11 +16,11 @@ import json
 import re
 import secrets
 import time
-from urllib.parse import quote, urlsplit, urlunsplit
 
 import redis
 
 from proto.names import name_problem  # one rule for agent names: it is what keeps the key pattern tight
+from services.base.redis_server import url_with_credentials
 
 # Every key a bank owns, under agent:<name>:. Adding a key here is all `wipe` needs.
 KEYS = ("works", "notes", "dreams", "feelings", "clock", "usage", "budget")
@@ -64,10 +64,7 @@ def revoke(admin: redis.Redis, agent: str) -> None:
 
 def agent_url(base_url: str, agent: str, password: str) -> str:
     """The base URL with the agent's credentials in place of any others; scheme, host, db index kept."""
-    parts = urlsplit(base_url)
-    host = parts.netloc.rpartition("@")[2]
-    netloc = f"{quote(user_name(agent), safe='')}:{quote(password, safe='')}@{host}"
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    return url_with_credentials(base_url, user_name(agent), password)
 
 
 def _s(value) -> str:

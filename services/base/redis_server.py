@@ -14,6 +14,7 @@ import subprocess
 import time
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import quote, urlsplit, urlunsplit
 from typing import Iterator
 
 import redis
@@ -29,6 +30,14 @@ DEFAULT_PORT = 6390  # the studio's embedded server (env AURORA_REDIS_PORT)
 def add_port_argument(parser, what: str = "port of the embedded Redis") -> None:
     parser.add_argument("--redis-port", type=int, default=int(os.environ.get("AURORA_REDIS_PORT", DEFAULT_PORT)),
                         help=f"{what} (env AURORA_REDIS_PORT, default {DEFAULT_PORT})")
+
+
+def url_with_credentials(base_url: str, user: str, password: str) -> str:
+    """`base_url` with this user's credentials in place of any others; scheme, host and db index kept."""
+    parts = urlsplit(base_url)
+    host = parts.netloc.rpartition("@")[2]
+    netloc = f"{quote(user, safe='')}:{quote(password, safe='')}@{host}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
 class RedisUnavailable(RuntimeError):

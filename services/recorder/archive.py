@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
 from typing import Any, Callable, Iterator
 
 import redis
@@ -30,6 +31,20 @@ PAGE = 1000  # stream entries read per XRANGE
 FRAME_LIMIT = 1 << 24  # an event as the canvas published it is far smaller; this only bounds a corrupt one
 
 OnCorrupt = Callable[[str, str, str], None]
+
+
+READER = "record-reader"
+READER_COMMANDS = ("ping", "select", "hello", "client|setinfo", "@read")
+
+
+def grant_reader(admin: redis.Redis) -> str:
+    """Create or reset the read-only ACL user of the record (the gateway's); return its fresh password. It can
+    read the `aurora:*` keys and nothing else: neither write them nor see an agent's memory bank."""
+    password = secrets.token_urlsafe(32)
+    admin.execute_command("ACL", "SETUSER", READER, "reset", "on", f">{password}", "~aurora:*", "resetchannels",
+                          *(f"+{c}" for c in READER_COMMANDS))
+    admin.client_kill_filter(user=READER)  # a connection made with the old password loses its access now
+    return password
 
 
 def snapshots_key(agent: str) -> str:

@@ -19,7 +19,8 @@ from services.agent.memory import agent_url, grant
 from services.agent.models import ModelError, resolve
 from services.base import addresses
 from services.base.datadir import data_dir
-from services.base.redis_server import EmbeddedRedis, RedisUnavailable, add_port_argument
+from services.base.redis_server import EmbeddedRedis, RedisUnavailable, add_port_argument, url_with_credentials
+from services.recorder import archive
 from services.supervisor.children import BACKOFF_MAX, BACKOFF_MIN, Child
 
 
@@ -36,6 +37,10 @@ def add_parser(sub) -> None:
     p.add_argument("--scripted", type=int, default=0, metavar="N",
                    help="also run N scripted, non-LLM load agents (for trying the studio without models)")
     add_port_argument(p)
+    p.add_argument("--gateway-host", default=os.environ.get("AURORA_GATEWAY_HOST", "127.0.0.1"),
+                   help="address the web page is served on (env AURORA_GATEWAY_HOST, default 127.0.0.1)")
+    p.add_argument("--gateway-port", type=int, default=int(os.environ.get("AURORA_GATEWAY_PORT", 8080)),
+                   help="port of the web page (env AURORA_GATEWAY_PORT, default 8080)")
     p.set_defaults(run=run)
 
 
@@ -62,6 +67,20 @@ def _agent_children(args, specs, admin_url: str, addr_args: list[str]) -> list[C
             for s in specs]
 
 
+def _reader_env(redis_url: str):
+    """The gateway reads the record as the read-only user `record-reader` (a fresh password at every start);
+    where the Redis refuses ACL commands (a server of your own, REDIS_URL), with the URL as given."""
+    def env() -> dict[str, str]:
+        try:
+            with redis.Redis.from_url(redis_url) as admin:
+                url = url_with_credentials(redis_url, archive.READER, archive.grant_reader(admin))
+        except redis.RedisError as exc:
+            say(f"aurora: could not make the record's read-only user ({exc}); the gateway reads as REDIS_URL")
+            url = redis_url
+        return {**os.environ, "REDIS_URL": url}
+    return env
+
+
 def run(args: argparse.Namespace) -> int:
     data = data_dir()
     addrs = addresses.from_args(args)
@@ -76,19 +95,22 @@ def run(args: argparse.Namespace) -> int:
         say(f"aurora: cannot start: {exc}")
         return 2
     # The recorder first: the canvas serves no one until a recorder has told it what the record holds.
-    children = [Child("recorder", ["recorder", *addr_args], lambda: {**os.environ, "REDIS_URL": redis_url}, say),
-                Child("canvas", ["canvas", *addr_args], say=say)]
-    children += _agent_children(args, specs, redis_url, addr_args)
+    recorder = Child("recorder", ["recorder", *addr_args], lambda: {**os.environ, "REDIS_URL": redis_url}, say)
+    canvas = Child("canvas", ["canvas", *addr_args], say=say)
+    gateway = Child("gateway", ["gateway", "--host", args.gateway_host, "--port", str(args.gateway_port),
+                                *addr_args], _reader_env(redis_url), say)
+    agents = _agent_children(args, specs, redis_url, addr_args)
     for i in range(args.scripted):
-        children.append(Child(f"scripted-{i + 1} (non-LLM)", ["scripted-agent", f"scripted-{i + 1}", "--seed", str(i),
-                                                             "--pace", "0.5", "--done-every", "40", *addr_args],
-                              say=say))
+        agents.append(Child(f"scripted-{i + 1} (non-LLM)", ["scripted-agent", f"scripted-{i + 1}", "--seed", str(i),
+                                                           "--pace", "0.5", "--done-every", "40", *addr_args], say=say))
+    children = [recorder, canvas, gateway, *agents]
     stopping: list[int] = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
     signal.signal(signal.SIGINT, lambda *_: stopping.append(1))
     for child in children:
         child.start()
     say(f"Aurora studio is up (pid {os.getpid()}), data in {data}.\n"
+        f"  open http://{args.gateway_host}:{args.gateway_port}/ to watch and hear every agent\n"
         f"  agents connect to  {addrs.agents}\n"
         f"  events stream from {addrs.events} (snapshots at {addrs.snapshots})\n"
         f"  see every canvas:  aurora peek\n"
@@ -110,8 +132,9 @@ def run(args: argparse.Namespace) -> int:
             child.check(now)
         time.sleep(0.2)  # the supervisor's own tick
     # Stop in reverse order of start: the agents (together) finish their decision (recorded, so the canvas
-    # and the recorder are still up) and write their banks, then the canvas, the recorder, and last Redis.
-    for group in (children[2:], children[1:2], children[:1]):
+    # and the recorder are still up) and write their banks, then the viewers' gateway, the canvas, the
+    # recorder, and last Redis.
+    for group in (agents, [gateway], [canvas], [recorder]):
         for child in group:
             child.terminate()
         for child in group:

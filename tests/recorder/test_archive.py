@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import redis
 
 from proto.canvas import CanvasModel
 from services.recorder import archive
@@ -169,3 +170,21 @@ def test_agents_and_an_empty_record(r, record):
     r.flushdb()
     assert archive.last_seq(r) == 0 and archive.agents(r) == [] and archive.works(r) == []
     assert list(archive.iter_events(r)) == [] and archive.canvas_at(r, "ada", 5) is None
+
+
+def test_the_record_reader_reads_the_record_and_nothing_else(redis_server, record_url, record):
+    from services.base.redis_server import url_with_credentials
+
+    with redis.Redis.from_url(redis_server.url) as admin:
+        password = archive.grant_reader(admin)
+        admin.set("agent:ada:note", "mine")  # a memory bank's key, in the agents' database
+    reader = redis.Redis.from_url(url_with_credentials(record_url, archive.READER, password))
+    try:
+        assert archive.last_seq(reader) == record.seq  # it reads the record
+        with pytest.raises(redis.exceptions.NoPermissionError):
+            reader.xadd("aurora:events", {"agent": "x"})  # but writes nothing
+    finally:
+        reader.close()
+    with redis.Redis.from_url(url_with_credentials(redis_server.url, archive.READER, password)) as banks:
+        with pytest.raises(redis.exceptions.NoPermissionError):
+            banks.get("agent:ada:note")  # nor reads a memory bank

@@ -106,14 +106,26 @@ class Gateway:
             return None
 
 
+# The page loads nothing from elsewhere and runs no inline script: a browser is told to allow nothing more.
+PAGE_POLICY = (b"content-security-policy",
+               b"default-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'")
+
+
 class StaticPage(StaticFiles):
-    """The page's files; a WebSocket to any path but /ws is refused rather than failing in StaticFiles."""
+    """The page's files, sent with PAGE_POLICY; a WebSocket to any path but /ws is refused rather than failing
+    in StaticFiles."""
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] == "websocket":
             await send({"type": "websocket.close", "code": 1008})
             return
-        await super().__call__(scope, receive, send)
+
+        async def send_with_policy(message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), PAGE_POLICY]
+            await send(message)
+
+        await super().__call__(scope, receive, send_with_policy)
 
 
 DESCRIPTION = """Aurora's audio gateway: the live studio for browsers.

@@ -15,6 +15,8 @@ from proto.version import PROTOCOL_VERSION
 
 # Colour code -> "#rrggbb" for the page; a blank cell is null (the page shows its paper).
 PALETTE: dict[str, str | None] = {**{c.code: c.rgb for c in COLOURS.values()}, BLANK: None}
+# Colour name -> code: a `stroke` names its colour, the cells hold codes.
+COLORS: dict[str, str] = {name: c.code for name, c in COLOURS.items()}
 
 # `default=str`: a value JSON has no type for (bytes, say) is shown as text rather than failing the stream.
 _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False, default=str).encode
@@ -48,7 +50,7 @@ def snapshot(seq: int, canvases: dict[str, dict[str, Any]], works: list[dict[str
     """The studio at `seq`: every canvas map (section 4, with `status` and `activity`), the palette and the
     latest finished works, newest first."""
     return _dumps({"type": "snapshot", "protocol": PROTOCOL_VERSION, "seq": seq, "canvases": canvases,
-                   "palette": PALETTE, "works": works})
+                   "palette": PALETTE, "colors": COLORS, "works": works})
 
 
 def work(item: dict[str, Any]) -> str:

@@ -254,6 +254,8 @@ def test_healthz_is_503_until_the_canvas_comes_and_a_viewer_waits_for_it():
                          "aurora_gateway_seq"):
                 assert f"\n{name}" in text.text or f"# TYPE {name}" in text.text, name
             assert gateway.metric("aurora_gateway_viewers") == 1
+            page = gateway.get("/")
+            assert page.status_code == 200 and "default-src 'self'" in page.headers["content-security-policy"]
             viewer.close()
         finally:
             stop(canvas)

@@ -73,6 +73,7 @@ def test_a_new_viewer_gets_the_next_snapshot_then_only_the_events_after_it():
     first = queued(v)[0]
     assert first["canvases"]["ada"]["cells"] == ["....", "...."] and first["works"] == []
     assert first["palette"]["."] is None and first["palette"]["r"] == "#e0312b"
+    assert first["colors"]["red"] == "r" and len(first["colors"]) == len(first["palette"]) - 1
     assert queued(v)[1] == {"type": "event", "seq": 2, "agent": "ada", "kind": "move",
                             "data": {"op": "move up 1", "cursor": [0, 0]}, "time": 1002.0}
 

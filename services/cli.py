@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from services.agent import main as agent
+from services.base.addresses import ConfigError
 from services.audio_gateway import main as gateway
 from services.bench import main as bench
 from services.canvas import main as canvas
@@ -32,7 +33,11 @@ def main(argv: list[str] | None = None) -> int:
     if not hasattr(args, "run"):
         parser.print_help()
         return 2
-    return args.run(args) or 0
+    try:
+        return args.run(args) or 0
+    except ConfigError as exc:  # the config file is read when a command first needs an address
+        print(f"aurora {args.command}: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

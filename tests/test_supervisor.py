@@ -6,20 +6,21 @@ import os
 import re
 import signal
 import subprocess
+import sys
 import threading
 
 import httpx
 
 from services.canvas.replica import Replica
-from tests.support.processes import addr_args, aurora, free_addresses, free_port, stop, wait_until
+from tests.support.processes import ROOT, addr_args, aurora, free_addresses, free_port, stop, wait_until
 
 
 def test_up_runs_the_studio_restarts_a_killed_canvas_and_stops_cleanly(tmp_path, monkeypatch):
     monkeypatch.setenv("AURORA_DATA", str(tmp_path))
     monkeypatch.delenv("REDIS_URL", raising=False)
     addrs = free_addresses()
-    web = free_port()
-    up = aurora("up", "--no-agents", "--scripted", "1", "--redis-port", str(free_port()), "--gateway-port", str(web),
+    web, redis_port = free_port(), free_port()
+    up = aurora("up", "--no-agents", "--scripted", "1", "--redis-port", str(redis_port), "--gateway-port", str(web),
                 *addr_args(addrs), stdout=subprocess.PIPE, text=True)
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(iter(up.stdout.readline, "")), daemon=True)
@@ -36,6 +37,12 @@ def test_up_runs_the_studio_restarts_a_killed_canvas_and_stops_cleanly(tmp_path,
         wait_until(lambda: _agents(web).get("source") == "record" and any(
             a["name"] == "scripted-1" and a["ops_applied"] > 0 for a in _agents(web).get("agents", [])),
             timeout=20, what="the gateway's API answers from the record")
+        status = _status(addrs, redis_port)
+        assert "Aurora studio: running" in status and f"open http://127.0.0.1:{web}/" in status
+        for part in ("recorder", "canvas", "gateway", "scripted-1 (non-LLM)"):
+            assert re.search(rf"^  {re.escape(part)} +\d+ +\d+m \d+s +0$", status, re.M), (part, status)
+        row = re.search(r"^  scripted-1 +live +([\d.]+) ", status, re.M)
+        assert row and float(row.group(1)) > 0, status  # its decisions per minute, from the record
         canvas_pid = int(re.search(r"canvas started \(pid (\d+)\)", "".join(lines)).group(1))
         os.kill(canvas_pid, signal.SIGKILL)
         wait_until(lambda: "".join(lines).count("canvas started") == 2, timeout=15, what="canvas restarted")
@@ -50,6 +57,8 @@ def test_up_runs_the_studio_restarts_a_killed_canvas_and_stops_cleanly(tmp_path,
         assert up.wait(20) == 0
         wait_until(lambda: any("studio stopped" in line for line in lines), what="stop message")
         assert (tmp_path / "redis" / "appendonlydir").is_dir()  # the embedded Redis kept its data there
+        stopped = _status(addrs, redis_port)
+        assert "Aurora studio: not running" in stopped and re.search(r"^  scripted-1 +\? ", stopped, re.M)
     finally:
         replica.close()
         stop(up)
@@ -79,3 +88,11 @@ def _page(port: int) -> str:
         return httpx.get(f"http://127.0.0.1:{port}/", timeout=5).text
     except httpx.HTTPError:
         return ""
+
+
+def _status(addrs, redis_port: int) -> str:
+    done = subprocess.run([sys.executable, "-m", "services.cli", "status", *addr_args(addrs), "--redis-port",
+                           str(redis_port)], capture_output=True, text=True, timeout=60, cwd=ROOT,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert done.returncode == 0, done.stderr
+    return done.stdout

@@ -23,12 +23,14 @@ class Child:
         self.delay = BACKOFF_MIN
         self.restart_at = 0.0
         self.started = 0.0
+        self.started_at = 0.0  # wall clock, for `aurora status`
         self.restarts = 0
 
     def start(self) -> None:
         env = self.env() if self.env else None
         self.proc = spawn([sys.executable, "-m", "services.cli", *self.argv], env=env)
         self.started = time.monotonic()
+        self.started_at = time.time()
         self.say(f"aurora: {self.name} started (pid {self.proc.pid})")
 
     def check(self, now: float) -> None:
@@ -45,6 +47,12 @@ class Child:
             self.restart_at = 0.0
             self.restarts += 1
             self.start()
+
+    def state(self) -> dict:
+        """What `aurora status` shows of this child (services/supervisor/state.py)."""
+        running = self.proc is not None and self.proc.poll() is None
+        return {"name": self.name, "pid": self.proc.pid if self.proc else None, "running": running,
+                "started_at": self.started_at, "restarts": self.restarts}
 
     def terminate(self) -> None:
         if self.proc and self.proc.poll() is None:

@@ -22,6 +22,7 @@ from services.base.datadir import data_dir
 from services.base.redis_server import EmbeddedRedis, RedisUnavailable, add_port_argument, url_with_credentials
 from services.recorder import archive
 from services.supervisor.children import BACKOFF_MAX, BACKOFF_MIN, Child
+from services.supervisor.state import StudioState
 
 
 
@@ -115,6 +116,7 @@ def run(args: argparse.Namespace) -> int:
         f"  events stream from {addrs.events} (snapshots at {addrs.snapshots})\n"
         f"  see every canvas:  aurora peek\n"
         f"Ctrl-C stops everything.")
+    state = StudioState(data, f"http://{args.gateway_host}:{args.gateway_port}/")
     redis_retry_at, redis_delay = 0.0, BACKOFF_MIN
     while not stopping:
         now = time.monotonic()
@@ -130,6 +132,7 @@ def run(args: argparse.Namespace) -> int:
                 redis_delay = min(redis_delay * 2, BACKOFF_MAX)
         for child in children:
             child.check(now)
+        state.update(children)
         time.sleep(0.2)  # the supervisor's own tick
     # Stop in reverse order of start: the agents (together) finish their decision (recorded, so the canvas
     # and the recorder are still up) and write their banks, then the viewers' gateway, the canvas, the
@@ -141,5 +144,6 @@ def run(args: argparse.Namespace) -> int:
             child.wait(15)
     if server is not None:
         server.stop()
+    state.remove()
     say("Aurora studio stopped.")
     return 0

@@ -58,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     from services.agent.llm import Generator  # imports llama_cpp: only when a model will run
 
+    print(f"aurora agent {spec.name}: loading {os.path.basename(model_path)}", flush=True)
     try:
         gen = Generator(model_path, n_ctx=spec.context, n_threads=spec.threads, seed=spec.seed,
                         sampling=spec.sampling, chat=spec.chat)
@@ -80,6 +81,8 @@ def run(args: argparse.Namespace) -> int:
     event(log, logging.INFO, "agent awake", agent=spec.name, model=str(model_path), mode=gen.mode,
           load_s=round(gen.load_s, 3), grammar_setup_s=round(gen.grammars.setup_s, 3),
           grammar_compile_s=round(gen.grammars.compile_s[agent.grammar], 3))
+    print(f"aurora agent {spec.name}: ready (model {gen.load_s:.1f} s, grammar {gen.grammars.setup_s:.1f} s); "
+          "painting", flush=True)
     try:
         stats = agent.run(decisions=args.decisions)
     except RemoteError as exc:

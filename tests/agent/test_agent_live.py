@@ -50,6 +50,7 @@ def run_agent(tmp_path, addrs, memory_url: str, decisions: int, *extra: str) -> 
     assert proc.returncode == 0, err[-2000:]
     stats = re.search(r"aurora agent smol stopped: (\{.*\})", out)
     assert stats, out[-2000:]
+    assert re.search(r"aurora agent smol: ready \(model [\d.]+ s, grammar [\d.]+ s\)", out), out[:2000]
     print(out[-3000:], err[-3000:])  # shown by pytest when an assertion below fails
     return json.loads(stats.group(1))
 

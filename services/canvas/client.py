@@ -4,7 +4,8 @@ Used by every agent process, LLM or scripted. It is synchronous: an agent makes 
 heartbeats go out whenever the agent calls in (`decide`, `idle`). Around long work that does not call in
 (a model reading a long prompt), `with client.keepalive():` heartbeats from a helper thread. The socket is
 only ever used under `self.lock`, which is the full memory barrier ZeroMQ asks for when a socket moves
-between threads.
+between threads. Given `curve` (services/base/curve.py) it talks CurveZMQ, and a canvas that refuses its key
+ends it with KeyRefused; without, it refuses to connect to an address that is not loopback.
 """
 
 from __future__ import annotations
@@ -21,11 +22,12 @@ from proto.envelope import Message, decode, encode
 from proto.errors import ProtocolError, RemoteError
 from proto.heartbeat import INTERVAL, LIVENESS, RECONNECT_MAX, RECONNECT_MIN
 from proto.version import PROTOCOL_VERSION
+from services.base.curve import ClientCurve, HandshakeWatch, require
 
 log = logging.getLogger("aurora.client")
 
 REPLY_TYPES = frozenset({"welcome", "result", "heartbeat", "error", "wait"})
-FATAL_CODES = frozenset({"version_mismatch", "bad_name", "identity_mismatch"})
+FATAL_CODES = frozenset({"version_mismatch", "bad_name", "identity_mismatch", "key_refused"})
 
 
 class CanvasGone(Exception):
@@ -35,7 +37,10 @@ class CanvasGone(Exception):
 class CanvasClient:
     def __init__(self, agent: str, address: str, *, model: str | None = None,
                  context: zmq.Context | None = None, protocol: str = PROTOCOL_VERSION,
-                 view: dict[str, bool] | None = None):
+                 view: dict[str, bool] | None = None, curve: ClientCurve | None = None):
+        require(address, curve)  # CurveError now, rather than a canvas that never answers plaintext
+        self.curve = curve
+        self.watch: HandshakeWatch | None = None
         self.agent = agent
         self.address = address
         self.model = model
@@ -62,6 +67,9 @@ class CanvasClient:
         self._close_socket()
         self.sock = self.context.socket(zmq.DEALER)
         self.sock.setsockopt(zmq.LINGER, 0)
+        if self.curve is not None:
+            self.curve.apply(self.sock)
+            self.watch = HandshakeWatch(self.sock, self.address, self.curve)
         self.sock.connect(self.address)
         self.last_heard = time.monotonic()
         body = {"agent": self.agent, "protocol": self.protocol, "model": self.model, "view": self.view}
@@ -82,8 +90,8 @@ class CanvasClient:
                 if exc.code in FATAL_CODES:
                     raise
                 log.info("canvas refused hello, retrying", extra={"fields": {"code": exc.code, "delay": delay}})
-            except CanvasGone:
-                log.info("canvas not answering, retrying", extra={"fields": {"delay": delay}})
+            except CanvasGone as exc:
+                log.info("canvas not answering, retrying", extra={"fields": {"delay": delay, "reason": str(exc)}})
             if should_stop() or (deadline is not None and time.monotonic() + delay > deadline):
                 raise CanvasGone(f"could not reach the canvas at {self.address}")
             time.sleep(delay)  # backoff between attempts, not a wait for a condition
@@ -103,6 +111,9 @@ class CanvasClient:
         self._close_socket()
 
     def _close_socket(self) -> None:
+        if self.watch is not None:
+            self.watch.close()
+            self.watch = None
         if self.sock is not None:
             self.sock.close(0)
             self.sock = None
@@ -118,8 +129,7 @@ class CanvasClient:
         """Send a message the canvas does not answer (`status`, `statement`); a refusal is logged."""
         with self.lock:
             assert self.sock is not None, "connect first"
-            self.sock.send(encode(Message(msg_type, body, self.agent)))
-            self.last_sent = time.monotonic()
+            self._send(Message(msg_type, body, self.agent))
 
     def idle(self) -> None:
         """Keep the connection alive between decisions: answer nothing, but send and check heartbeats."""
@@ -153,8 +163,7 @@ class CanvasClient:
 
     def _request(self, msg: Message, timeout: float | None) -> Message:
         assert self.sock is not None, "connect first"
-        self.sock.send(encode(msg))
-        self.last_sent = time.monotonic()
+        self._send(msg)
         give_up = time.monotonic() + timeout if timeout is not None else None
         while True:
             reply = self._drain(self.interval, parent=msg.id)
@@ -162,10 +171,12 @@ class CanvasClient:
                 if reply.type == "error":
                     raise RemoteError(reply.body["code"], reply.body["reason"])
                 return reply
+            if self.watch is not None:
+                self.watch.check()  # KeyRefused: the canvas will never answer this key
             self._heartbeat_if_due()
             now = time.monotonic()
             if give_up is not None and now >= give_up:
-                raise CanvasGone(f"no reply from the canvas at {self.address} within {timeout:.1f}s")
+                raise CanvasGone(self._explain(f"no reply from the canvas at {self.address} within {timeout:.1f}s"))
 
     def _drain(self, wait: float, parent: str | None = None) -> Message | None:
         """Read what has arrived (waiting up to `wait` for the first frame); return the reply to `parent`."""
@@ -195,11 +206,29 @@ class CanvasClient:
             if reply.type == "error":  # an error about a message we no longer wait for
                 log.warning("canvas error", extra={"fields": dict(reply.body)})
         if time.monotonic() - self.last_heard > self.interval * self.liveness:
-            raise CanvasGone(f"nothing heard from the canvas at {self.address} for "
-                             f"{self.interval * self.liveness:.1f}s")
+            raise CanvasGone(self._explain(f"nothing heard from the canvas at {self.address} for "
+                                           f"{self.interval * self.liveness:.1f}s"))
         return None
+
+    def _explain(self, message: str) -> str:
+        return self.watch.explain(message) if self.watch is not None else message
 
     def _heartbeat_if_due(self) -> None:
         if self.sock is not None and time.monotonic() - self.last_sent >= self.interval:
-            self.sock.send(encode(Message("heartbeat", {}, self.agent)))
-            self.last_sent = time.monotonic()
+            try:
+                self._send(Message("heartbeat", {}, self.agent))
+            except CanvasGone:
+                pass  # a heartbeat that cannot go is no loss: nothing heard for long enough ends the connection
+
+    def _send(self, msg: Message) -> None:
+        """Send without ever blocking: a socket whose connection is gone for good (a CurveZMQ handshake refused)
+        has nowhere to queue, and a blocking send would wait for ever."""
+        assert self.sock is not None
+        try:
+            self.sock.send(encode(msg), zmq.NOBLOCK)
+        except zmq.Again:
+            if self.watch is not None:
+                self.watch.check()  # KeyRefused, when that is why
+            raise CanvasGone(self._explain(f"the connection to the canvas at {self.address} takes no more "
+                                           "messages")) from None
+        self.last_sent = time.monotonic()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import sys
 from pathlib import Path
 
 import zmq
@@ -12,11 +13,13 @@ import zmq
 from proto.canvas import DEFAULT_HEIGHT, DEFAULT_WIDTH
 from proto.envelope import DEFAULT_FRAME_LIMIT
 from proto.heartbeat import INTERVAL, LIVENESS, REMOVE_AFTER
-from services.base import addresses
+from services.base import addresses, curve
+from services.base.keys import Keys
 from services.base.log import event, setup
 from services.base.loop import ServiceLoop
 from services.canvas.sessions import Sessions
 from services.canvas.studio import Studio
+from services.canvas.zap import Security
 
 HARD_FRAME_LIMIT = 1 << 20  # ZMQ_MAXMSGSIZE: past this ZeroMQ drops the peer before buffering the frame
 RECORD_FRAME_LIMIT = 1 << 28
@@ -61,6 +64,7 @@ class ZmqOutbox:
 def add_parser(sub) -> None:
     p = sub.add_parser("canvas", help="run the authoritative canvas service")
     addresses.add_arguments(p)
+    curve.add_server_arguments(p)
     p.add_argument("--width", type=int, default=DEFAULT_WIDTH, help=f"canvas width (default {DEFAULT_WIDTH})")
     p.add_argument("--height", type=int, default=DEFAULT_HEIGHT, help=f"canvas height (default {DEFAULT_HEIGHT})")
     p.add_argument("--frame-limit", type=int, default=DEFAULT_FRAME_LIMIT, help="largest frame accepted, bytes")
@@ -78,6 +82,12 @@ def add_parser(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     log = setup("aurora.canvas")
     addrs = addresses.from_args(args)
+    try:  # before anything binds: a socket that must take CurveZMQ never starts plaintext
+        security = Security({"agents": addrs.agents, "events": addrs.events, "snapshots": addrs.snapshots,
+                             "record": addrs.record}, force=args.curve, keys=Keys.studio())
+    except curve.CurveError as exc:
+        print(f"aurora canvas: {exc}", file=sys.stderr, flush=True)
+        return 2
     loop = ServiceLoop("canvas")
     loop.install_signal_handlers()
     agents = loop.socket(zmq.ROUTER, ROUTER_MANDATORY=1, MAXMSGSIZE=HARD_FRAME_LIMIT)
@@ -94,6 +104,9 @@ def run(args: argparse.Namespace) -> int:
     loop.on_frames(snapshots, studio.on_snapshot_frames)
     loop.on_frames(record, studio.on_record_frames)
     loop.after_wake.append(studio.flush)
+    security.start(loop)
+    for name, sock in (("agents", agents), ("events", pub), ("snapshots", snapshots), ("record", record)):
+        security.secure(name, sock, loop)
     pub.bind(addrs.events)
     snapshots.bind(addrs.snapshots)
     record.bind(addrs.record)
@@ -108,6 +121,10 @@ def run(args: argparse.Namespace) -> int:
         tmp.replace(args.ready_file)
     event(log, logging.INFO, "canvas ready", agents=addrs.agents, events=addrs.events,
           snapshots=addrs.snapshots, record=addrs.record, width=args.width, height=args.height,
-          journal="volatile" if args.volatile else "durable (serving agents once a recorder has said hello)")
-    loop.run()
+          journal="volatile" if args.volatile else "durable (serving agents once a recorder has said hello)",
+          curve=security.curve)
+    try:
+        loop.run()
+    finally:
+        security.close()
     return 0

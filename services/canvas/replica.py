@@ -4,7 +4,8 @@ Subscribe first, then ask for a snapshot with its sequence number, then apply ev
 or below the snapshot's number are dropped, and a gap in the sequence (PUB dropped something for a slow
 reader, or the subscription started late) triggers a fresh snapshot. So does a `tick` (PROTOCOL.md section 10)
 whose seq is above ours: the last events before a quiet spell were lost, and no later event would show the gap.
-Used by tests, `aurora peek`, and the viewers and recorder of later issues.
+Used by tests, `aurora peek`, and the viewers and recorder of later issues. Given `curve`
+(services/base/curve.py) both its sockets talk CurveZMQ; without, it refuses addresses that are not loopback.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from proto.envelope import Message, decode, encode
 from proto.errors import ProtocolError
 from proto.events import apply_event
 from proto.topics import TICK_TOPIC, decode_published
+from services.base.curve import ClientCurve, HandshakeWatch, KeyRefused, require
 
 log = logging.getLogger("aurora.replica")
 
@@ -35,16 +37,21 @@ class Replica:
     """
 
     def __init__(self, events: str, snapshots: str, *, context: zmq.Context | None = None,
-                 sender: str = "viewer", prefix: str = ""):
+                 sender: str = "viewer", prefix: str = "", curve: ClientCurve | None = None):
         self.context = context or zmq.Context.instance()
         self.sender = sender
         self.snapshots_addr = snapshots
+        self.curve = curve
+        for address in (events, snapshots):
+            require(address, curve)  # CurveError: plaintext to an address that is not loopback
         self.sub = self.context.socket(zmq.SUB)
         self.sub.setsockopt(zmq.LINGER, 0)
         self.sub.setsockopt(zmq.RCVHWM, 100_000)
         self.sub.setsockopt_string(zmq.SUBSCRIBE, prefix)
         if not TICK_TOPIC.startswith(prefix):  # a prefix ("note.") would filter out the ticks
             self.sub.setsockopt_string(zmq.SUBSCRIBE, TICK_TOPIC)
+        if curve is not None:
+            curve.apply(self.sub)
         self.sub.connect(events)
         self.canvases: dict[str, CanvasModel] = {}
         self.status: dict[str, str] = {}
@@ -57,17 +64,25 @@ class Replica:
         self.sub.close(0)
 
     def sync(self, timeout: float = 5.0) -> None:
-        """Load a snapshot; events from before it will be dropped. Raises TimeoutError if none comes."""
+        """Load a snapshot; events from before it will be dropped. Raises TimeoutError if none comes (at once,
+        saying so, when the canvas refuses our CurveZMQ key)."""
         dealer = self.context.socket(zmq.DEALER)
         dealer.setsockopt(zmq.LINGER, 0)
+        watch = None
+        if self.curve is not None:
+            self.curve.apply(dealer)
+            watch = HandshakeWatch(dealer, self.snapshots_addr, self.curve)
         dealer.connect(self.snapshots_addr)
         try:
             request = Message("snapshot_request", {"agent": None}, self.sender)
             dealer.send(encode(request))
-            if not dealer.poll(int(timeout * 1000), zmq.POLLIN):
-                raise TimeoutError(f"no snapshot from {self.snapshots_addr} within {timeout}s; is the canvas up?")
+            if not self._answered(dealer, watch, timeout):
+                message = f"no snapshot from {self.snapshots_addr} within {timeout}s; is the canvas up?"
+                raise TimeoutError(watch.explain(message) if watch is not None else message)
             snap = decode(dealer.recv(), limit=1 << 26, accept=frozenset({"snapshot"}))
         finally:
+            if watch is not None:
+                watch.close()
             dealer.close(0)
         self.canvases = {name: CanvasModel.from_dict(c) for name, c in snap.body["canvases"].items()}
         self.status = {name: c.get("status", "away") for name, c in snap.body["canvases"].items()}
@@ -75,6 +90,23 @@ class Replica:
         self.seq = snap.body["seq"]
         self.synced = True
         self.counters["snapshots"] += 1
+
+    @staticmethod
+    def _answered(dealer: zmq.Socket, watch: HandshakeWatch | None, timeout: float) -> bool:
+        if watch is None:
+            return bool(dealer.poll(int(timeout * 1000), zmq.POLLIN))
+        poller = zmq.Poller()
+        poller.register(dealer, zmq.POLLIN)
+        poller.register(watch.monitor, zmq.POLLIN)
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            if dealer in dict(poller.poll(int(left * 1000) + 1)):
+                return True
+            try:
+                watch.check()
+            except KeyRefused as exc:  # no snapshot will ever come: say why at once
+                raise TimeoutError(exc.reason) from None
+        return False
 
     def poll(self, timeout: float = 0.0) -> list[Message]:
         """Apply the events that arrive within `timeout` seconds (all that are ready, at least); return them."""

@@ -29,7 +29,7 @@ from proto.envelope import Message, decode, encode
 from proto.errors import ProtocolError
 from proto.heartbeat import INTERVAL, LIVENESS, RECONNECT_MAX, RECONNECT_MIN
 from proto.messages import CANVAS_TO_RECORDER_TYPES
-from services.base import addresses
+from services.base import addresses, curve
 from services.base.log import event, setup
 from services.base.loop import ServiceLoop
 from services.recorder.store import Store, Stored
@@ -214,6 +214,7 @@ class Recorder:
 def add_parser(sub) -> None:
     p = sub.add_parser("recorder", help="store every event of the studio in Redis (REDIS_URL)")
     addresses.add_arguments(p)
+    curve.add_client_arguments(p)
     p.add_argument("--redis-url", default=None, help="the Redis to record into (default: env REDIS_URL)")
     p.add_argument("--heartbeat-interval", type=float, default=INTERVAL, help="seconds (PROTOCOL.md section 9)")
     p.add_argument("--liveness", type=int, default=LIVENESS, help="silent intervals before the canvas is gone")
@@ -228,15 +229,23 @@ def run(args: argparse.Namespace) -> int:
               "(`aurora up` starts one and passes it)", flush=True)
         return 2
     addrs = addresses.from_args(args)
+    keys = curve.client_from_args(args, addrs.record, prog="recorder")
     loop = ServiceLoop("recorder")
     loop.install_signal_handlers()
     sock = loop.socket(zmq.DEALER, MAXMSGSIZE=FRAME_LIMIT, SNDHWM=0)
+    watch = None
+    if keys is not None:
+        keys.apply(sock)
+        watch = curve.HandshakeWatch(sock, addrs.record, keys)
+        watch.serve(loop, "recorder")  # a refused key stops the recorder: it would never be let in
     client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2, health_check_interval=10)
     # The writer thread waits on Redis; when it is answered it must get the interpreter back at once, not
     # after the loop thread's next 5 ms switch interval, or every confirmation waits for it.
     sys.setswitchinterval(0.0002)
     store = Store(client, on_corrupt=_report_corrupt)
-    recorder = Recorder(store, sock.send, interval=args.heartbeat_interval, liveness=args.liveness)
+    # With CurveZMQ, a send must not block once the canvas has refused the key (the watch then stops the loop).
+    send = sock.send if watch is None else curve.dropping_send(sock)
+    recorder = Recorder(store, send, interval=args.heartbeat_interval, liveness=args.liveness)
     # Its own connection from the client's pool: Redis runs one batch while the loop stages the next.
     recorder.writer = writer = ThreadWriter(store.run, recorder.written, loop.context)
     loop.on_frames(writer.socket, writer.on_message)
@@ -252,7 +261,7 @@ def run(args: argparse.Namespace) -> int:
         loop.run()
     finally:
         writer.close()
-    return 0
+    return 2 if watch is not None and watch.refused else 0
 
 
 def _report_corrupt(key: str, entry_id: str, reason: str) -> None:

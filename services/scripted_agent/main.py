@@ -9,7 +9,7 @@ import signal
 import time
 
 from proto.errors import RemoteError
-from services.base import addresses
+from services.base import addresses, curve
 from services.base.log import event, setup
 from services.canvas.client import CanvasClient, CanvasGone
 from services.scripted_agent.policy import decision
@@ -19,6 +19,7 @@ def add_parser(sub) -> None:
     p = sub.add_parser("scripted-agent", help="run a scripted, non-LLM load agent (tests and benchmarks only)")
     p.add_argument("name", help="agent name (1-32 of a-z 0-9 - _)")
     addresses.add_arguments(p)
+    curve.add_client_arguments(p)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--ops", type=int, default=4, help="ops per decision")
     p.add_argument("--decisions", type=int, default=0, help="stop after this many (0: run until stopped)")
@@ -29,10 +30,12 @@ def add_parser(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     log = setup(f"aurora.scripted.{args.name}")
+    address = addresses.from_args(args).agents
+    keys = curve.client_from_args(args, address, prog="scripted-agent")
     stop = []
     signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
     signal.signal(signal.SIGINT, lambda *_: stop.append(1))
-    client = CanvasClient(args.name, addresses.from_args(args).agents, model="scripted (non-LLM)")
+    client = CanvasClient(args.name, address, model="scripted (non-LLM)", curve=keys)
     rng = random.Random(args.seed)
     try:
         client.connect_with_backoff(should_stop=lambda: bool(stop))

@@ -4,20 +4,22 @@ from __future__ import annotations
 
 import argparse
 
-from services.base import addresses
+from services.base import addresses, curve
 from services.canvas.replica import Replica
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser("peek", help="print every canvas in the studio (joins late, by snapshot)")
     addresses.add_arguments(p)
+    curve.add_client_arguments(p)
     p.add_argument("--timeout", type=float, default=5.0)
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     addrs = addresses.from_args(args)
-    replica = Replica(addrs.events, addrs.snapshots)
+    keys = curve.client_from_args(args, addrs.events, addrs.snapshots, prog="peek")
+    replica = Replica(addrs.events, addrs.snapshots, curve=keys)
     try:
         replica.sync(timeout=args.timeout)
     except TimeoutError as exc:

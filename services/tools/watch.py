@@ -27,7 +27,7 @@ from rich.text import Text
 from proto.canvas import CanvasModel
 from proto.envelope import Message
 from proto.ops.table import BLANK, COLOURS
-from services.base import addresses
+from services.base import addresses, curve
 from services.canvas.replica import Replica
 
 BLANK_RGB = "#ffffff"  # an unpainted cell is paper white, as in the record's PNGs (services/recorder/png.py)
@@ -338,6 +338,7 @@ def add_parser(sub) -> None:
                    help="the canvas's host (say, from another machine): events on its port "
                         f"{CANVAS_PORTS['events']}, snapshots on {CANVAS_PORTS['snapshots']}; PORT, if given, must "
                         "be one of the canvas's default ports; --events/--snapshots win over it")
+    curve.add_client_arguments(p)
     p.add_argument("--refresh", type=_positive, default=4.0, metavar="FPS", help="redraws a second at most (4)")
     p.add_argument("--agent", action="append", default=[], metavar="NAME", help="only this agent (repeatable)")
     p.add_argument("--once", action="store_true", help="print one frame after joining, and exit")
@@ -360,7 +361,8 @@ def _positive(value: str) -> float:
 
 def run(args: argparse.Namespace) -> int:
     events, snapshots = resolve_addresses(args.canvas, args.events, args.snapshots)
-    replica = Replica(events, snapshots, sender="watch")
+    keys = curve.client_from_args(args, events, snapshots, prog="watch")
+    replica = Replica(events, snapshots, sender="watch", curve=keys)
     studio = Studio(replica, args.agent)
     console = Console()
     try:

@@ -1,0 +1,138 @@
+"""CurveZMQ over real processes and sockets, on loopback (the canvas told to take only CurveZMQ with --curve):
+an authorized agent paints, an unknown key is refused and the refusal is logged and counted, plaintext gets
+nothing, and a canvas will not bind plaintext off loopback. tests/test_netns.py does it between two hosts."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+
+import pytest
+import zmq
+
+from proto.envelope import Message, encode
+from services.base.curve import ClientCurve, KeyRefused, fingerprint
+from services.canvas.client import CanvasClient, CanvasGone
+from services.canvas.replica import Replica
+from tests.support.curve import curve_canvas
+from tests.support.processes import addr_args, aurora, stop, wait_until
+
+
+@pytest.fixture
+def ctx():
+    context = zmq.Context()
+    yield context
+    context.destroy(0)
+
+
+@pytest.fixture
+def studio(tmp_path):
+    with curve_canvas(tmp_path / "data") as running:
+        yield running
+
+
+def _logged(studio, msg: str, **fields) -> list[dict]:
+    return [e for e in studio.entries() if e.get("msg") == msg and all(e.get(k) == v for k, v in fields.items())]
+
+
+def _stopped_counters(studio) -> dict:
+    studio.proc.send_signal(signal.SIGTERM)
+    studio.proc.wait(10)
+    return next(e["counters"] for e in studio.entries() if e.get("msg") == "stopped")
+
+
+def test_an_authorized_agent_paints_and_an_authorized_viewer_sees_it(studio, ctx):
+    ada = studio.client("ada")
+    agent = aurora("scripted-agent", "ada", "--decisions", "30", *addr_args(studio.addrs), *studio.key_args(ada),
+                   env_extra=studio.env())
+    try:
+        assert agent.wait(60) == 0
+    finally:
+        stop(agent)
+    replica = Replica(studio.addrs.events, studio.addrs.snapshots, context=ctx, curve=studio.client("viewer"))
+    replica.sync()
+    assert replica.canvases["ada"].ops >= 30
+    assert _logged(studio, "canvas ready")[0]["curve"] == ["agents", "events", "snapshots", "record"]
+    replica.close()
+
+
+def test_an_unknown_key_is_refused_at_once_and_the_canvas_logs_and_counts_it(studio, ctx):
+    mallory = studio.stranger("mallory")
+    client = CanvasClient("mallory", studio.addrs.agents, context=ctx, curve=mallory)
+    started = time.monotonic()
+    with pytest.raises(KeyRefused, match=f"refused this client's key {mallory.fingerprint}.*aurora keys authorize"):
+        client.connect_with_backoff(deadline=time.monotonic() + 20)
+    assert time.monotonic() - started < 5  # said at once, not after retrying for ever
+    client.close(bye=False)
+    agent = aurora("scripted-agent", "mallory", *addr_args(studio.addrs), *studio.key_args(mallory),
+                   env_extra=studio.env(), stderr=subprocess.PIPE, text=True)
+    _, err = agent.communicate(timeout=30)
+    assert agent.returncode == 2 and "key_refused" in err
+    wait_until(lambda: len(_logged(studio, "refused a client whose key is not authorized")) >= 1, timeout=5)
+    refusal = _logged(studio, "refused a client whose key is not authorized")[0]
+    assert refusal["level"] == "warning" and refusal["socket"] == "agents" and refusal["peer"] == "127.0.0.1"
+    assert refusal["fingerprint"] == mallory.fingerprint == fingerprint(refusal["key"])
+    # Throttled: the same key from the same peer is said once a minute, but every refusal is counted.
+    assert _stopped_counters(studio)["keys_refused"] >= 2
+
+
+def test_a_viewer_with_an_unknown_key_is_told_why_and_one_with_the_wrong_canvas_key_is_given_a_hint(studio, ctx):
+    stranger = Replica(studio.addrs.events, studio.addrs.snapshots, context=ctx, curve=studio.stranger("eve"))
+    started = time.monotonic()
+    with pytest.raises(TimeoutError, match="refused this client's key"):
+        stranger.sync(timeout=10)
+    assert time.monotonic() - started < 5
+    stranger.close()
+    viewer = studio.client("viewer")
+    wrong = ClientCurve(server_key=zmq.curve_keypair()[0], public=viewer.public, secret=viewer.secret)
+    confused = Replica(studio.addrs.events, studio.addrs.snapshots, context=ctx, curve=wrong)
+    with pytest.raises(TimeoutError, match="handshake failed: is --curve-server-key the canvas's canvas.key"):
+        confused.sync(timeout=2)
+    confused.close()
+
+
+def test_a_plaintext_client_gets_nothing_from_a_curve_socket_and_the_canvas_says_so(studio, ctx):
+    raw = ctx.socket(zmq.DEALER)
+    raw.setsockopt(zmq.LINGER, 0)
+    raw.connect(studio.addrs.agents)
+    raw.send(encode(Message("hello", {"agent": "plain", "protocol": "1.0"}, "plain")))
+    assert not raw.poll(1500)
+    raw.close(0)
+    plain = CanvasClient("plain", studio.addrs.agents, context=ctx)  # loopback: allowed to try, gets nothing
+    with pytest.raises(CanvasGone):
+        plain.connect(timeout=1.5)
+    plain.close(bye=False)
+    wait_until(lambda: _logged(studio, "a peer failed the CurveZMQ handshake", socket="agents"), timeout=5)
+    assert _stopped_counters(studio)["curve_handshakes_failed"] >= 1
+
+
+def test_the_canvas_will_not_bind_plaintext_off_loopback_and_says_to_run_aurora_keys(tmp_path):
+    canvas = aurora("canvas", "--agents", "tcp://0.0.0.0:*", "--events", "tcp://127.0.0.1:*", "--snapshots",
+                    "tcp://127.0.0.1:*", "--record", "tcp://127.0.0.1:*", "--volatile",
+                    env_extra={"AURORA_DATA": str(tmp_path / "empty")}, stderr=subprocess.PIPE, text=True)
+    try:
+        _, err = canvas.communicate(timeout=30)
+    finally:
+        stop(canvas)
+    assert canvas.returncode == 2
+    assert "agents socket binds tcp://0.0.0.0:*, which is not loopback" in err and "aurora keys server" in err
+
+
+def test_a_recorder_records_over_curve_and_one_whose_key_is_unknown_stops_and_says_why(tmp_path, record_url,
+                                                                                          record_db, ctx):
+    with curve_canvas(tmp_path / "data", durable=True) as studio:
+        intruder = aurora("recorder", *addr_args(studio.addrs), *studio.key_args(studio.stranger("rogue")),
+                          "--redis-url", record_url, env_extra=studio.env(), stderr=subprocess.PIPE, text=True)
+        _, err = intruder.communicate(timeout=30)
+        assert intruder.returncode == 2 and "the canvas refused this recorder's key" in err
+        recorder = aurora("recorder", *addr_args(studio.addrs), *studio.key_args(studio.client("recorder")),
+                          "--redis-url", record_url, env_extra=studio.env())
+        try:
+            ada = CanvasClient("ada", studio.addrs.agents, context=ctx, curve=studio.client("ada"))
+            ada.connect_with_backoff(deadline=time.monotonic() + 20)
+            assert ada.decide("pen down\nmove right 3")["applied"] == ["pen down", "move right 3"]
+            assert int(record_db.hget("aurora:recorder", "seq")) >= 3  # stored before the reply came
+            ada.close()
+        finally:
+            stop(recorder)

@@ -1,0 +1,82 @@
+"""A canvas that takes only CurveZMQ (`--curve`, on loopback ports the OS chose), with its keys in a data folder
+of the test's own, and clients' keys authorized there or not."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from services.base.addresses import CanvasAddresses
+from services.base.curve import ClientCurve
+from services.base.keys import Keys
+from services.canvas.client import CanvasClient
+from tests.support.processes import addr_args, aurora, stop, wait_until
+
+
+@dataclass
+class CurveStudio:
+    data: Path
+    keys: Keys
+    addrs: CanvasAddresses
+    proc: subprocess.Popen
+    log: Path
+
+    def client(self, name: str) -> ClientCurve:
+        """A client keypair authorized on the canvas's host."""
+        _, secret = self.keys.create_client(name)
+        return ClientCurve.load(self.keys.server_public, secret)
+
+    def stranger(self, name: str) -> ClientCurve:
+        """A client keypair the canvas has never heard of."""
+        _, secret = self.keys.create_client(name, self.data / "elsewhere", authorize=False)
+        return ClientCurve.load(self.keys.server_public, secret)
+
+    def key_args(self, curve: ClientCurve) -> list[str]:
+        return ["--curve-server-key", str(self.keys.server_public), "--curve-key", curve.key_file]
+
+    def env(self) -> dict[str, str]:
+        return {"AURORA_DATA": str(self.data)}
+
+    def entries(self) -> list[dict]:
+        """The canvas's structured log so far (JSON lines on its stderr)."""
+        return json_lines(self.log)
+
+
+def json_lines(path: Path) -> list[dict]:
+    """The JSON objects of a service's log (services/base/log.py), skipping anything else it printed."""
+    out = []
+    for line in path.read_text().splitlines():
+        try:
+            out.append(json.loads(line))
+        except ValueError:
+            pass
+    return out
+
+
+@contextmanager
+def curve_canvas(data: Path, *extra: str, durable: bool = False, probe: bool = True):
+    """A canvas with `--curve` on loopback; yields a CurveStudio once it is bound (and, unless `durable`, once it
+    answers an authorized client's handshake)."""
+    keys = Keys(Path(data) / "keys")
+    keys.server_key(create=True)
+    ready, log = Path(data) / "ready.json", Path(data) / "canvas.log"
+    anywhere = CanvasAddresses(*["tcp://127.0.0.1:*"] * 4)
+    with log.open("w") as err:
+        proc = aurora("canvas", "--curve", *addr_args(anywhere), "--ready-file", str(ready), *extra,
+                      *([] if durable else ["--volatile"]), env_extra={"AURORA_DATA": str(data),
+                                                                     "AURORA_LOG": "info"}, stderr=err)
+    try:
+        wait_until(lambda: ready.exists() or proc.poll() is not None, timeout=30, what="canvas bound")
+        assert proc.poll() is None, f"the canvas exited with {proc.returncode}: {log.read_text()}"
+        studio = CurveStudio(Path(data), keys, CanvasAddresses(**json.loads(ready.read_text())), proc, log)
+        if probe and not durable:
+            client = CanvasClient("probe", studio.addrs.agents, curve=studio.client("probe"))
+            client.connect_with_backoff(deadline=time.monotonic() + 15)
+            client.close()
+        yield studio
+    finally:
+        stop(proc)

@@ -63,10 +63,17 @@ class Keys:
         public, secret = load_key(self.server_secret, secret=True)
         return public, secret
 
-    def create_client(self, name: str, directory: Path | None = None, *, authorize: bool = True) -> tuple[Path, Path]:
+    def create_client(self, name: str, directory: Path | None = None, *, authorize: bool = True,
+                      exist_ok: bool = False) -> tuple[Path, Path]:
         """A new keypair NAME.key / NAME.key_secret in `directory` (default clients/), its public key authorized
-        here unless told not to. An existing keypair is never overwritten."""
-        public, secret = write_keypair(directory or self.clients, check_name(name))
+        here unless told not to. An existing keypair is never overwritten: it is an error, or with `exist_ok`
+        the one kept (for a setup that runs at every start)."""
+        directory = Path(directory or self.clients)
+        public, secret = directory / f"{check_name(name)}.key", directory / f"{name}.key_secret"
+        if exist_ok and public.exists() and secret.exists():
+            load_key(secret, secret=True)  # CurveError if it is not a usable keypair
+        else:
+            write_keypair(directory, name)
         if authorize:
             self.authorize(public, name)
         return public, secret
@@ -90,10 +97,7 @@ class Keys:
         CurveZMQ to its canvas: the canvas's keypair and clients/NAME, each made (and NAME authorized) if missing.
         For a supervisor whose canvas binds off loopback or runs with --curve."""
         self.server_key(create=True)
-        secret = self.clients / f"{check_name(name)}.key_secret"
-        if not secret.exists():
-            self.create_client(name)
-        self.authorize(secret, name)
+        _, secret = self.create_client(name, exist_ok=True)
         return {SERVER_KEY_ENV: str(self.server_public), KEY_ENV: str(secret)}
 
     def revoke(self, name: str) -> Path:

@@ -27,6 +27,9 @@ def add_parser(sub) -> None:
     create.add_argument("name")
     create.add_argument("--dir", type=Path, default=None,
                         help="where the keypair goes (default DATA/keys/clients); on an agent's own host, say")
+    create.add_argument("--exist-ok", action="store_true",
+                        help="if NAME's keypair is there already, keep it (and authorize it unless --no-authorize): "
+                             "for a setup that runs at every start")
     create.add_argument("--no-authorize", action="store_true",
                         help="do not authorize its public key on this host (made on the client's host: send NAME.key "
                              "to the canvas's operator for `aurora keys authorize`)")
@@ -63,10 +66,11 @@ def _server(keys: Keys, args) -> int:
 
 
 def _create(keys: Keys, args) -> int:
-    public, secret = keys.create_client(args.name, args.dir, authorize=not args.no_authorize)
+    existed = (Path(args.dir or keys.clients) / f"{args.name}.key_secret").exists()
+    public, secret = keys.create_client(args.name, args.dir, authorize=not args.no_authorize, exist_ok=args.exist_ok)
     key, _ = load_key(public, secret=False)
-    print(f"made {args.name}'s keypair, key {fingerprint(key)}: {public} (public) and {secret} (secret, 0600: keep "
-          f"it on the host that runs {args.name})")
+    print(f"{'kept' if existed else 'made'} {args.name}'s keypair, key {fingerprint(key)}: {public} (public) and "
+          f"{secret} (secret, 0600: keep it on the host that runs {args.name})")
     if args.no_authorize:
         print(f"not authorized here: send {public} to the canvas's operator, who runs `aurora keys authorize FILE`")
     else:

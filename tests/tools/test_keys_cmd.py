@@ -49,6 +49,8 @@ def test_mistakes_are_said_and_nothing_is_overwritten(keys, capsys, tmp_path):
     secret = (keys.clients / "ada.key_secret").read_text()
     code, out = aurora_keys(capsys, "create", "ada")
     assert code == 1 and "never overwritten" in out
+    code, out = aurora_keys(capsys, "create", "ada", "--exist-ok")  # a setup run at every start
+    assert code == 0 and out.startswith("kept ada's keypair")
     assert (keys.clients / "ada.key_secret").read_text() == secret
     code, out = aurora_keys(capsys, "authorize", str(tmp_path / "nowhere.key"))
     assert code == 1 and "cannot read the key file" in out

@@ -46,6 +46,7 @@ class Settings:
     snapshot_works: int = 24  # finished works in a snapshot
     silence: float = INTERVAL * LIVENESS  # seconds without an event or a tick before the canvas is unreachable
     sync_timeout: float = 2.0  # seconds to wait for a snapshot from the canvas
+    curve: object = None  # services.base.curve.ClientCurve: the gateway's keys, for a canvas off loopback
 
 
 class Gateway:
@@ -54,7 +55,7 @@ class Gateway:
     def __init__(self, settings: Settings):
         self.settings = settings
         self.live = LiveStudio()
-        self.feed = Feed(settings.events, settings.snapshots, sync_timeout=settings.sync_timeout)
+        self.feed = Feed(settings.events, settings.snapshots, sync_timeout=settings.sync_timeout, curve=settings.curve)
         self.hub = Hub(self.live, self.feed.want_snapshot, queue=settings.queue, max_resyncs=settings.max_resyncs,
                        send_timeout=settings.send_timeout, max_per_address=settings.max_viewers_per_address,
                        snapshot_works=settings.snapshot_works)

@@ -84,8 +84,10 @@ class _FeedReplica(Replica):
 class Feed:
     """Follows the studio on a thread; `start(loop, deliver)` hands its batches to `deliver` on `loop`."""
 
-    def __init__(self, events: str, snapshots: str, *, sync_timeout: float = 2.0, flush_every: int = FLUSH_EVERY):
+    def __init__(self, events: str, snapshots: str, *, sync_timeout: float = 2.0, flush_every: int = FLUSH_EVERY,
+                 curve=None):
         self.events_addr, self.snapshots_addr = events, snapshots
+        self.curve = curve  # services.base.curve.ClientCurve for a canvas off loopback (PROTOCOL.md section 13)
         self.sync_timeout = sync_timeout
         self.flush_every = flush_every
         self.out: list[tuple] = []  # the next batch (feed thread only)
@@ -142,7 +144,8 @@ class Feed:
 
     def _run(self) -> None:
         context = zmq.Context()
-        replica = _FeedReplica(self, self.events_addr, self.snapshots_addr, context=context, sender="gateway")
+        replica = _FeedReplica(self, self.events_addr, self.snapshots_addr, context=context, sender="gateway",
+                               curve=self.curve)
         poller = zmq.Poller()
         poller.register(replica.sub, zmq.POLLIN)
         poller.register(self._wake_r, zmq.POLLIN)

@@ -18,7 +18,7 @@ import redis
 from services.audio_gateway import server
 from services.audio_gateway.admission import origin_arg
 from services.audio_gateway.app import Settings, create_app
-from services.base import addresses
+from services.base import addresses, curve
 from services.base.log import event, setup
 
 PORT_ENV = "AURORA_GATEWAY_PORT"
@@ -40,6 +40,7 @@ def add_parser(sub) -> None:
     p.add_argument("--port", type=int, default=None,
                    help=f"port to listen on (env {PORT_ENV}, default {DEFAULT_PORT})")
     addresses.add_arguments(p)
+    curve.add_client_arguments(p)
     p.add_argument("--allow-origin", action="append", default=[], type=origin_arg, metavar="ORIGIN",
                    help="a page origin allowed to open the WebSocket besides the gateway's own, e.g. "
                         "http://localhost:5173 (repeatable; * allows any)")
@@ -77,7 +78,8 @@ def run(args: argparse.Namespace) -> int:
         except ValueError as exc:
             print(f"aurora gateway: the record's Redis URL is wrong: {exc}", file=sys.stderr)
             return 2
-    settings = Settings(events=addrs.events, snapshots=addrs.snapshots, redis_url=redis_url,
+    keys = curve.client_from_args(args, addrs.events, addrs.snapshots, prog="gateway")
+    settings = Settings(events=addrs.events, snapshots=addrs.snapshots, redis_url=redis_url, curve=keys,
                         allow_origins=frozenset(args.allow_origin),
                         max_viewers_per_address=args.max_viewers_per_address, queue=args.queue,
                         send_timeout=args.send_timeout)

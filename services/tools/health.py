@@ -16,7 +16,7 @@ import urllib.request
 
 import redis
 
-from services.base import addresses
+from services.base import addresses, curve
 from services.canvas.replica import Replica
 
 GATEWAY_PORT_ENV, GATEWAY_DEFAULT_PORT = "AURORA_GATEWAY_PORT", 8080  # as `aurora gateway` reads them
@@ -32,6 +32,7 @@ def add_parser(sub) -> None:
     agent.add_argument("name", help="the agent's name")
     for q in (canvas, agent):
         addresses.add_arguments(q)
+        curve.add_client_arguments(q)
         q.add_argument("--timeout", type=float, default=3.0, help="seconds to wait for the snapshot (default 3)")
 
     recorder = parts.add_parser("recorder", help="the recorder can store: its Redis (REDIS_URL) answers and takes "
@@ -57,7 +58,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _snapshot(args: argparse.Namespace) -> Replica:
     addrs = addresses.from_args(args)
-    replica = Replica(addrs.events, addrs.snapshots, sender="health")
+    keys = curve.client_from_args(args, addrs.events, addrs.snapshots, prog="health")
+    replica = Replica(addrs.events, addrs.snapshots, sender="health", curve=keys)
     try:
         replica.sync(timeout=args.timeout)
     finally:

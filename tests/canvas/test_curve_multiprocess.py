@@ -4,8 +4,10 @@ nothing, and a canvas will not bind plaintext off loopback. tests/test_netns.py 
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
+import sys
 import time
 
 import pytest
@@ -16,7 +18,7 @@ from services.base.curve import ClientCurve, KeyRefused, fingerprint
 from services.canvas.client import CanvasClient, CanvasGone
 from services.canvas.replica import Replica
 from tests.support.curve import curve_canvas
-from tests.support.processes import addr_args, aurora, stop, wait_until
+from tests.support.processes import ROOT, addr_args, aurora, free_port, stop, wait_until
 
 
 @pytest.fixture
@@ -136,3 +138,31 @@ def test_a_recorder_records_over_curve_and_one_whose_key_is_unknown_stops_and_sa
             ada.close()
         finally:
             stop(recorder)
+
+
+def test_the_gateway_and_the_health_check_follow_a_curve_canvas_with_their_keys(studio):
+    import httpx
+
+    ada = aurora("scripted-agent", "ada", "--decisions", "5", *addr_args(studio.addrs),
+                 *studio.key_args(studio.client("ada")), env_extra=studio.env())
+    port = free_port()
+    gateway = aurora("gateway", "--port", str(port), *addr_args(studio.addrs), *studio.key_args(studio.client("web")),
+                     env_extra={**studio.env(), "REDIS_URL": ""})
+    try:
+        assert ada.wait(30) == 0
+        health = lambda: httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)  # noqa: E731
+        wait_until(lambda: _ok(health), timeout=30, what="the gateway synced over CurveZMQ")
+        checked = subprocess.run([sys.executable, "-m", "services.cli", "health", "canvas", *addr_args(studio.addrs),
+                                  *studio.key_args(studio.client("health"))], capture_output=True, text=True,
+                                 timeout=30, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT), **studio.env()})
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+    finally:
+        stop(gateway)
+        stop(ada)
+
+
+def _ok(request) -> bool:
+    try:
+        return request().status_code == 200
+    except Exception:
+        return False

@@ -10,6 +10,7 @@ import sys
 import threading
 
 import httpx
+import pytest
 
 from services.canvas.replica import Replica
 from tests.support.processes import ROOT, addr_args, aurora, free_addresses, free_port, stop, wait_until
@@ -96,3 +97,24 @@ def _status(addrs, redis_port: int) -> str:
                           env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert done.returncode == 0, done.stderr
     return done.stdout
+
+
+def test_up_with_curve_runs_every_part_over_curvezmq_with_the_studios_own_keys(tmp_path, monkeypatch):
+    monkeypatch.setenv("AURORA_DATA", str(tmp_path))
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    addrs, web = free_addresses(), free_port()
+    up = aurora("up", "--no-agents", "--scripted", "1", "--curve", "--redis-port", str(free_port()),
+                "--gateway-port", str(web), *addr_args(addrs), stdout=subprocess.DEVNULL)
+    try:
+        # The recorder, the canvas, the scripted agent and the gateway all talk CurveZMQ: paint reaches the page.
+        wait_until(lambda: any(a["name"] == "scripted-1" and a["ops_applied"] > 0
+                               for a in _agents(web).get("agents", [])), timeout=60, what="paint over CurveZMQ")
+        assert (tmp_path / "keys" / "authorized" / "studio.key").is_file()
+        plain = Replica(addrs.events, addrs.snapshots)  # a plaintext viewer gets nothing
+        with pytest.raises(TimeoutError):
+            plain.sync(timeout=1.0)
+        plain.close()
+    finally:
+        up.send_signal(signal.SIGINT)
+        assert up.wait(30) == 0
+        stop(up)

@@ -19,6 +19,8 @@ from services.agent.memory import agent_url, grant
 from services.agent.models import ModelError, resolve
 from services.base import addresses
 from services.base.datadir import data_dir
+from services.base.curve import is_loopback
+from services.base.keys import Keys
 from services.base.redis_server import EmbeddedRedis, RedisUnavailable, add_port_argument, url_with_credentials
 from services.recorder import archive
 from services.supervisor.children import BACKOFF_MAX, BACKOFF_MIN, Child
@@ -38,6 +40,8 @@ def add_parser(sub) -> None:
     p.add_argument("--scripted", type=int, default=0, metavar="N",
                    help="also run N scripted, non-LLM load agents (for trying the studio without models)")
     add_port_argument(p)
+    p.add_argument("--curve", action="store_true",
+                   help="CurveZMQ on the canvas's loopback sockets too (it is always on for an address off loopback)")
     p.add_argument("--gateway-host", default=os.environ.get("AURORA_GATEWAY_HOST", "127.0.0.1"),
                    help="address the web page is served on (env AURORA_GATEWAY_HOST, default 127.0.0.1)")
     p.add_argument("--gateway-port", type=int, default=int(os.environ.get("AURORA_GATEWAY_PORT", 8080)),
@@ -55,13 +59,13 @@ def _redis(args, data: os.PathLike) -> tuple[str, EmbeddedRedis | None]:
     return server.url, server
 
 
-def _agent_children(args, specs, admin_url: str, addr_args: list[str]) -> list[Child]:
+def _agent_children(args, specs, admin_url: str, addr_args: list[str], keys_env: dict[str, str]) -> list[Child]:
     admin = redis.Redis.from_url(admin_url)
 
     def env_for(name: str):
         def env() -> dict[str, str]:
             password = grant(admin, name)  # a fresh password per start: a stale process loses access
-            return {**os.environ, "AURORA_MEMORY_URL": agent_url(admin_url, name, password)}
+            return {**os.environ, **keys_env, "AURORA_MEMORY_URL": agent_url(admin_url, name, password)}
         return env
 
     return [Child(f"agent {s.name}", ["agent", s.name, "--roster", args.roster, *addr_args], env_for(s.name), say)
@@ -95,15 +99,23 @@ def run(args: argparse.Namespace) -> int:
     except (ModelError, RedisUnavailable, rosters.RosterError) as exc:
         say(f"aurora: cannot start: {exc}")
         return 2
+    # Off loopback the canvas takes only CurveZMQ (PROTOCOL.md section 13): the studio's own children then use
+    # the keypair `studio`, authorized on this host, made with the canvas's on first use.
+    curve_on = args.curve or not all(is_loopback(a) for a in (addrs.agents, addrs.events, addrs.snapshots,
+                                                                addrs.record))
+    keys_env = Keys.studio().local_client() if curve_on else {}
     # The recorder first: the canvas serves no one until a recorder has told it what the record holds.
-    recorder = Child("recorder", ["recorder", *addr_args], lambda: {**os.environ, "REDIS_URL": redis_url}, say)
-    canvas = Child("canvas", ["canvas", *addr_args], say=say)
+    recorder = Child("recorder", ["recorder", *addr_args],
+                     lambda: {**os.environ, **keys_env, "REDIS_URL": redis_url}, say)
+    canvas = Child("canvas", ["canvas", *addr_args, *(["--curve"] if curve_on else [])], say=say)
+    reader_env = _reader_env(redis_url)
     gateway = Child("gateway", ["gateway", "--host", args.gateway_host, "--port", str(args.gateway_port),
-                                *addr_args], _reader_env(redis_url), say)
-    agents = _agent_children(args, specs, redis_url, addr_args)
+                                *addr_args], lambda: {**reader_env(), **keys_env}, say)
+    agents = _agent_children(args, specs, redis_url, addr_args, keys_env)
     for i in range(args.scripted):
         agents.append(Child(f"scripted-{i + 1} (non-LLM)", ["scripted-agent", f"scripted-{i + 1}", "--seed", str(i),
-                                                           "--pace", "0.5", "--done-every", "40", *addr_args], say=say))
+                                                           "--pace", "0.5", "--done-every", "40", *addr_args],
+                            lambda: {**os.environ, **keys_env}, say))
     children = [recorder, canvas, gateway, *agents]
     stopping: list[int] = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))

@@ -164,7 +164,7 @@ class Feed:
                         backoff = min(backoff * 2, RECONNECT_MAX)
                         continue
                 ready = dict(poller.poll(POLL_MS))
-                if self._wake_r in ready:
+                if self._wake_r.fileno() in ready:  # zmq.Poller names a plain socket by its descriptor
                     self._drain_wake()
                 if replica.sub in ready:
                     self.heard = time.monotonic()

@@ -63,12 +63,10 @@ class Recorder:
 
     def hello(self) -> None:
         """Tell the canvas what the record holds (with every canvas, for a canvas that has just started)."""
-        if not self._ready() or self.writer.in_flight:  # tick() says it again
+        if self.writer.in_flight:  # tick() says it again
             return
-        try:
-            canvases = self.store.reload()  # as the record holds them: what a new canvas must start from
-        except redis.RedisError as exc:
-            self._failed(f"{type(exc).__name__}: {exc}")
+        canvases = self._reload()  # as the record holds them: what a new canvas must start from
+        if canvases is None:
             return
         self._send(Message("record_hello", {"seq": self.store.seq,
                                             "canvases": {n: c.to_dict() for n, c in canvases.items()}}, SENDER))
@@ -137,20 +135,26 @@ class Recorder:
         if self.stale:
             if self.writer.in_flight:  # read the record once what is on its way has landed or failed
                 return False
-            try:
-                self.store.reload()
-            except redis.RedisError as exc:
-                self._failed(f"{type(exc).__name__}: {exc}")
-                return False
-            self.stale = False
-            waiting = bool(self.backlog)
-            self.backlog = [s for s in self.backlog if s.seq > self.store.seq]
-            if self.backlog and self.backlog[0].seq != self.store.seq + 1:
-                self.backlog = []  # Redis lost what we had stored (restarted without it): send from its seq
-                self._resync()
-            elif waiting and not self.backlog:  # all of it was stored, by a write that only seemed to fail
-                self._confirm()
+            return self._reload() is not None
         return True
+
+    def _reload(self) -> dict | None:
+        """Read the record again (nothing in flight): its seq and canvases (returned), and what of the backlog
+        it still lacks. None if Redis refused (said, and retried later)."""
+        try:
+            canvases = self.store.reload()
+        except redis.RedisError as exc:
+            self._failed(f"{type(exc).__name__}: {exc}")
+            return None
+        self.stale = False
+        waiting = bool(self.backlog)
+        self.backlog = [s for s in self.backlog if s.seq > self.store.seq]
+        if self.backlog and self.backlog[0].seq != self.store.seq + 1:
+            self.backlog = []  # Redis lost what we had stored (restarted without it): send from its seq
+            self._resync()
+        elif waiting and not self.backlog:  # all of it was stored, by a write that only seemed to fail
+            self._confirm()
+        return canvases
 
     def store_backlog(self) -> None:
         """Stage what has arrived and hand it to the writer, up to its depth (called after each wake-up)."""

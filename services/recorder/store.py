@@ -1,8 +1,8 @@
 """Writing the record: one batch of events, and all that derives from it, in one Redis transaction.
 
 The layout is services/recorder/STORAGE.md. The recorder applies no op: the snapshots of canvases it writes
-come from the canvas with its batches (PROTOCOL.md section 11), so a batch costs it decoding and the commands
-only. `Store.write` turns a batch into a list of commands and runs them in one server-side
+come from the canvas with its batches (PROTOCOL.md section 11), so a batch costs it building the commands
+only. `Store.stage` turns a batch into a list of commands, and `Store.run` runs them in one server-side
 script (`BATCH_SCRIPT`), so a reader never sees an event without its derived keys. A script is atomic as
 MULTI/EXEC is, and it costs one request and one reply for the whole batch where MULTI/EXEC costs a `QUEUED`
 reply per command: redis-py's packing and parsing of a command cost more than valkey's running it (measured
@@ -81,13 +81,6 @@ class Store:
                 canvases[agent] = canvas
         self.work = {agent: canvas.work for agent, canvas in canvases.items()}
         return canvases
-
-    def write(self, batch: list[Stored]) -> int:
-        """Stage and store `batch` at once; returns the new last seq."""
-        last, args = self.stage(batch)
-        self.run(args)
-        self.seq = last
-        return last
 
     def run(self, args: list) -> None:
         """Run one staged batch's commands in one atomic script. Raises redis.RedisError."""

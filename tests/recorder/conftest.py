@@ -4,7 +4,6 @@ tests/conftest.py."""
 from __future__ import annotations
 
 import pytest
-import redis
 
 from tests.support.record_writer import RecordWriter, write_record
 
@@ -32,12 +31,3 @@ class Reports(list):
 @pytest.fixture
 def reports() -> Reports:
     return Reports()
-
-
-def replace_entry(r: redis.Redis, key: str, entry_id: str, fields: dict) -> None:
-    """Rewrite stream `key` with the entry `entry_id` holding `fields` instead (streams cannot be edited)."""
-    entries = r.xrange(key)
-    assert entry_id.encode() in [i for i, _ in entries], f"{key} has no entry {entry_id}"
-    r.delete(key)
-    for i, old in entries:
-        r.xadd(key, fields if i == entry_id.encode() else old, id=i)

@@ -9,7 +9,7 @@ import redis
 
 from proto.canvas import CanvasModel
 from services.recorder import archive
-from tests.recorder.conftest import replace_entry
+from tests.support.record_writer import replace_entry
 from tests.recorder.pngread import read_png
 
 

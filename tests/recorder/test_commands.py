@@ -11,8 +11,7 @@ from proto.envelope import decode
 from services import cli
 from services.base.redis_server import EmbeddedRedis
 from services.recorder.png import canvas_png
-from tests.recorder.conftest import replace_entry
-from tests.support.record_writer import write_record
+from tests.support.record_writer import replace_entry, write_record
 from tests.recorder.pngread import read_png
 from tests.support.processes import free_port
 

@@ -128,3 +128,12 @@ def write_record(r: redis.Redis) -> RecordWriter:
         if text == "title Low Sun":
             w.event("ada", "statement", {"work": 1, "text": "The tide comes in red and blue."})
     return w
+
+
+def replace_entry(r: redis.Redis, key: str, entry_id: str, fields: dict) -> None:
+    """Rewrite stream `key` with the entry `entry_id` holding `fields` instead (streams cannot be edited)."""
+    entries = r.xrange(key)
+    assert entry_id.encode() in [i for i, _ in entries], f"{key} has no entry {entry_id}"
+    r.delete(key)
+    for i, old in entries:
+        r.xadd(key, fields if i == entry_id.encode() else old, id=i)

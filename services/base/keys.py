@@ -5,6 +5,10 @@
                                        viewers); its ZAP handler reads the folder again whenever it changes
     clients/NAME.key, NAME.key_secret  keypairs `aurora keys create` made on this host
 
+and, outside it, the folders `aurora keys setup --dir DIR` fills, one per client, each for that client alone:
+
+    DIR/NAME/NAME.key, NAME.key_secret, canvas.key   its keypair and a copy of the canvas's public key
+
 Secret key files are 0600. Every file is written in a private folder and renamed into place, so no reader (the
 canvas's ZAP handler) ever sees half a key, and no other user ever sees a secret.
 """
@@ -100,6 +104,26 @@ class Keys:
         _, secret = self.create_client(name, exist_ok=True)
         return {SERVER_KEY_ENV: str(self.server_public), KEY_ENV: str(secret)}
 
+    def give_client(self, name: str, directory: Path) -> tuple[Path, bool, bool]:
+        """Everything client NAME needs, alone in `directory`/NAME/: its keypair NAME.key / NAME.key_secret (made
+        if missing, else kept) and canvas.key, the canvas's public key (written again if it has changed); its
+        public key authorized here. Nothing else goes there, so that folder can be given to NAME alone (compose
+        mounts it into NAME's container only). Returns (the folder, whether the keypair is new, whether its
+        authorization is). CurveError without the canvas's keypair, or when NAME is authorized with another key."""
+        if check_name(name) == SERVER:
+            raise CurveError(f"a client cannot be called {SERVER!r}: its {SERVER}.key would be the canvas's")
+        folder = Path(directory) / name
+        server = self.server_public.read_text() if self.server_secret.exists() else None
+        if server is None:
+            raise CurveError(f"there is no canvas key in {self.root} to give {name}: `aurora keys server` first")
+        made = not (folder / f"{name}.key_secret").exists()
+        public, _ = self.create_client(name, folder, authorize=False, exist_ok=True)
+        _, authorized = self.authorize(public, name)
+        copy = folder / f"{SERVER}.key"
+        if not copy.exists() or copy.read_text() != server:
+            _write_private(copy, server, mode=0o644)
+        return folder, made, authorized
+
     def revoke(self, name: str) -> Path:
         target = self.authorized / f"{check_name(name)}.key"
         if not target.exists():
@@ -142,6 +166,16 @@ def write_keypair(directory: Path, name: str) -> tuple[Path, Path]:
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return public, secret
+
+
+def give_to_owner_of(reference: Path, *trees: Path) -> None:
+    """Every file and folder in `trees` (each tree too) to the user and group that own `reference`. For a setup
+    run as root: compose's keys service, whose new volumes Docker makes root's, gives the keys to the user the
+    services run as (the owner of the data folder)."""
+    owner = Path(reference).stat()
+    for tree in trees:
+        for path in (tree, *sorted(Path(tree).rglob("*"))):
+            os.chown(path, owner.st_uid, owner.st_gid, follow_symlinks=False)
 
 
 def loose_permissions(path: Path) -> bool:

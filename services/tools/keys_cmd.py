@@ -5,15 +5,18 @@
     aurora keys authorize FILE      let in the client whose public key someone sent (NAME.key)
     aurora keys revoke NAME         no longer let it in (from its next handshake)
     aurora keys list                the server key, the authorized keys, and what is missing
+    aurora keys setup --dir DIR NAME...   the canvas's keypair, and per client DIR/NAME/ with its keypair and
+                                    canvas.key, authorized; what is there is kept (compose's one-shot keys service)
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from services.base.curve import CurveError, fingerprint, load_key
-from services.base.keys import Keys, loose_permissions
+from services.base.keys import Keys, give_to_owner_of, loose_permissions
 
 
 def add_parser(sub) -> None:
@@ -39,6 +42,19 @@ def add_parser(sub) -> None:
     revoke = cmds.add_parser("revoke", help="no longer let in the client authorized under NAME")
     revoke.add_argument("name")
     cmds.add_parser("list", help="the server key, the authorized keys, and what is missing")
+    setup = cmds.add_parser(
+        "setup", help="the canvas's keypair and, per client NAME, DIR/NAME/ with its keypair and canvas.key, "
+                      "authorized; each made only if missing (run at every start: compose's keys service)",
+        description="Makes the canvas's keypair in DATA/keys if it is missing; then for each NAME makes DIR/NAME/"
+                    "NAME.key and NAME.key_secret if missing (else keeps them), authorizes NAME.key, and puts a copy "
+                    "of the canvas's public key beside them as DIR/NAME/canvas.key. DIR/NAME/ then holds all that "
+                    "NAME needs (--curve-server-key DIR/NAME/canvas.key --curve-key DIR/NAME/NAME.key_secret) and "
+                    "nothing of anyone else's: mount it into NAME's container alone. Running it again changes "
+                    "nothing, except a canvas.key copy that no longer matches. A NAME authorized with another key "
+                    "is an error (`aurora keys revoke NAME` first). Run as root, it gives every file it wrote to "
+                    "the owner of the data folder (the user the services run as).")
+    setup.add_argument("--dir", type=Path, required=True, help="where each client's folder DIR/NAME goes")
+    setup.add_argument("names", nargs="+", metavar="NAME", help="the clients: agents, recorders, viewers")
     p.set_defaults(run=run, keys_parser=p)
 
 
@@ -128,9 +144,27 @@ def _list(keys: Keys, args) -> int:
     return 0
 
 
+def _setup(keys: Keys, args) -> int:
+    made = not keys.server_secret.exists()
+    public, _ = keys.server_key(create=True)
+    print(f"canvas key {fingerprint(public)} {'made' if made else 'kept'}: {keys.server_public}")
+    folders = []
+    for name in args.names:
+        folder, new, authorized = keys.give_client(name, args.dir)
+        key, _ = load_key(folder / f"{name}.key", secret=False)
+        folders.append(folder)
+        print(f"{name}: keypair {fingerprint(key)} {'made' if new else 'kept'}, "
+              f"{'authorized' if authorized else 'already authorized'}; {folder}/ holds {name}.key, "
+              f"{name}.key_secret (0600) and canvas.key, for {name} alone")
+    if os.geteuid() == 0:  # compose's keys service: the files go to the user the services run as
+        give_to_owner_of(keys.root.parent, keys.root, *folders)
+    return 0
+
+
 def _loose(secret: Path) -> None:
     if loose_permissions(secret):
         print(f"  WARNING: {secret} can be read by other users: chmod 600 {secret}")
 
 
-ACTIONS = {"server": _server, "create": _create, "authorize": _authorize, "revoke": _revoke, "list": _list}
+ACTIONS = {"server": _server, "create": _create, "authorize": _authorize, "revoke": _revoke, "list": _list,
+           "setup": _setup}

@@ -91,9 +91,9 @@ def _page(port: int) -> str:
         return ""
 
 
-def _status(addrs, redis_port: int) -> str:
+def _status(addrs, redis_port: int, *more: str) -> str:
     done = subprocess.run([sys.executable, "-m", "services.cli", "status", *addr_args(addrs), "--redis-port",
-                           str(redis_port)], capture_output=True, text=True, timeout=60, cwd=ROOT,
+                           str(redis_port), *more], capture_output=True, text=True, timeout=60, cwd=ROOT,
                           env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert done.returncode == 0, done.stderr
     return done.stdout
@@ -102,8 +102,8 @@ def _status(addrs, redis_port: int) -> str:
 def test_up_with_curve_runs_every_part_over_curvezmq_with_the_studios_own_keys(tmp_path, monkeypatch):
     monkeypatch.setenv("AURORA_DATA", str(tmp_path))
     monkeypatch.delenv("REDIS_URL", raising=False)
-    addrs, web = free_addresses(), free_port()
-    up = aurora("up", "--no-agents", "--scripted", "1", "--curve", "--redis-port", str(free_port()),
+    addrs, web, redis_port = free_addresses(), free_port(), free_port()
+    up = aurora("up", "--no-agents", "--scripted", "1", "--curve", "--redis-port", str(redis_port),
                 "--gateway-port", str(web), *addr_args(addrs), stdout=subprocess.DEVNULL)
     try:
         # The recorder, the canvas, the scripted agent and the gateway all talk CurveZMQ: paint reaches the page.
@@ -114,6 +114,10 @@ def test_up_with_curve_runs_every_part_over_curvezmq_with_the_studios_own_keys(t
         with pytest.raises(TimeoutError):
             plain.sync(timeout=1.0)
         plain.close()
+        keys = ["--curve-server-key", str(tmp_path / "keys" / "canvas.key"),
+                "--curve-key", str(tmp_path / "keys" / "clients" / "studio.key_secret")]
+        assert re.search(r"^  scripted-1 +live ", _status(addrs, redis_port, *keys), re.M)  # aurora status with keys
+        assert "note: the canvas does not answer" in _status(addrs, redis_port)  # and without
     finally:
         up.send_signal(signal.SIGINT)
         assert up.wait(30) == 0

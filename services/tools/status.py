@@ -1,8 +1,9 @@
 """`aurora status`: what runs, and how each agent is doing (decisions per minute, last feeling, work).
 
 Three sources, each optional: the state `aurora up` keeps in data/studio.json (its processes), the canvas's
-snapshot (who is live, feeling, work, title), and the record (decisions per minute over the last minutes:
-the distinct decisions, by the `parent_id` of their events, of each agent). It reads, and starts nothing but,
+snapshot (who is live, feeling, work, title; over CurveZMQ given --curve-server-key/--curve-key, as every
+client of the canvas takes them), and the record (decisions per minute over the last minutes: the distinct
+decisions, by the `parent_id` of their events, of each agent). It reads, and starts nothing but,
 where the studio is down, the record's Redis for the time it reads.
 """
 
@@ -18,7 +19,7 @@ import redis
 from proto.envelope import decode
 from proto.errors import ProtocolError
 from proto.events import OP_KINDS
-from services.base import addresses
+from services.base import addresses, curve
 from services.base.datadir import data_dir
 from services.canvas.replica import Replica
 from services.recorder import archive
@@ -33,6 +34,7 @@ DECISION_KINDS = OP_KINDS | {"rejected"}
 def add_parser(sub) -> None:
     p = sub.add_parser("status", help="what runs, each agent's decisions per minute and last feeling")
     addresses.add_arguments(p)
+    curve.add_client_arguments(p)
     add_record_arguments(p)
     p.add_argument("--timeout", type=float, default=2.0, help="seconds to wait for the canvas's snapshot")
     p.set_defaults(run=run)
@@ -97,12 +99,13 @@ def run(args: argparse.Namespace) -> int:
     now = time.time()
     print("\n".join(_processes(now)))
     addrs = addresses.from_args(args)
-    replica = Replica(addrs.events, addrs.snapshots)
+    keys = curve.client_from_args(args, addrs.events, addrs.snapshots, prog="status")
+    replica = Replica(addrs.events, addrs.snapshots, curve=keys)
     try:
         replica.sync(timeout=args.timeout)
         canvas_note = ""
-    except TimeoutError:
-        canvas_note = f"the canvas does not answer at {addrs.snapshots}"
+    except TimeoutError as exc:  # says why where it knows: a refused key, a failed handshake
+        canvas_note = f"the canvas does not answer: {exc}"
     finally:
         replica.close()
     rates: dict[str, float] = {}

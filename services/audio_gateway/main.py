@@ -8,6 +8,7 @@ live page and a read-only HTTP API. The record it reads for counts and the galle
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import os
 import sys
@@ -15,9 +16,10 @@ from urllib.parse import urlsplit
 
 import redis
 
-from services.audio_gateway import server
+from services.audio_gateway import metrics, server
 from services.audio_gateway.admission import origin_arg
 from services.audio_gateway.app import Settings, create_app
+from services.audio_gateway.gc_policy import GcPolicy
 from services.base import addresses, curve
 from services.base.log import event, setup
 
@@ -84,14 +86,21 @@ def run(args: argparse.Namespace) -> int:
                         max_viewers_per_address=args.max_viewers_per_address, queue=args.queue,
                         send_timeout=args.send_timeout)
     url = server.page_url(args.host, port)
+    app = create_app(settings)
+    gc_policy = GcPolicy()  # full collections would walk every viewer's state: see gc_policy.py
 
     def started(_server) -> None:
+        gc_policy.start(asyncio.get_running_loop())  # the app is up (its lifespan ran): what it holds is frozen
+        app.state.gateway.registry.register(metrics.GcCollector(gc_policy))
         print(f"aurora gateway: open {url}", flush=True)
         event(log, logging.INFO, "serving", url=url, events=addrs.events, snapshots=addrs.snapshots,
               record=_without_password(redis_url) if redis_url else None)
 
-    gateway = server.Server(server.config(create_app(settings), args.host, port), on_started=started)
-    gateway.run()
+    gateway = server.Server(server.config(app, args.host, port), on_started=started)
+    try:
+        gateway.run()
+    finally:
+        gc_policy.stop()
     return 0 if gateway.started else 1
 
 

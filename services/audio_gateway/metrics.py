@@ -15,13 +15,14 @@ from prometheus_client.registry import Collector
 
 if TYPE_CHECKING:
     from services.audio_gateway.app import Gateway
+    from services.audio_gateway.gc_policy import GcPolicy
 
 PREFIX = "aurora_gateway_"
 CONTENT_TYPE = CONTENT_TYPE_LATEST  # of /metrics
 
 
 def _counter(name: str, doc: str, value: float | None = None, label: str | None = None,
-             values: dict[str, int] | None = None) -> CounterMetricFamily:
+             values: dict[str, float] | None = None) -> CounterMetricFamily:
     if label is None:
         return CounterMetricFamily(PREFIX + name, doc, value=value)
     family = CounterMetricFamily(PREFIX + name, doc, labels=[label])
@@ -68,6 +69,29 @@ class GatewayCollector(Collector):
                      -1 if heard is None else round(time.monotonic() - heard, 3))
         yield _counter("replica_counts", "the replica's own counts (services/canvas/replica.py), by what",
                        label="what", values=feed.counters)
+
+
+class GcCollector(Collector):
+    """The gateway process's garbage collections and its policy's work (services/audio_gateway/gc_policy.py)."""
+
+    def __init__(self, policy: "GcPolicy"):
+        self.policy = policy
+
+    def collect(self) -> Iterator[Metric]:
+        stats = self.policy.stats
+        by_generation = {str(g): n for g, n in enumerate(stats.collections)}
+        yield _counter("gc_collections", "garbage collections, by generation", label="generation",
+                       values=by_generation)
+        yield _counter("gc_pause_seconds", "seconds spent in garbage collections (nothing else runs), by generation",
+                       label="generation", values={str(g): s for g, s in enumerate(stats.pause_seconds)})
+        longest = GaugeMetricFamily(PREFIX + "gc_pause_max_seconds", "the longest garbage collection, by generation",
+                                    labels=["generation"])
+        for g, seconds in enumerate(stats.longest):
+            longest.add_metric([str(g)], seconds)
+        yield longest
+        yield _counter("gc_thaws", "full collections of the frozen heap, made when it had grown", stats.thaws)
+        yield _gauge("gc_frozen_objects", "objects frozen (never scanned) at the last freeze; some freed since",
+                     stats.frozen)
 
 
 def registry_for(gateway: "Gateway") -> CollectorRegistry:

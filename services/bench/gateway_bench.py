@@ -134,7 +134,8 @@ def _listening(port: int):
 
 
 def gateway_counts(port: int) -> Counter:
-    """The gateway's resyncs, drops and messages sent, from /metrics: (family, label value) -> count."""
+    """The gateway's resyncs, drops, messages sent and garbage collections, from /metrics: (family, label value)
+    -> count (seconds, a float, for gc_pause_seconds)."""
     from prometheus_client.parser import text_string_to_metric_families
 
     status, body = _get(port, "/metrics")
@@ -144,8 +145,9 @@ def gateway_counts(port: int) -> Counter:
     for family in text_string_to_metric_families(body.decode()):
         for sample in family.samples:
             if sample.name.endswith("_total") and sample.labels:
-                counts[(sample.name.removeprefix("aurora_gateway_").removesuffix("_total"),
-                        next(iter(sample.labels.values())))] = int(sample.value)
+                name = sample.name.removeprefix("aurora_gateway_").removesuffix("_total")
+                counts[(name, next(iter(sample.labels.values())))] = \
+                    sample.value if name == "gc_pause_seconds" else int(sample.value)
     return counts
 
 
@@ -376,6 +378,9 @@ def _round_line(r: Round) -> str:
         dropped = sum(v for (name, _), v in r.server_counts.items() if name == "viewers_dropped")
         lost = sum(r.server_counts[("replica_counts", what)] for what in ("gaps", "behind"))
         notes += [f"{n} {what}" for what, n in (("dropped (1013)", dropped), ("gateway replica gaps", lost)) if n]
+        full = r.server_counts[("gc_collections", "2")]
+        if full:  # over the round's load, warm-up included (services/audio_gateway/gc_policy.py)
+            notes.append(f"{full} full GCs ({1000 * r.server_counts[('gc_pause_seconds', '2')]:.0f} ms in all)")
     return (f"  round {r.number} {r.kind:<7} {r.rate:8.0f} msgs/s  delivered {100 * r.delivered:5.1f}%  "
             f"events/viewer {per_viewer}   notes p50 {percentile_ms(t.latencies, 0.5):6.2f} ms  "
             f"p99 {percentile_ms(t.latencies, 0.99):7.2f} ms  max {1000 * max(t.latencies, default=math.nan):7.1f} ms"

@@ -1,7 +1,8 @@
 """The gateway's FastAPI app: `create_app(settings)` wires the feed, the hub, the record and the routes.
 
 The web page (static/) is served at /, the WebSocket at /ws (services/audio_gateway/ws.py), the read-only
-HTTP API under /api, /healthz and /metrics (services/audio_gateway/api.py), the OpenAPI docs at /docs.
+HTTP API under /api, /healthz and /metrics (services/audio_gateway/api.py), the latest study at /report
+(services/audio_gateway/report_page.py), the OpenAPI docs at /docs.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Awaitable, Callable, TypeVar
 
@@ -20,11 +21,12 @@ from starlette.staticfiles import StaticFiles
 
 from proto.heartbeat import INTERVAL, LIVENESS
 from proto.version import PROTOCOL_VERSION
-from services.audio_gateway import api, metrics, ws
+from services.audio_gateway import api, metrics, report_page, ws
 from services.audio_gateway.feed import Feed
 from services.audio_gateway.hub import Hub
 from services.audio_gateway.live import LiveStudio
 from services.audio_gateway.record import Record
+from services.base.datadir import report_dir
 from services.base.log import event
 
 log = logging.getLogger("aurora.gateway")
@@ -47,6 +49,7 @@ class Settings:
     silence: float = INTERVAL * LIVENESS  # seconds without an event or a tick before the canvas is unreachable
     sync_timeout: float = 2.0  # seconds to wait for a snapshot from the canvas
     curve: object = None  # services.base.curve.ClientCurve: the gateway's keys, for a canvas off loopback
+    report_dir: Path = field(default_factory=report_dir)  # the latest `aurora report`, served at /report
 
 
 class Gateway:
@@ -152,5 +155,6 @@ def create_app(settings: Settings) -> FastAPI:
         app.add_middleware(CORSMiddleware, allow_origins=sorted(settings.allow_origins), allow_methods=["GET"])
     app.include_router(api.router)
     app.include_router(ws.router)
+    app.include_router(report_page.router)
     app.mount("/", StaticPage(directory=STATIC, html=True), name="page")  # last: it answers every other path
     return app

@@ -12,3 +12,8 @@ def data_dir(*, create: bool = True) -> Path:
     if create:
         path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def report_dir() -> Path:
+    """Where `aurora report` writes by default and the gateway serves /report from."""
+    return data_dir(create=False) / "report"

@@ -60,15 +60,17 @@ class Gateway:
 
 
 @contextmanager
-def gateway_process(addrs, *args: str, redis_url: str | None = None, synced: bool = True):
-    """`aurora gateway` on a free port, following the canvas at `addrs`; REDIS_URL only if given. Yields once
-    it answers /healthz (and, if `synced`, once its replica has synced and heard a tick: it is subscribed)."""
+def gateway_process(addrs, *args: str, redis_url: str | None = None, synced: bool = True,
+                    env: dict[str, str] | None = None):
+    """`aurora gateway` on a free port, following the canvas at `addrs`; REDIS_URL only if given; `env` besides.
+    Yields once it answers /healthz (and, if `synced`, once its replica has synced and heard a tick: it is
+    subscribed)."""
     port = free_port()
     with tempfile.TemporaryDirectory() as tmp:
         stdout = Path(tmp) / "stdout"
         with stdout.open("wb") as out:  # an empty REDIS_URL is none: counts come from what the gateway sees
             proc = aurora("gateway", "--port", str(port), "--events", addrs.events, "--snapshots", addrs.snapshots,
-                          *args, env_extra={"REDIS_URL": redis_url or ""}, stdout=out)
+                          *args, env_extra={"REDIS_URL": redis_url or "", **(env or {})}, stdout=out)
         gateway = Gateway(proc, port, stdout)
         try:
             def up() -> bool:

@@ -1,0 +1,188 @@
+"""Colour and sound: does the colour active when a note was played tell anything about the note?
+
+Four tests per model, on the notes of its agents (a note's colour is the tool colour in effect when it was
+played, PROTOCOL.md section 4):
+
+- colour ~ pitch and colour ~ velocity, by mutual information (bits) between the colour and the note's
+  octave / velocity band. Its effect size is reported beside the mean MI of the permuted data: with few notes
+  and many colours MI is biased upwards, and the permutation test, not the raw figure, says whether it is more
+  than chance.
+- brightness ~ pitch and brightness ~ velocity, by Spearman's rank correlation ρ between the colour's relative
+  luminance (WCAG, from the palette's sRGB) and the note's MIDI number / velocity: "bright goes with high".
+
+Each p-value is a permutation test (the colours shuffled against the notes, `permutations` times, seeded:
+the same record gives the same report), and the four of a model are adjusted together with Holm's method, so
+that a model is not found to associate colour and sound one time in five by chance.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Callable, Sequence
+
+import numpy as np
+from scipy import stats
+
+from proto.ops.table import COLOURS
+from services.report.study import Note
+
+ALPHA = 0.05  # on Holm-adjusted p-values
+MIN_NOTES = 20  # fewer notes than this are not tested
+VELOCITY_BAND = 16  # velocities 1-16, 17-32, ... 113-127: eight bands
+
+
+def _luminance(rgb: str) -> float:
+    """WCAG relative luminance of an sRGB colour like #rrggbb: 0 (black) to 1 (white)."""
+    channels = [int(rgb[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+    linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+BRIGHTNESS: dict[str, float] = {name: _luminance(c.rgb) for name, c in COLOURS.items()}
+# Colours from dark to bright: the order of the heatmaps' rows.
+BY_BRIGHTNESS: list[str] = sorted(COLOURS, key=BRIGHTNESS.__getitem__)
+
+
+def octave(midi: int) -> int:
+    return midi // 12 - 1  # MIDI 60 is C4
+
+
+def velocity_band(velocity: int) -> int:
+    return (velocity - 1) // VELOCITY_BAND
+
+
+def velocity_band_label(band: int) -> str:
+    return f"{band * VELOCITY_BAND + 1}-{min(127, (band + 1) * VELOCITY_BAND)}"
+
+
+@dataclass(frozen=True)
+class Association:
+    name: str  # e.g. "colour ~ pitch"
+    measure: str  # "MI (bits)" or "Spearman ρ"
+    n: int
+    effect: float | None  # None: not tested (see `why`)
+    chance: float | None = None  # for MI: the mean MI of the permuted data
+    p: float | None = None
+    p_holm: float | None = None
+    why: str | None = None  # why it was not tested
+
+    @property
+    def found(self) -> bool:
+        return self.p_holm is not None and self.p_holm < ALPHA
+
+
+@dataclass(frozen=True)
+class ColourRow:
+    colour: str
+    notes: int
+    mean_midi: float
+    mean_velocity: float
+
+
+@dataclass(frozen=True)
+class ColourSound:
+    notes: int
+    tests: list[Association]
+    rows: list[ColourRow]  # per colour that played a note, dark to bright
+    octaves: list[int]  # the heatmap's columns
+    by_octave: np.ndarray  # rows x octaves: notes
+    bands: list[int]
+    by_band: np.ndarray  # rows x velocity bands: notes
+
+
+def colour_sound(notes: Sequence[Note], *, permutations: int, seed: int = 0) -> ColourSound:
+    colours = [c for c in BY_BRIGHTNESS if any(n.color == c for n in notes)]
+    index = {c: i for i, c in enumerate(colours)}
+    colour = np.array([index[n.color] for n in notes], dtype=np.int64)
+    midi = np.array([n.midi for n in notes], dtype=np.int64)
+    velocity = np.array([n.velocity for n in notes], dtype=np.int64)
+    octaves = sorted({octave(m) for m in midi.tolist()})
+    bands = sorted({velocity_band(v) for v in velocity.tolist()})
+    octave_code = np.searchsorted(octaves, midi // 12 - 1)
+    band_code = np.searchsorted(bands, (velocity - 1) // VELOCITY_BAND)
+    brightness = np.array([BRIGHTNESS[colours[i]] for i in colour.tolist()])
+    rng = np.random.default_rng(seed)
+    run = dict(permutations=permutations, rng=rng)
+    tests = [
+        _mi_test("colour ~ pitch", colour, octave_code, **run),
+        _mi_test("colour ~ velocity", colour, band_code, **run),
+        _rank_test("brightness ~ pitch", brightness, midi, **run),
+        _rank_test("brightness ~ velocity", brightness, velocity, **run),
+    ]
+    rows = [ColourRow(c, int((colour == i).sum()), float(midi[colour == i].mean()),
+                      float(velocity[colour == i].mean())) for i, c in enumerate(colours)]
+    return ColourSound(len(notes), holm(tests), rows, octaves, _table(colour, octave_code, len(colours), len(octaves)),
+                       bands, _table(colour, band_code, len(colours), len(bands)))
+
+
+def _table(rows: np.ndarray, cols: np.ndarray, n_rows: int, n_cols: int) -> np.ndarray:
+    return np.bincount(rows * n_cols + cols, minlength=n_rows * n_cols).reshape(n_rows, n_cols)
+
+
+def _untestable(x: np.ndarray, y: np.ndarray) -> str | None:
+    if len(x) < MIN_NOTES:
+        return f"{len(x)} notes; at least {MIN_NOTES} are needed"
+    if len(np.unique(x)) < 2:
+        return "every note was played with one colour" if len(np.unique(x)) else "no notes"
+    if len(np.unique(y)) < 2:
+        return "every note has the same value"
+    return None
+
+
+def mutual_information(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:
+    """MI in bits between integer codes x and y (0..k-1) along `axis`, for every row of a batch at once."""
+    x, y = np.broadcast_arrays(np.moveaxis(x, axis, -1), np.moveaxis(y, axis, -1))
+    batch, n = x.shape[:-1], x.shape[-1]
+    nx, ny = int(x.max()) + 1, int(y.max()) + 1
+    rows = int(np.prod(batch, dtype=np.int64))
+    joint_code = (x.reshape(rows, n) * ny + y.reshape(rows, n)) + (np.arange(rows) * nx * ny)[:, None]
+    joint = np.bincount(joint_code.ravel(), minlength=rows * nx * ny).reshape(rows, nx, ny) / n
+    px, py = joint.sum(axis=2, keepdims=True), joint.sum(axis=1, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(joint > 0, joint * np.log2(joint / (px * py)), 0.0)
+    return terms.sum(axis=(1, 2)).reshape(batch)
+
+
+def _spearman(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Pearson's r of the ranks (passed in as ranks: see _rank_test), for every row of a batch at once."""
+    x = x - x.mean(axis=axis, keepdims=True)
+    y = y - y.mean(axis=axis, keepdims=True)
+    return (x * y).sum(axis=axis) / np.sqrt((x * x).sum(axis=axis) * (y * y).sum(axis=axis))
+
+
+def _permute(x: np.ndarray, y: np.ndarray, statistic: Callable, alternative: str, permutations: int,
+             rng: np.random.Generator):
+    """scipy's permutation test: y's pairing with x shuffled; p counts the observed statistic among the null."""
+    return stats.permutation_test((x, y), statistic, permutation_type="pairings", vectorized=True,
+                                  n_resamples=permutations, alternative=alternative, random_state=rng)
+
+
+def _mi_test(name: str, colour: np.ndarray, other: np.ndarray, *, permutations: int,
+             rng: np.random.Generator) -> Association:
+    why = _untestable(colour, other)
+    if why:
+        return Association(name, "MI (bits)", len(colour), None, why=why)
+    result = _permute(colour, other, mutual_information, "greater", permutations, rng)
+    return Association(name, "MI (bits)", len(colour), float(result.statistic),
+                       float(result.null_distribution.mean()), float(result.pvalue))
+
+
+def _rank_test(name: str, brightness: np.ndarray, other: np.ndarray, *, permutations: int,
+               rng: np.random.Generator) -> Association:
+    why = _untestable(brightness, other)
+    if why:
+        return Association(name, "Spearman ρ", len(brightness), None, why=why)
+    ranks = (stats.rankdata(brightness), stats.rankdata(other))  # ties get their mean rank
+    result = _permute(*ranks, _spearman, "two-sided", permutations, rng)
+    return Association(name, "Spearman ρ", len(brightness), float(result.statistic), None, float(result.pvalue))
+
+
+def holm(tests: list[Association]) -> list[Association]:
+    """The tests with `p_holm`: Holm's step-down adjustment over those that were tested."""
+    tested = sorted((t.p, i) for i, t in enumerate(tests) if t.p is not None)
+    adjusted: dict[int, float] = {}
+    running = 0.0
+    for rank, (p, i) in enumerate(tested):
+        running = max(running, min(1.0, (len(tested) - rank) * p))
+        adjusted[i] = running
+    return [replace(t, p_holm=adjusted.get(i)) for i, t in enumerate(tests)]

@@ -1,0 +1,126 @@
+"""`aurora report [--out DIR]`: the study of the record, as DIR/report.md, report.html, report.json and PNG plots.
+
+The record is read as it is when the command starts (a running studio's later events wait for the next
+report). By default DIR is <data>/report, which the gateway serves at /report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import sys
+from collections import Counter
+from pathlib import Path
+
+import redis
+
+from services.base.datadir import report_dir
+from services.recorder import archive
+from services.report.study import Study, read_study
+from services.report.timeline import timeline
+from services.tools import record
+
+GALLERY = 6  # latest works per agent shown as pictures
+PERMUTATIONS = 2000  # shuffles per permutation test: a p-value near 0.05 is then known to about ±0.005
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("report", help="the study: what each model did, felt and heard (Markdown, HTML, plots)")
+    p.add_argument("--out", type=Path, default=None, metavar="DIR",
+                   help="the folder to write (default <data>/report, which the gateway serves at /report)")
+    p.add_argument("--permutations", type=record.positive_int, default=PERMUTATIONS, metavar="N",
+                   help=f"shuffles per permutation test (default {PERMUTATIONS})")
+    p.add_argument("--seed", type=int, default=0, help="seed of the permutation tests (default 0)")
+    p.add_argument("--progress-every", type=record.positive_int, default=50_000, metavar="N",
+                   help="a progress line on stderr every N events (default 50000)")
+    record.add_arguments(p)
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    return record.run_with_record("report", args, lambda client: report(client, args))
+
+
+def _events(r: redis.Redis, last: int, every: int, corrupt: record.CorruptReport):
+    for i, msg in enumerate(archive.iter_events(r, end=last, on_corrupt=corrupt), 1):
+        if i % every == 0:
+            print(f"aurora report: read {i} events of {last}", file=sys.stderr)
+        yield msg
+
+
+def report(r: redis.Redis, args: argparse.Namespace) -> int:
+    # scipy and matplotlib take seconds to import: only this command loads them, not every `aurora` process.
+    from services.report import association, document
+
+    out: Path = args.out or report_dir()
+    (out / "plots").mkdir(parents=True, exist_ok=True)
+    (out / "works").mkdir(exist_ok=True)
+    corrupt = record.CorruptReport("report")
+    last = archive.last_seq(r)
+    study = read_study(_events(r, last, args.progress_every, corrupt))
+    groups = study.by_model()
+    print(f"aurora report: {study.events} events of {len(study.agents)} agents read; testing colour and sound",
+          file=sys.stderr)
+    colour_sound = {model: association.colour_sound([n for a in agents for n in a.notes],
+                                                    permutations=args.permutations, seed=args.seed)
+                    for model, agents in groups.items()}
+    tl = timeline(study)
+    drawn = _draw(study, colour_sound, tl, out) if study.agents else {}
+    gallery = _gallery(r, study, out, corrupt)
+    figures = document.figures(study, colour_sound, tl, command=_command_line(), plots=drawn, works=gallery,
+                               permutations=args.permutations)
+    text = document.markdown(figures)
+    _write(out / "report.json", json.dumps(figures, indent=1) + "\n")
+    _write(out / "report.md", text + "\n")
+    _write(out / "report.html", document.to_html(text))  # last: the gateway serves it once it is whole
+    print(f"aurora report: wrote {out}/report.md, report.html, report.json and {len(drawn)} plots", file=sys.stderr)
+    return 0
+
+
+def _command_line() -> str:
+    """The command as typed, for the report's first line."""
+    words = sys.argv[1:] if sys.argv[1:2] == ["report"] else ["report"]
+    return "aurora " + shlex.join(words)
+
+
+def _draw(study: Study, colour_sound: dict, tl, out: Path) -> dict[str, str]:
+    """The plots, by name -> path relative to `out`."""
+    from services.report import plots  # see report()
+
+    drawn = {}
+    groups = study.by_model()
+    lexicons = {model: sum((a.feelings for a in agents), Counter()) for model, agents in groups.items()}
+    if any(lexicons.values()):
+        drawn["emotions"] = plots.emotions(lexicons, out / "plots" / "emotions.png")
+    drawn["over-time"] = plots.over_time(tl, out / "plots" / "over-time.png")
+    painted = {a.name: a.painted for a in sorted(study.agents.values(), key=lambda a: a.name) if a.painted}
+    if painted:
+        drawn["colours"] = plots.colours_painted(painted, out / "plots" / "colours.png")
+    for i, (model, cs) in enumerate(colour_sound.items()):
+        if cs.rows:
+            drawn[f"colour-sound:{model}"] = plots.colour_sound(model, cs, out / "plots" / f"colour-sound-{i + 1}.png")
+    return {name: str(path.relative_to(out)) for name, path in drawn.items()}
+
+
+def _gallery(r: redis.Redis, study: Study, out: Path, corrupt: record.CorruptReport) -> dict[str, list]:
+    """The latest finished works of each agent as PNGs in out/works: agent -> [(work, path)]."""
+    gallery: dict[str, list] = {}
+    for agent in sorted(study.agents.values(), key=lambda a: a.name):
+        for work in agent.works[-GALLERY:]:
+            key = archive.work_key(agent.name, work.work)
+            png = r.hget(key, "png")
+            if not png:
+                corrupt(key, "png", "no picture of this work")
+                continue
+            path = out / "works" / f"{agent.name}-{work.work}.png"
+            path.write_bytes(png)
+            gallery.setdefault(agent.name, []).append((work.work, str(path.relative_to(out))))
+    return gallery
+
+
+def _write(path: Path, text: str) -> None:
+    part = path.with_name(path.name + ".part")
+    part.write_text(text)
+    os.replace(part, path)

@@ -1,0 +1,149 @@
+"""`aurora report` on recorded logs in the real valkey of tests/conftest.py (tests/report/logs.py): it finds what
+was planted and nothing where nothing was, and every number it states is the log's."""
+
+from __future__ import annotations
+
+import json
+import re
+import statistics
+from collections import Counter
+
+import pytest
+
+from services import cli
+from services.report.study import coverage
+from tests.report.logs import MODELS, STEP, T0, play
+from tests.support.record_writer import RecordWriter, replace_entry
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture
+def played(record_db):
+    writer = RecordWriter(record_db)
+    return writer, play(writer)
+
+
+@pytest.fixture
+def make_report(record_url, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("REDIS_URL", record_url)
+
+    def make(*args: str):
+        out = tmp_path / "report"
+        status = cli.main(["report", "--out", str(out), "--permutations", "500", *args])
+        captured = capsys.readouterr()
+        assert status == 0, captured.err
+        return json.loads((out / "report.json").read_text()), (out / "report.md").read_text(), out, captured.err
+
+    return make
+
+
+def rows(text: str) -> set[str]:
+    return {line for line in text.splitlines() if line.startswith("|")}
+
+
+def test_the_planted_association_is_found_and_the_independent_model_has_none(played, make_report):
+    figures, text, _, _ = make_report()
+    planted = {t["name"]: t for t in figures["models"]["planted"]["colour_sound"]["tests"]}
+    none = figures["models"]["none"]["colour_sound"]["tests"]
+    assert planted["brightness ~ pitch"]["found"] and planted["brightness ~ pitch"]["effect"] > 0.6
+    assert planted["colour ~ pitch"]["found"] and planted["colour ~ velocity"]["found"]
+    assert planted["colour ~ pitch"]["p_holm"] < 0.01
+    assert not any(t["found"] for t in none), none
+    section = text.split("### planted")[1].split("###")[0]
+    assert "| brightness ~ pitch | Spearman ρ | 240 |" in section and "**found** (brighter, higher)" in section
+    assert "**found**" not in text.split("### none")[1].split("##")[0]
+
+
+def test_every_number_of_the_report_is_the_logs(played, make_report):
+    writer, tallies = played
+    figures, text, _, _ = make_report()
+    assert figures["record"]["events"] == writer.seq and figures["record"]["first_time"] == T0
+    table = rows(text)
+    painted = {agent: Counter() for agent in tallies}
+    for body in writer.bodies.values():
+        if body["kind"] == "stroke":
+            painted[body["agent"]][body["data"]["color"]] += len(body["data"]["cells"])
+    cover = {agent: [coverage(w["cells"]) for w in writer.works if w["agent"] == agent] for agent in tallies}
+    for agent, t in tallies.items():
+        a = figures["agents"][agent]
+        last = T0 + (len(t.notes) // 2 - 1) * STEP + (1.0 if agent == "bo" else 0.0)
+        hours = (last - T0) / 3600
+        assert (a["model"], a["decisions"], a["ops_applied"], a["ops_rejected"]) == \
+            (MODELS[agent], t.decisions, t.applied, t.rejected)
+        assert a["rejected_share"] == pytest.approx(t.rejected / (t.applied + t.rejected))
+        assert a["notes"] == len(t.notes) and a["notes_per_hour"] == round(len(t.notes) / hours, 1)
+        assert a["lexicon"] == dict(t.feelings) and a["distinct_emotions"] == len(t.feelings)
+        assert a["feelings_named"] == sum(t.feelings.values())
+        assert a["painted"] == dict(painted[agent]) and a["colours_used"] == len(painted[agent])
+        assert [(w["work"], w["title"], w["statement"]) for w in a["works"]] == t.works
+        assert [w["coverage"] for w in a["works"]] == pytest.approx(cover[agent])
+        assert a["mean_coverage"] == pytest.approx(statistics.mean(cover[agent]))
+        # The agent's line and tables in the Markdown say the same.
+        assert (f"{t.decisions} decisions; {t.applied} ops applied, {t.rejected} rejected "
+                f"({100 * t.rejected / (t.applied + t.rejected):.1f}%); {len(t.notes)} notes") in text
+        for word, n in t.feelings.items():
+            assert f"| {word} | {n} |" in table
+        colours = {c["colour"]: c for c in figures["models"][MODELS[agent]]["colour_sound"]["colours"]}
+        for colour in {c for _, c, _, _ in t.notes}:
+            mine = [(m, v) for _, c, m, v in t.notes if c == colour]
+            assert colours[colour]["notes"] == len(mine)
+            assert colours[colour]["mean_midi"] == pytest.approx(statistics.mean(m for m, _ in mine))
+            assert colours[colour]["mean_velocity"] == pytest.approx(statistics.mean(v for _, v in mine))
+    ada, bo = tallies["ada"], tallies["bo"]
+    assert f"| decisions | {ada.decisions} | {bo.decisions} |" in table  # models side by side: planted, none
+    assert f"| notes played | {len(ada.notes)} | {len(bo.notes)} |" in table
+    assert f"| distinct emotions | {len(ada.feelings)} | {len(bo.feelings)} |" in table
+    assert f"| works finished | {len(ada.works)} | {len(bo.works)} |" in table
+    everyone = set(ada.feelings) | set(bo.feelings)
+    assert figures["distinct_emotions"] == len(everyone)
+    assert f"named **{len(everyone)}** distinct emotions" in text
+    assert figures["models"]["planted"]["only_this_model"] == sorted(set(ada.feelings) - set(bo.feelings))
+    assert figures["models"]["none"]["only_this_model"] == sorted(set(bo.feelings) - set(ada.feelings))
+
+
+def test_the_timeline_counts_each_bin_and_says_its_width(played, make_report):
+    _, tallies = played
+    figures, text, _, _ = make_report()
+    tl = figures["timeline"]
+    assert tl["bin_seconds"] == 300.0  # an hour of record: twelve 5-minute bins
+    for agent, t in tallies.items():
+        model = MODELS[agent]
+        assert tl["notes"][model] == [sum(1 for when, *_ in t.notes if (when - T0) // 300 == i)
+                                      for i in range(len(tl["starts"]))]
+        assert tl["feelings"][model] == [sum(1 for when in t.feeling_times if (when - T0) // 300 == i)
+                                         for i in range(len(tl["starts"]))]
+        assert sum(tl["notes"][model]) == len(t.notes)
+    assert "in each 5 minutes from the first event (× 12 for a rate per hour)" in text
+    first = f"| 0 | {tl['notes']['planted'][0]} | {tl['notes']['none'][0]} |"
+    assert any(line.startswith(first) for line in rows(text))
+
+
+def test_the_files_are_written_and_the_models_text_is_escaped(played, make_report):
+    _, _, out, err = make_report()
+    html = (out / "report.html").read_text()
+    assert "<table>" in html and "<b>care</b>" not in html and "&lt;b&gt;care&lt;/b&gt;" in html
+    assert "closes work 1 \\| with" in (out / "report.md").read_text()  # a | in a cell stays in its cell
+    pictures = re.findall(r'<img alt="[^"]*" src="([^"]+)"', html)
+    assert {p.split("/")[0] for p in pictures} == {"plots", "works"}
+    for picture in pictures:
+        assert (out / picture).read_bytes().startswith(PNG), picture
+    assert len([p for p in pictures if p.startswith("plots/colour-sound")]) == 2
+    assert "wrote" in err and "plots" in err
+    assert "(500 shuffles of the colours" in (out / "report.md").read_text()  # the number used, not the default
+
+
+def test_a_corrupt_event_is_reported_and_skipped(played, make_report, record_db):
+    writer, tallies = played
+    seq = next(s for s, b in writer.bodies.items() if b["kind"] == "feel" and b["agent"] == "ada")
+    replace_entry(record_db, "aurora:events", f"{seq}-0", {"agent": "ada", "kind": "feel", "event": b"junk"})
+    figures, _, _, err = make_report()
+    assert f"aurora:events {seq}-0" in err
+    assert figures["agents"]["ada"]["feelings_named"] == sum(tallies["ada"].feelings.values()) - 1
+
+
+def test_an_empty_record_is_no_report(record_url, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("REDIS_URL", record_url)
+    assert cli.main(["report", "--out", str(tmp_path / "r")]) == 1
+    assert "no record" in capsys.readouterr().err
+    assert not (tmp_path / "r" / "report.html").exists()

@@ -13,8 +13,9 @@ from typing import Any
 
 import markdown as md
 
+from proto.canvas import CanvasModel
 from services.report.association import ALPHA, ColourSound, velocity_band_label
-from services.report.study import AgentStudy, Study
+from services.report.study import AgentStudy, Study, coverage
 from services.report.timeline import HOUR, Timeline
 
 TOP_PER_AGENT = 15  # emotions listed per agent (report.json has every one)
@@ -29,7 +30,7 @@ def _rate(count: int, hours: float) -> float | None:
     return round(count / hours, 1) if hours > 0 else None
 
 
-def _agent_figures(a: AgentStudy) -> dict[str, Any]:
+def _agent_figures(a: AgentStudy, canvas: CanvasModel | None) -> dict[str, Any]:
     return {
         "model": a.model,
         "models": a.models,
@@ -46,6 +47,7 @@ def _agent_figures(a: AgentStudy) -> dict[str, Any]:
         "colours_used": len(a.painted),
         "works_finished": len(a.works),
         "mean_coverage": a.mean_coverage,
+        "current_coverage": coverage(canvas.rows()) if canvas is not None else None,
         "works": [{"work": w.work, "title": w.title, "statement": w.statement, "coverage": w.coverage,
                    "done_seq": w.done_seq} for w in a.works],
     }
@@ -102,7 +104,7 @@ def figures(study: Study, colour_sound: dict[str, ColourSound], tl: Timeline, *,
                    "unreadable": [{"seq": s, "reason": r} for s, r in study.unreadable]},
         "distinct_emotions": len(everyone),
         "models": models,
-        "agents": {a.name: _agent_figures(a) for a in sorted(study.agents.values(), key=lambda a: a.name)},
+        "agents": {a.name: _agent_figures(a, study.canvases.get(a.name)) for a in sorted(study.agents.values(), key=lambda a: a.name)},
         "timeline": {"bin_seconds": tl.bin_seconds, "starts": tl.starts, "notes": tl.notes, "feelings": tl.feelings},
         "permutations": permutations,
         "alpha": ALPHA,
@@ -251,7 +253,8 @@ def _agent_section(name: str, a: dict[str, Any], plots: dict[str, str], gallery:
            f"Model {models}. {a['decisions']} decisions; {a['ops_applied']} ops applied, {a['ops_rejected']} "
            f"rejected ({pct(a['rejected_share'])}); {a['notes']} notes ({num(a['notes_per_hour'], 1)} per hour); "
            f"{a['feelings_named']} feelings named, {a['distinct_emotions']} distinct; {a['colours_used']} colours "
-           f"painted; {a['works_finished']} works finished, mean coverage {pct(a['mean_coverage'])}.", ""]
+           f"painted; {a['works_finished']} works finished, mean coverage {pct(a['mean_coverage'])}; the canvas "
+           f"it is painting now is {pct(a['current_coverage'])} covered.", ""]
     if a["lexicon"]:
         top = list(a["lexicon"].items())[:TOP_PER_AGENT]
         out += [f"Emotions named most (of {a['distinct_emotions']}):", "",

@@ -79,6 +79,8 @@ def test_every_number_of_the_report_is_the_logs(played, make_report):
         assert [(w["work"], w["title"], w["statement"]) for w in a["works"]] == t.works
         assert [w["coverage"] for w in a["works"]] == pytest.approx(cover[agent])
         assert a["mean_coverage"] == pytest.approx(statistics.mean(cover[agent]))
+        assert a["current_coverage"] == pytest.approx(coverage(writer.canvases[agent].rows()))
+        assert 0 < a["current_coverage"] < 1
         # The agent's line and tables in the Markdown say the same.
         assert (f"{t.decisions} decisions; {t.applied} ops applied, {t.rejected} rejected "
                 f"({100 * t.rejected / (t.applied + t.rejected):.1f}%); {len(t.notes)} notes") in text

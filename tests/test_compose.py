@@ -3,10 +3,14 @@ they run works.
 
 No Docker engine runs here. Debian's docker-compose validates the file and substitutes its variables (`config`
 needs no engine); then every Aurora service's command, environment and healthcheck, as compose gives them, run
-here as real processes in the order compose would start them, with only the host names turned to loopback and
-the ports to free ones (the mounted files are copies rewritten the same way). EmbeddedRedis stands in for the
-valkey image, and its healthcheck runs with redis-cli. A scripted, non-LLM agent paints through that studio; the
-LLM agent services run their own commands with the bundled models until each has made a decision.
+here as real processes in the order compose would start them, with only the service names turned to loopback
+and the ports to free ones (the mounted files are copies rewritten the same way; the canvas still binds 0.0.0.0,
+off loopback, as in its container). The containers' paths lie under one folder here, each volume at its mount
+point, so the `keys` service's command makes the keys that the canvas and every client then use, from the paths
+the file gives them. EmbeddedRedis stands in for the valkey image, and its healthcheck runs with redis-cli. A
+scripted, non-LLM agent paints through that studio over CurveZMQ; a client without a key, or with a key the
+canvas does not know, is refused; the LLM agent services run their own commands with the bundled models until
+each has made a decision.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import redis
 
 from services.agent import roster as rosters
 from services.agent.memory import user_name
+from services.base.curve import KEY_ENV, SERVER_KEY_ENV
 from services.base.redis_server import EmbeddedRedis
 from services.cli import build_parser
 from services.tools.grant_cmd import password_env
@@ -137,6 +142,28 @@ def dependencies(service: dict) -> dict[str, str]:
     return {name: how["condition"] for name, how in (service.get("depends_on") or {}).items()}
 
 
+def one_shot(service: dict) -> bool:
+    """A service that runs once and exits (others wait for `service_completed_successfully`), unchecked."""
+    return service.get("restart") == "no"
+
+
+def healthcheck_test(service: dict) -> list[str] | None:
+    """Its healthcheck's test; None where it has none or disables the image's (`disable: true`, which
+    docker-compose's `config` writes as test [NONE])."""
+    check = service.get("healthcheck") or {}
+    return None if check.get("disable") or check.get("test") == ["NONE"] else check.get("test")
+
+
+def named_volumes(service: dict) -> dict[str, tuple[str, bool]]:
+    """The named volumes a service mounts: name -> (its mount point, read-only)."""
+    found = {}
+    for volume in service.get("volumes", []):
+        source, target, *mode = volume.split(":")
+        if not source.startswith((".", "/")):
+            found[source] = (target, mode == ["ro"])
+    return found
+
+
 def start_order(config: dict) -> list[str]:
     """The services in an order compose could start them: each after everything it depends on."""
     order, left = [], dict(config["services"])
@@ -167,20 +194,29 @@ def test_this_tests_reading_of_the_file_is_docker_composes():
     theirs, ours = by_docker_compose(env), by_this_test(env)
     assert set(theirs["services"]) == set(ours["services"])
     for name, service in theirs["services"].items():
-        for key in ("command", "environment", "depends_on"):
+        for key in ("command", "environment", "depends_on", "restart"):
             assert service.get(key) == ours["services"][name].get(key), (name, key)
-        assert service["healthcheck"]["test"] == ours["services"][name]["healthcheck"]["test"], name
+        assert healthcheck_test(service) == healthcheck_test(ours["services"][name]), name
+        assert named_volumes(service) == named_volumes(ours["services"][name]), name
 
 
 def test_every_service_is_checked_and_started_after_what_it_needs_is_healthy(compose):
     config, _ = compose
-    for name, service in config["services"].items():
-        assert service.get("healthcheck", {}).get("test"), f"{name} has no healthcheck"
-        assert set(dependencies(service).values()) <= {"service_healthy"}, name
-    needs_of = {name: set(dependencies(s)) for name, s in config["services"].items()}
-    # The recorder before the canvas (a canvas serves no one before a recorder says hello), Redis before both.
-    assert needs_of["recorder"] == {"redis"} and needs_of["canvas"] == {"recorder"}
-    assert {"canvas", "grants"} <= needs_of["gateway"]
+    services = config["services"]
+    for name, service in services.items():
+        if one_shot(service):  # runs and exits: nothing to check, the image's healthcheck turned off
+            assert healthcheck_test(service) is None and "healthcheck" in service, name
+        else:
+            assert healthcheck_test(service), f"{name} has no healthcheck"
+        for needed, condition in dependencies(service).items():
+            assert condition == ("service_completed_successfully" if one_shot(services[needed]) else
+                                 "service_healthy"), (name, needed)
+    needs_of = {name: set(dependencies(s)) for name, s in services.items()}
+    # The recorder before the canvas (a canvas serves no one before a recorder says hello), Redis before both;
+    # the keys before the canvas and before every client of it.
+    assert needs_of["recorder"] == {"keys", "redis"} and needs_of["canvas"] == {"keys", "recorder"}
+    assert {"canvas", "grants", "keys"} <= needs_of["gateway"]
+    assert one_shot(services["keys"]) and needs_of["keys"] == set()
     order = start_order(config)
     assert order.index("redis") < order.index("recorder") < order.index("canvas") < order.index("gateway")
 
@@ -194,7 +230,9 @@ def test_every_command_is_an_aurora_command_that_exists(compose):
     assert {"recorder", "grants", "canvas", "gateway"} <= set(services)
     for name, service in services.items():
         parses(service["command"])
-        test = service["healthcheck"]["test"]
+        test = healthcheck_test(service)
+        if test is None and one_shot(service):
+            continue
         assert test[:2] == ["CMD", "aurora"], f"{name}'s healthcheck is no aurora command: {test}"
         parses(test[2:])
 
@@ -222,6 +260,48 @@ def test_one_agent_service_per_default_agent_each_with_its_own_redis_user(compos
     assert " ".join(command).count("--appendonly yes") == 1 and "--requirepass" in command
 
 
+def clients_of_the_canvas(services: dict) -> dict[str, dict]:
+    """The Aurora services that connect to the canvas: by their command, or by their healthcheck's."""
+    talk = {"agent", "scripted-agent", "recorder", "gateway", "peek", "watch", "status"}
+    return {name: s for name, s in services.items() if s["command"][0] in talk
+            or (healthcheck_test(s) or [])[2:4] in (["health", "canvas"], ["health", "agent"])}
+
+
+def test_the_canvas_takes_only_curvezmq_and_its_secret_is_in_no_other_container(compose):
+    """The keys service makes every key; the canvas's keypair lies in a volume that only it and the canvas mount;
+    each client mounts its own folder alone, read-only, and names the files in it. A volume has one mount point
+    in every service (the processes below find each volume at its mount point)."""
+    config, _ = compose
+    services = aurora_services(config)
+    mounts = {name: named_volumes(s) for name, s in services.items()}
+    points: dict[str, set[str]] = {}
+    for volumes in mounts.values():
+        for volume, (target, _) in volumes.items():
+            points.setdefault(volume, set()).add(target)
+    assert all(len(targets) == 1 for targets in points.values()), points
+    studio_keys = next(v for v, targets in points.items() if targets == {"/data/keys"})  # DATA/keys (AURORA_DATA)
+    assert {n for n, volumes in mounts.items() if studio_keys in volumes} == {"keys", "canvas"}
+    assert mounts["canvas"][studio_keys] == ("/data/keys", True)  # read-only: the canvas only reads its keys
+    canvas = services["canvas"]["command"]
+    assert "--curve" in canvas and any(w.startswith("tcp://0.0.0.0:") for w in canvas)  # off loopback, CURVE
+    setup = services["keys"]["command"]
+    assert setup[:3] == ["keys", "setup", "--dir"]
+    given, names = setup[3], setup[4:]
+    clients = clients_of_the_canvas(services)
+    assert {"recorder", "canvas", "gateway"} <= set(clients)
+    for name, service in clients.items():
+        env = service["environment"]
+        server_key, key = Path(env[SERVER_KEY_ENV]), Path(env[KEY_ENV])
+        folder = key.parent
+        client = key.name.removesuffix(".key_secret")
+        assert server_key == folder / "canvas.key" and folder == Path(given) / client and client in names, name
+        own = [v for v, (target, _) in mounts[name].items() if target == str(folder)]
+        assert len(own) == 1 and mounts[name][own[0]][1], f"{name} mounts {folder} read-only, from a volume"
+        others = {n for n, volumes in mounts.items() if own[0] in volumes} - {"keys"}
+        assert others == {name}, f"{own[0]} is {name}'s alone, not also {others - {name}}'s"
+    assert sorted(names) == sorted(Path(s["environment"][KEY_ENV]).parent.name for s in clients.values())
+
+
 # -- every command, run here ---------------------------------------------------------------------------------
 
 @dataclass
@@ -231,29 +311,38 @@ class Studio:
     config: dict
     tmp: Path
     ports: dict[str, int] = field(default_factory=dict)  # the file's port -> a free port here
-    files: dict[str, str] = field(default_factory=dict)  # a mounted file's path in the container -> its copy
     procs: dict[str, subprocess.Popen] = field(default_factory=dict)
+    completed: set[str] = field(default_factory=set)  # one-shot services that have run and exited 0
     redis: EmbeddedRedis | None = None
     unchecked: set[str] = field(default_factory=set)  # healthchecks that cannot run here
 
+    @property
+    def root(self) -> Path:
+        """The containers' paths, here: each volume a folder at its mount point, each mounted file a copy."""
+        return self.tmp / "root"
+
     def rewrite(self, value: str) -> str:
-        """Host names to loopback, ports to free ones, mounted files to their copies; nothing else."""
-        hosts = set(self.config["services"]) | {"0.0.0.0", "*"}
+        """Service names to loopback (a bind to every interface stays one), ports to free ones, the containers'
+        paths to theirs under `root`; nothing else."""
+        hosts = set(self.config["services"])
 
         def url(m: re.Match) -> str:
-            assert m.group("host") in hosts, f"{m.group(0)} names a host that is no service"
-            return f"{m.group('head')}127.0.0.1:{self.ports[m.group('port')]}"
+            host = m.group("host")
+            assert host in hosts | {"0.0.0.0", "*"}, f"{m.group(0)} names a host that is no service"
+            return f"{m.group('head')}{'127.0.0.1' if host in hosts else host}:{self.ports[m.group('port')]}"
 
         if value in self.ports:
             return str(self.ports[value])
-        return self.files.get(value) or URL.sub(url, value)
+        if value.startswith("/") and value.split("/")[1] in mount_tops(self.config):
+            return str(self.root) + value
+        return URL.sub(url, value)
 
     def env(self, name: str) -> dict[str, str]:
         """What the service's container sees: the image's AURORA_DATA (its volume: a folder here), the service's
         environment; nothing of this test's own environment that Aurora reads."""
         base = {k: v for k, v in os.environ.items() if not k.startswith("AURORA_") and k != "REDIS_URL"}
         given = self.config["services"][name].get("environment") or {}
-        return {**base, "PYTHONPATH": str(ROOT), "AURORA_DATA": str(self.tmp / "data"),
+        return {**base, "PYTHONPATH": str(ROOT), "AURORA_DATA": self.rewrite("/data"),
                 **{k: self.rewrite(str(v)) for k, v in given.items()}}
 
     def argv(self, words: list[str]) -> list[str]:
@@ -267,6 +356,20 @@ class Studio:
                                 stdout=log, stderr=subprocess.STDOUT)
         self.procs[name] = proc
         return proc
+
+    def run_once(self, name: str) -> str:
+        """A one-shot service's command, to its end: it must exit 0, as `service_completed_successfully` asks."""
+        done = subprocess.run(self.argv(self.config["services"][name]["command"]), env=self.env(name), cwd=ROOT,
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, f"{name} exited with {done.returncode}:\n{done.stdout}{done.stderr}"
+        self.completed.add(name)
+        return done.stdout
+
+    def wait_for(self, name: str, condition: str) -> None:
+        if condition == "service_completed_successfully":
+            assert name in self.completed, f"{name} has not run to completion"
+        else:
+            self.wait_healthy(name)
 
     def healthcheck(self, name: str) -> subprocess.CompletedProcess:
         test = self.config["services"][name]["healthcheck"]["test"]
@@ -318,6 +421,16 @@ def mounted_files(config: dict) -> dict[str, str]:
     return found
 
 
+def mount_points(config: dict) -> set[str]:
+    """Where the Aurora services' named volumes are mounted (each at one place in every service)."""
+    return {target for s in aurora_services(config).values() for target, _ in named_volumes(s).values()}
+
+
+def mount_tops(config: dict) -> set[str]:
+    """The first folder of every mount point: a path under one of them is a container's path, mapped here."""
+    return {t.split("/")[1] for t in mount_points(config) | set(mounted_files(config))}
+
+
 @pytest.fixture(scope="module")
 def studio(compose, tmp_path_factory):
     """Redis (EmbeddedRedis for the image, with the file's password), then every Aurora service but the agents,
@@ -330,10 +443,11 @@ def studio(compose, tmp_path_factory):
     for port in sorted({m.group("port") for t in texts for m in URL.finditer(t)} | set(container_ports) | {"6379"}):
         s.ports[port] = free_port()
     for target, source in mounted_files(config).items():
-        copy = s.tmp / "mounted" / target.lstrip("/")
+        copy = Path(s.rewrite(target))
         copy.parent.mkdir(parents=True, exist_ok=True)
         copy.write_text(URL.sub(lambda m: s.rewrite(m.group(0)), Path(source).read_text()))
-        s.files[target] = str(copy)
+    for target in sorted(mount_points(config)):  # a volume is a folder here, at its mount point
+        Path(s.rewrite(target)).mkdir(parents=True, exist_ok=True)
     command = config["services"]["redis"]["command"]
     password = command[command.index("--requirepass") + 1]
     (s.tmp / "redis").mkdir()
@@ -355,8 +469,11 @@ def studio(compose, tmp_path_factory):
         for name in start_order(config):
             if name == "redis" or config["services"][name]["command"][0] == "agent":
                 continue
-            for needed in dependencies(config["services"][name]):
-                s.wait_healthy(needed)
+            for needed, condition in dependencies(config["services"][name]).items():
+                s.wait_for(needed, condition)
+            if one_shot(config["services"][name]):
+                s.run_once(name)
+                continue
             s.start(name)
             s.wait_healthy(name)
         yield s
@@ -389,6 +506,48 @@ def test_every_service_runs_from_its_compose_command_and_a_scripted_agent_paints
         assert studio.healthcheck(name).returncode == 0, name
 
 
+def test_the_keys_service_runs_again_and_keeps_every_key(studio):
+    """It runs at every `up`: the second time it makes nothing and changes nothing, and the canvas goes on serving
+    its clients. Each client's folder holds its keypair and the canvas's public key, nothing else."""
+    setup = studio.config["services"]["keys"]["command"]
+    given, names = Path(studio.rewrite(setup[3])), setup[4:]
+    studio_keys = Path(studio.rewrite("/data/keys"))
+    for name in names:
+        assert {p.name for p in (given / name).iterdir()} == {"canvas.key", f"{name}.key", f"{name}.key_secret"}
+        assert (given / name / "canvas.key").read_bytes() == (studio_keys / "canvas.key").read_bytes()
+        assert (studio_keys / "authorized" / f"{name}.key").is_file()
+
+    def keys() -> dict[str, bytes]:
+        return {str(p): p.read_bytes() for folder in (studio_keys, given) for p in sorted(folder.rglob("*"))
+                if p.is_file()}
+
+    before = keys()
+    out = studio.run_once("keys")
+    assert keys() == before and out.count("kept") == 1 + len(names) and "made" not in out, out
+    assert studio.healthcheck("canvas").returncode == 0
+
+
+def test_a_client_without_a_key_or_with_one_the_canvas_does_not_know_is_refused(studio, tmp_path):
+    """The canvas binds 0.0.0.0 here as in its container: off loopback it takes only CurveZMQ, and only the keys
+    that `keys` authorized. Its own healthcheck, without its keys or with a stranger's, gets no snapshot."""
+    env = {k: v for k, v in studio.env("canvas").items() if k not in (SERVER_KEY_ENV, KEY_ENV)}
+    plain = subprocess.run(studio.argv(["health", "canvas", "--timeout", "2"]), env=env, cwd=ROOT,
+                           capture_output=True, text=True, timeout=30)
+    assert plain.returncode == 1 and "no snapshot" in plain.stdout, plain.stdout + plain.stderr
+    stranger = tmp_path / "stranger"
+    made = subprocess.run(studio.argv(["keys", "create", "stranger", "--dir", str(stranger), "--no-authorize"]),
+                          env={**env, "AURORA_DATA": str(tmp_path / "data")}, cwd=ROOT, capture_output=True,
+                          text=True, timeout=30)
+    assert made.returncode == 0, made.stdout + made.stderr
+    keyed = {**env, SERVER_KEY_ENV: studio.env("canvas")[SERVER_KEY_ENV],
+             KEY_ENV: str(stranger / "stranger.key_secret")}
+    refused = subprocess.run(studio.argv(["health", "canvas", "--timeout", "10"]), env=keyed, cwd=ROOT,
+                             capture_output=True, text=True, timeout=30)
+    assert refused.returncode == 1 and "refused this client's key" in refused.stdout, refused.stdout + refused.stderr
+    log = (studio.tmp / "canvas.log").read_text(errors="replace")
+    assert "a peer failed the CurveZMQ handshake" in log and "refused a client whose key is not authorized" in log
+
+
 def test_the_agent_services_decide_with_their_own_memory_credentials(studio):
     """Each LLM agent service's own command and environment, with the bundled models: it loads its model
     (Gemma assembled into the data volume), logs in to its memory bank as its own user, passes its
@@ -408,4 +567,4 @@ def test_the_agent_services_decide_with_their_own_memory_credentials(studio):
         admin.close()
         codes = {name: studio.stop(name) for name in agents if name in studio.procs}
     assert codes == dict.fromkeys(agents, 0), {n: studio.log(n) for n in agents}
-    assert (studio.tmp / "data" / "models").is_dir()
+    assert Path(studio.rewrite("/data/models")).is_dir()

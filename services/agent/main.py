@@ -8,6 +8,8 @@ import logging
 import os
 import signal
 import sys
+from contextlib import contextmanager
+from typing import Iterator
 
 import redis
 
@@ -19,6 +21,7 @@ from services.agent.memory import MemoryBank
 from services.agent.models import ModelError, resolve
 from services.base import addresses, curve
 from services.base.datadir import data_dir
+from services.base.redis_server import EmbeddedRedis, free_loopback_port
 from services.base.log import event, setup
 from services.canvas.client import CanvasClient
 
@@ -36,20 +39,39 @@ def add_parser(sub) -> None:
     p.set_defaults(run=run)
 
 
-def memory_client(args) -> redis.Redis:
+OWN_BANKS = "banks"  # <data>/banks/<agent>: the memory of an agent given no Redis (one on another host)
+
+
+@contextmanager
+def memory_url(args, name: str) -> Iterator[str]:
+    """The URL of this agent's memory bank, for the block; a server started for it is stopped after.
+
+    --memory-url / AURORA_MEMORY_URL (the studio's Redis with this agent's own ACL user: `aurora up` and
+    `aurora grant` make it), else REDIS_URL as is (warned: nothing keeps the bank from others), else a Redis
+    of the agent's own on this host, data in <data>/banks/<name>: an agent that joins a studio from another
+    host needs nothing but the canvas's address, and keeps its memory across restarts there.
+    """
     url = args.memory_url or os.environ.get("AURORA_MEMORY_URL")
-    if not url:
-        url = os.environ.get("REDIS_URL")
-        if not url:
-            raise SystemExit("aurora agent: no memory bank: set AURORA_MEMORY_URL (per-agent credentials, "
-                             "see `aurora memory grant`) or run the agent under `aurora up`")
+    if url:
+        yield url
+        return
+    url = os.environ.get("REDIS_URL")
+    if url:
         logging.getLogger("aurora.agent").warning(
             "using REDIS_URL as is: the bank is not isolated by the server (run under `aurora up` for that)")
-    return redis.Redis.from_url(url, socket_timeout=10, health_check_interval=30)
+        yield url
+        return
+    server = EmbeddedRedis(data_dir() / OWN_BANKS / name, free_loopback_port()).start()
+    print(f"aurora agent {name}: memory bank in {server.data_dir} (a Redis of its own; AURORA_MEMORY_URL for "
+          "the studio's)", flush=True)
+    try:
+        yield server.url
+    finally:
+        server.stop()
 
 
 def run(args: argparse.Namespace) -> int:
-    log = setup(f"aurora.agent.{args.name}")
+    setup(f"aurora.agent.{args.name}")
     address = addresses.from_args(args).agents
     keys = curve.client_from_args(args, address, prog="agent")  # before a model loads: a bad key fails at once
     try:
@@ -68,7 +90,14 @@ def run(args: argparse.Namespace) -> int:
     except ModelError as exc:
         print(f"aurora agent: {exc}", file=sys.stderr)
         return 2
-    bank = MemoryBank(memory_client(args), spec.name)
+    with memory_url(args, spec.name) as url:
+        bank = MemoryBank(redis.Redis.from_url(url, socket_timeout=10, health_check_interval=30), spec.name)
+        return _live(args, spec, gen, bank, keys, address, model_path)
+
+
+def _live(args, spec, gen, bank: MemoryBank, keys, address: str, model_path: str) -> int:
+    """The agent's life once its model is loaded and its bank open: decide until stopped."""
+    log = logging.getLogger(f"aurora.agent.{spec.name}")
     if args.fresh:
         bank.wipe()
         event(log, logging.WARNING, "memory bank wiped (--fresh)", agent=spec.name)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import socket
 import subprocess
 import time
 from contextlib import contextmanager
@@ -42,6 +43,13 @@ def url_with_credentials(base_url: str, user: str, password: str) -> str:
 
 class RedisUnavailable(RuntimeError):
     pass
+
+
+def free_loopback_port() -> int:
+    """A port free on loopback now, for a server whose clients are told its address (not a well-known one)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def server_binary() -> Path:

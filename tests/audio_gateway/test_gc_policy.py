@@ -75,27 +75,30 @@ def test_a_step_collects_dead_cycles_first_then_freezes_the_survivors(policy):
     assert policy.stats.frozen >= gc.get_freeze_count()  # an upper bound between exact counts
 
 
-def test_cycles_that_die_frozen_are_collected_once_the_frozen_heap_has_grown(policy):
+def test_cycles_that_die_frozen_are_collected_once_the_heap_has_grown_and_the_last_full_collection_is_old(policy):
     policy, loop = policy
-    policy.growth, policy.min_growth = 0.1, 0
+    policy.growth, policy.min_growth, policy.min_interval = 0.1, 0, 3600
     policy.start(loop)
-    batch = max(500, int(policy.base * 0.03))  # pairs: 6% of the heap at start, under the 10% that thaws
+    batch = max(500, int(policy.base * 0.03))  # pairs: 6% of the heap at start
     viewers = cycles(batch)  # long-lived state, like a viewer's connection
     policy.step()
-    assert frozen(viewers[0]) and policy.stats.thaws == 0
+    assert frozen(viewers[0])
     departed = [weakref.ref(v) for v in viewers[::50]]
     del viewers  # they left: their cycles are dead, but frozen
-    policy.step()
-    assert all(r() is not None for r in departed), "frozen cycles were collected without a thaw"
     joined = []
-    for _ in range(20):  # others join: the frozen heap grows, and past 10% the step thaws
+    for _ in range(3):  # others join: the heap grows past 10%, but the last full collection is recent
         joined.append(cycles(batch))
         policy.step()
-        if policy.stats.thaws:
-            break
+    assert policy.stats.frozen > policy.limit and policy.stats.thaws == 0
+    assert all(r() is not None for r in departed), "frozen cycles were collected without a thaw"
+    policy.min_interval = 0  # now it is old enough
+    joined.append(cycles(batch))
+    policy.step()
     assert policy.stats.thaws == 1
     assert all(r() is None for r in departed), "the thaw did not collect the dead frozen cycles"
-    assert frozen(joined[-1][0]) and policy.base == gc.get_freeze_count()
+    assert frozen(joined[-1][0]) and policy.base == policy.stats.frozen == gc.get_freeze_count()
+    policy.step()  # under the limit again: a plain step
+    assert policy.stats.thaws == 1 and policy.stats.steps == 6
 
 
 def test_on_a_running_loop_it_steps_every_period():

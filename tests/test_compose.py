@@ -486,9 +486,11 @@ def studio(compose, tmp_path_factory):
 def test_every_service_runs_from_its_compose_command_and_a_scripted_agent_paints(studio):
     """The order held: each service came up healthy on what the file gives it. Now a scripted, non-LLM agent
     (with an agent service's environment: the addresses from the config file) paints, and the gateway serves its
-    work from the record, read as the read-only user that `grants` made."""
+    work from the record, read as the read-only user that `grants` made. It takes the agent's name: its key
+    speaks for that agent only."""
     env = {k: v for k, v in studio.env("agent-smol").items() if k != "AURORA_MEMORY_URL"}
-    painter = subprocess.run(studio.argv(["scripted-agent", "probe", "--decisions", "20", "--done-every", "10"]),
+    name = studio.config["services"]["agent-smol"]["command"][1]
+    painter = subprocess.run(studio.argv(["scripted-agent", name, "--decisions", "20", "--done-every", "10"]),
                              env=env, cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert painter.returncode == 0, painter.stdout + painter.stderr
     web = studio.ports["8080"]
@@ -498,10 +500,10 @@ def test_every_service_runs_from_its_compose_command_and_a_scripted_agent_paints
             agents = json.load(reply)
         return agents if agents["source"] == "record" else {}
 
-    wait_until(lambda: any(a["name"] == "probe" and a["ops_applied"] > 0 and a["works_finished"] >= 1
-                           for a in recorded().get("agents", [])), timeout=20, what="the probe's work recorded")
+    wait_until(lambda: any(a["name"] == name and a["ops_applied"] > 0 and a["works_finished"] >= 1
+                           for a in recorded().get("agents", [])), timeout=20, what=f"{name}'s work recorded")
     with urlopen(f"http://127.0.0.1:{web}/api/works", timeout=5) as reply:
-        assert any(w["agent"] == "probe" for w in json.load(reply)["works"])
+        assert any(w["agent"] == name for w in json.load(reply)["works"])
     for name in ("recorder", "grants", "canvas", "gateway"):
         assert studio.healthcheck(name).returncode == 0, name
 

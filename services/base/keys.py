@@ -29,6 +29,9 @@ from services.base.curve import KEY_ENV, SERVER_KEY_ENV, CurveError, load_key
 from services.base.datadir import data_dir
 
 SERVER = "canvas"
+# The key `aurora up` makes for the studio's own processes on the canvas's host (local_client): the one key that
+# may say hello as any agent. Every other key may speak only for the agent it is authorized as (PROTOCOL.md 13).
+STUDIO = "studio"
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 
@@ -96,7 +99,7 @@ class Keys:
         _write_private(target, _public_certificate(public, name), mode=0o644)
         return target, True
 
-    def local_client(self, name: str = "studio") -> dict[str, str]:
+    def local_client(self, name: str = STUDIO) -> dict[str, str]:
         """The environment (AURORA_CURVE_SERVER_KEY, AURORA_CURVE_KEY) that lets this host's own services talk
         CurveZMQ to its canvas: the canvas's keypair and clients/NAME, each made (and NAME authorized) if missing.
         For a supervisor whose canvas binds off loopback or runs with --curve."""

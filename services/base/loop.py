@@ -41,8 +41,11 @@ class ServiceLoop:
         self.sockets.append(sock)
         return sock
 
-    def on_frames(self, sock: zmq.Socket, handler: Callable[[list[bytes]], None], batch: int = 256) -> None:
-        """Call `handler` with each multipart message that arrives on `sock`.
+    def on_frames(self, sock: zmq.Socket, handler: Callable[..., None], batch: int = 256, *,
+                  with_user: bool = False) -> None:
+        """Call `handler(frames)` with each multipart message that arrives on `sock`; with `with_user`,
+        `handler(frames, user)`, `user` being the ZAP User-Id of the connection it came on (on a CurveZMQ server
+        socket, the name its key is authorized under), None where there is none.
 
         Up to `batch` ready messages are handled per wake-up, so timers and other sockets still get their turn.
         """
@@ -50,10 +53,13 @@ class ServiceLoop:
         def drain(s: zmq.Socket) -> None:
             for _ in range(batch):
                 try:
-                    frames = s.recv_multipart(zmq.NOBLOCK)
+                    if with_user:  # metadata comes only with zmq.Frame objects, which cost a little more
+                        parts = s.recv_multipart(zmq.NOBLOCK, copy=False)
+                        self._guard(handler, [p.bytes for p in parts], _user_id(parts[-1]))
+                    else:
+                        self._guard(handler, s.recv_multipart(zmq.NOBLOCK))
                 except zmq.Again:
                     return
-                self._guard(handler, frames)
 
         self.handlers[sock] = drain
         self.poller.register(sock, zmq.POLLIN)
@@ -102,3 +108,10 @@ class ServiceLoop:
         for sock in self.sockets:
             sock.close(0)
         event(log, logging.INFO, "stopped", service=self.name, counters=dict(self.counters))
+
+
+def _user_id(frame: zmq.Frame) -> str | None:
+    try:
+        return frame.get("User-Id") or None
+    except zmq.ZMQError:  # no such property: a plaintext connection
+        return None

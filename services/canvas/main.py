@@ -100,7 +100,8 @@ def run(args: argparse.Namespace) -> int:
     studio = Studio(outbox, width=args.width, height=args.height, frame_limit=args.frame_limit, sessions=sessions,
                     durable=not args.volatile)
     studio.counters = loop.counters  # one set of counters for the service
-    loop.on_frames(agents, studio.on_agent_frames)
+    # On CurveZMQ, each message comes with the name its connection's key is authorized under (ZAP's User-Id).
+    loop.on_frames(agents, studio.on_agent_frames, with_user="agents" in security.curve)
     loop.on_frames(snapshots, studio.on_snapshot_frames)
     loop.on_frames(record, studio.on_record_frames)
     loop.after_wake.append(studio.flush)

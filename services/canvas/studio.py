@@ -64,8 +64,9 @@ class Studio:
 
     # -- transport edges ---------------------------------------------------------------------------
 
-    def on_agent_frames(self, frames: list[bytes]) -> None:
-        """One multipart message from the agents ROUTER: [route, envelope]."""
+    def on_agent_frames(self, frames: list[bytes], user: str | None = None) -> None:
+        """One multipart message from the agents ROUTER: [route, envelope]; `user`: the name the connection's
+        CurveZMQ key is authorized under (None on plaintext)."""
         if len(frames) != 2:
             self.counters["dropped_malformed_routing"] += 1
             if len(frames) > 2:
@@ -80,7 +81,7 @@ class Studio:
                                         code="unavailable", parent_id=msg.id)
                 raise ProtocolError("say hello first (the canvas has restarted)", code="not_registered",
                                     parent_id=msg.id)
-            self._dispatch(route, msg)
+            self._dispatch(route, msg, user)
         except ProtocolError as exc:
             self._error(route, exc)
 
@@ -165,10 +166,10 @@ class Studio:
 
     # -- handlers ----------------------------------------------------------------------------------
 
-    def _dispatch(self, route: bytes, msg: Message) -> None:
+    def _dispatch(self, route: bytes, msg: Message, user: str | None = None) -> None:
         session = self.sessions.by_route.get(route)
         if msg.type == "hello":
-            self._hello(route, msg, session)
+            self._hello(route, msg, session, user)
             return
         if session is None:
             raise ProtocolError("say hello first", code="not_registered", parent_id=msg.id)
@@ -190,7 +191,7 @@ class Studio:
             self._publish(session.agent, "left", {"reason": "bye"})
         # heartbeat: being heard was all it had to say
 
-    def _hello(self, route: bytes, msg: Message, current: Session | None) -> None:
+    def _hello(self, route: bytes, msg: Message, current: Session | None, user: str | None = None) -> None:
         body = msg.body
         name = body["agent"]
         if not compatible(body["protocol"]):
@@ -203,6 +204,10 @@ class Studio:
             bound = current.agent if current else msg.sender
             raise ProtocolError(f"hello names {name!r} but this connection is {bound[:40]!r}",
                                 code="identity_mismatch", parent_id=msg.id)
+        if user is not None and user != name:
+            raise ProtocolError(f"this connection's key is authorized as {user[:64]!r}, so it may say hello as "
+                                f"{user[:64]!r} only; give agent {name!r} a key of its own (aurora keys create "
+                                f"{name})", code="identity_mismatch", parent_id=msg.id)
         view = body.get("view") or {}
         if set(view) - VIEW_OPTIONS or not all(type(v) is bool for v in view.values()):
             raise ProtocolError(f"view options are booleans named {', '.join(sorted(VIEW_OPTIONS))}",

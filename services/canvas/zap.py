@@ -19,10 +19,11 @@ from pathlib import Path
 
 import zmq
 from zmq.auth.thread import ThreadAuthenticator
+from zmq.utils import z85
 from zmq.utils.monitor import parse_monitor_message
 
 from services.base.curve import CurveError, fingerprint, is_loopback
-from services.base.keys import Keys
+from services.base.keys import STUDIO, Keys
 from services.base.log import event
 from services.base.loop import ServiceLoop
 
@@ -109,6 +110,13 @@ class Guard(ThreadAuthenticator):
     async def handle_zap_message(self, msg: list[bytes]) -> None:
         self.provider.peer = msg[3].decode("utf-8", "replace") if len(msg) > 3 else ""
         await super().handle_zap_message(msg)
+
+    def curve_user_id(self, client_public_key: bytes) -> str:
+        """The User-Id of a connection let in: the name its key is authorized under, which the canvas reads from
+        each message and lets a hello name only that agent; none ("") for the studio's own key (keys.STUDIO),
+        which speaks for every agent of the canvas's host."""
+        name = self.provider.current().get(z85.encode(client_public_key), "")  # raw here, z85 in the callback
+        return "" if name == STUDIO else name
 
 
 class Security:

@@ -14,7 +14,9 @@ import pytest
 import zmq
 
 from proto.envelope import Message, encode
+from proto.errors import RemoteError
 from services.base.curve import ClientCurve, KeyRefused, fingerprint
+from services.base.keys import STUDIO
 from services.canvas.client import CanvasClient, CanvasGone
 from services.canvas.replica import Replica
 from tests.support.curve import curve_canvas
@@ -57,6 +59,27 @@ def test_an_authorized_agent_paints_and_an_authorized_viewer_sees_it(studio, ctx
     assert replica.canvases["ada"].ops >= 30
     assert _logged(studio, "canvas ready")[0]["curve"] == ["agents", "events", "snapshots", "record"]
     replica.close()
+
+
+def test_a_key_speaks_only_for_the_agent_it_is_authorized_as_and_the_studios_own_for_any(studio, ctx):
+    ada = studio.client("ada")
+    impostor = CanvasClient("bob", studio.addrs.agents, context=ctx, curve=ada)
+    with pytest.raises(RemoteError, match="authorized as 'ada'.*aurora keys create bob") as refused:
+        impostor.connect_with_backoff(deadline=time.monotonic() + 15)
+    assert refused.value.code == "identity_mismatch"
+    impostor.close(bye=False)
+    agent = aurora("scripted-agent", "bob", "--decisions", "3", *addr_args(studio.addrs), *studio.key_args(ada),
+                   env_extra=studio.env(), stderr=subprocess.PIPE, text=True)
+    _, err = agent.communicate(timeout=30)
+    assert agent.returncode == 2 and "identity_mismatch" in err
+    own = CanvasClient("ada", studio.addrs.agents, context=ctx, curve=ada)
+    assert own.connect_with_backoff(deadline=time.monotonic() + 15)["agent"] == "ada"
+    own.close()
+    own_processes = studio.client(STUDIO)  # `aurora up`'s key for the studio's own processes on its host
+    for name in ("bob", "cleo"):
+        client = CanvasClient(name, studio.addrs.agents, context=ctx, curve=own_processes)
+        assert client.connect_with_backoff(deadline=time.monotonic() + 15)["agent"] == name
+        client.close()
 
 
 def test_an_unknown_key_is_refused_at_once_and_the_canvas_logs_and_counts_it(studio, ctx):

@@ -239,3 +239,14 @@ def test_every_interval_the_studio_publishes_a_tick_with_its_seq_and_the_tick_ta
     h.clock.now += 0.5  # after a stall the schedule starts again from then, with no burst of late ticks
     h.studio.tick()
     assert len(h.outbox.ticks) == 3
+
+
+def test_a_connection_whose_key_is_for_one_agent_may_say_hello_as_that_agent_only(h):
+    """`user`: the name the connection's CurveZMQ key is authorized under (ZAP User-Id); None on plaintext."""
+    hello = {"agent": "bob", "protocol": PROTOCOL_VERSION}
+    h.studio.on_agent_frames([A, encode(Message("hello", hello, "bob"))], user="ada")
+    refused = h.outbox.last(A)
+    assert refused.type == "error" and refused.body["code"] == "identity_mismatch"
+    assert "authorized as 'ada'" in refused.body["reason"] and "bob" not in h.studio.sessions.by_agent
+    h.studio.on_agent_frames([B, encode(Message("hello", hello, "bob"))], user="bob")
+    assert h.outbox.last(B).type == "welcome"

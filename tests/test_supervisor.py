@@ -117,7 +117,10 @@ def test_up_with_curve_runs_every_part_over_curvezmq_with_the_studios_own_keys(t
         keys = ["--curve-server-key", str(tmp_path / "keys" / "canvas.key"),
                 "--curve-key", str(tmp_path / "keys" / "clients" / "studio.key_secret")]
         assert re.search(r"^  scripted-1 +live ", _status(addrs, redis_port, *keys), re.M)  # aurora status with keys
-        assert "note: the canvas does not answer" in _status(addrs, redis_port)  # and without
+        # Given none on the studio's host, it takes the studio's own, named in data/studio.json by aurora up.
+        assert re.search(r"^  scripted-1 +live ", _status(addrs, redis_port), re.M)
+        monkeypatch.setenv("AURORA_DATA", str(tmp_path / "another"))  # no running studio there: no keys at all
+        assert "note: the canvas does not answer" in _status(addrs, redis_port)
     finally:
         up.send_signal(signal.SIGINT)
         assert up.wait(30) == 0

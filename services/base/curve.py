@@ -147,11 +147,13 @@ def add_server_arguments(parser) -> None:
                              "CurveZMQ anyway. Keys: DATA/keys (`aurora keys`)")
 
 
-def client_from_args(args, *endpoints: str, prog: str) -> ClientCurve | None:
-    """The CURVE settings the options (or the environment) give, checked against `endpoints`; a problem ends the
-    command with a message that says what to do."""
-    server_file = args.curve_server_key or os.environ.get(SERVER_KEY_ENV)
-    key_file = args.curve_key or os.environ.get(KEY_ENV)
+def client_from_args(args, *endpoints: str, prog: str, default: dict[str, str] | None = None) -> ClientCurve | None:
+    """The CURVE settings the options (or the environment, or else `default`: key files by variable name) give,
+    checked against `endpoints`; a problem ends the command with a message that says what to do."""
+    given = (args.curve_server_key or os.environ.get(SERVER_KEY_ENV), args.curve_key or os.environ.get(KEY_ENV))
+    if not any(given) and default:
+        given = (default.get(SERVER_KEY_ENV), default.get(KEY_ENV))
+    server_file, key_file = given
     try:
         curve = None
         if server_file or key_file:

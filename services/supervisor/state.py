@@ -8,13 +8,16 @@ import os
 import time
 from pathlib import Path
 
+from services.base.datadir import data_dir
+
 STATE_FILE = "studio.json"
 
 
 class StudioState:
-    def __init__(self, data: Path, gateway_url: str):
+    def __init__(self, data: Path, gateway_url: str, keys_env: dict[str, str] | None = None):
         self.path = Path(data) / STATE_FILE
-        self.head = {"pid": os.getpid(), "started_at": time.time(), "gateway": gateway_url}
+        # keys_env: the key files (not keys) of the studio's own processes when its canvas takes only CurveZMQ.
+        self.head = {"pid": os.getpid(), "started_at": time.time(), "gateway": gateway_url, "keys": keys_env or {}}
         self.last: list[dict] | None = None
 
     def update(self, children) -> None:
@@ -37,3 +40,10 @@ def read(data: Path) -> dict | None:
         return json.loads((Path(data) / STATE_FILE).read_text())
     except (OSError, ValueError):
         return None
+
+
+def local_keys() -> dict[str, str]:
+    """For a viewer on the studio's host (peek, watch, status, health) given no keys: those of the studio's own
+    processes while `aurora up` runs it on CurveZMQ (`--curve`, or an address off loopback); else none."""
+    found = read(data_dir(create=False))
+    return dict(found.get("keys") or {}) if found else {}

@@ -18,6 +18,7 @@ import redis
 
 from services.base import addresses, curve
 from services.canvas.replica import Replica
+from services.supervisor import state as studio_state
 
 GATEWAY_PORT_ENV, GATEWAY_DEFAULT_PORT = "AURORA_GATEWAY_PORT", 8080  # as `aurora gateway` reads them
 
@@ -58,7 +59,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _snapshot(args: argparse.Namespace) -> Replica:
     addrs = addresses.from_args(args)
-    keys = curve.client_from_args(args, addrs.events, addrs.snapshots, prog="health")
+    keys = curve.client_from_args(args, addrs.events, addrs.snapshots, prog="health",
+                                  default=studio_state.local_keys())
     replica = Replica(addrs.events, addrs.snapshots, sender="health", curve=keys)
     try:
         replica.sync(timeout=args.timeout)

@@ -6,6 +6,7 @@ import argparse
 
 from services.base import addresses, curve
 from services.canvas.replica import Replica
+from services.supervisor import state as studio_state
 
 
 def add_parser(sub) -> None:
@@ -18,7 +19,8 @@ def add_parser(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     addrs = addresses.from_args(args)
-    keys = curve.client_from_args(args, addrs.events, addrs.snapshots, prog="peek")
+    keys = curve.client_from_args(args, addrs.events, addrs.snapshots, prog="peek",
+                                  default=studio_state.local_keys())
     replica = Replica(addrs.events, addrs.snapshots, curve=keys)
     try:
         replica.sync(timeout=args.timeout)

@@ -99,7 +99,8 @@ def run(args: argparse.Namespace) -> int:
     now = time.time()
     print("\n".join(_processes(now)))
     addrs = addresses.from_args(args)
-    keys = curve.client_from_args(args, addrs.events, addrs.snapshots, prog="status")
+    keys = curve.client_from_args(args, addrs.events, addrs.snapshots, prog="status",
+                                  default=studio_state.local_keys())
     replica = Replica(addrs.events, addrs.snapshots, curve=keys)
     try:
         replica.sync(timeout=args.timeout)

@@ -1,8 +1,9 @@
 """Two hosts for real: two network namespaces joined by a veth pair. The canvas, its recorder and their Redis run
 in one ("the studio's host", the canvas bound to its veth address, so CurveZMQ only); scripted agents and
 viewers run in the other, with keys made there and authorized on the studio's host, as a user would. The agents
-paint across, `aurora peek` and `aurora watch --canvas tcp://HOST:PORT` show them from the other side, an agent
-whose key is unknown is refused and the canvas logs the refusal, and plaintext is refused before it is tried.
+paint across, `aurora peek` and `aurora watch --canvas tcp://HOST:PORT` show them from the other side, a browser
+there reaches the gateway (page, API, WebSocket; not from a foreign origin), an agent whose key is unknown is
+refused and the canvas logs the refusal, and plaintext is refused before it is tried.
 
 Making namespaces needs root and iproute2. Where they cannot be made the tests are skipped, saying why; under CI
 (CI=true) as root they must run, and a failure to make them fails.
@@ -10,6 +11,7 @@ Making namespaces needs root and iproute2. Where they cannot be made the tests a
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -37,6 +39,23 @@ AGENTS_IP = f"10.213.{_BASE >> 8}.{(_BASE & 0xFF) + 2}"
 # Each namespace is a host of its own: the canvas's default ports are free there.
 AGENTS, EVENTS, SNAPSHOTS = (f"tcp://{STUDIO_IP}:{port}" for port in (5555, 5556, 5557))
 RECORD = "tcp://127.0.0.1:5558"  # the recorder is on the canvas's host: loopback, plaintext
+GATEWAY = f"http://{STUDIO_IP}:8080"  # the page, served to other hosts
+# A browser's requests from the agents' host: the page, the API, the WebSocket from the page's origin and from
+# a foreign one. Printed as one JSON line.
+BROWSER = ("import json, sys, httpx\n"
+           "from websockets.sync.client import connect\n"
+           "base = sys.argv[1]\n"
+           "http = httpx.Client(base_url=base, timeout=10, trust_env=False)\n"
+           "page, agents = http.get('/'), http.get('/api/agents').json()\n"
+           "with connect(base.replace('http', 'ws') + '/ws', origin=base, open_timeout=10) as ws:\n"
+           "    first = json.loads(ws.recv(timeout=10))\n"
+           "try:\n"
+           "    connect(base.replace('http', 'ws') + '/ws', origin='http://elsewhere.example', open_timeout=10)\n"
+           "    foreign = 'accepted'\n"
+           "except Exception as exc:\n"
+           "    foreign = str(exc)\n"
+           "print(json.dumps({'page': page.status_code, 'html': page.text[:400], 'api': sorted(a['name'] for a in "
+           "agents['agents']), 'first': first['type'], 'canvases': sorted(first['canvases']), 'foreign': foreign}))\n")
 REDIS = ("import sys, time\n"
          "from services.base.redis_server import EmbeddedRedis\n"
          "EmbeddedRedis(sys.argv[1], int(sys.argv[2])).start()\n"
@@ -127,6 +146,7 @@ def studio(tmp_path_factory):
         _keys(studio_data, "server")
         (agents_data / "keys").mkdir(parents=True)
         shutil.copy(Keys(studio_data / "keys").server_public, agents_data / "keys" / "canvas.key")
+        _keys(studio_data, "create", "gateway")  # on the studio's host: made and authorized there
         for name in ("ada", "bob", "viewer", "mallory"):
             _keys(agents_data, "create", name, "--dir", str(agents_data / "keys"), "--no-authorize")
             if name != "mallory":  # nobody sent the studio mallory's key
@@ -145,6 +165,11 @@ def studio(tmp_path_factory):
                                     env={"AURORA_DATA": str(studio_data), "AURORA_LOG": "info"}, stderr=log)
         wait_until(lambda: ready.exists() or canvas.poll() is not None, timeout=30, what="canvas bound")
         assert canvas.poll() is None, f"the canvas exited: {running.canvas_log.read_text()}"
+        gateway_keys = studio_data / "keys"
+        running.run_in(NS_STUDIO, "gateway", "--host", "0.0.0.0", "--port", "8080", "--events", EVENTS,
+                       "--snapshots", SNAPSHOTS, "--curve-server-key", str(gateway_keys / "canvas.key"),
+                       "--curve-key", str(gateway_keys / "clients" / "gateway.key_secret"),
+                       env={"AURORA_DATA": str(studio_data), "REDIS_URL": ""})
         yield running
     finally:
         for proc in reversed(procs):
@@ -211,3 +236,20 @@ def test_an_agent_whose_key_is_unknown_is_refused_and_the_canvas_logs_it(studio)
     # Plaintext to the other host is refused by the client itself, at once, saying what to do.
     code, _, err = studio.agents_side("scripted-agent", "plain", "--agents", AGENTS, timeout=30)
     assert code == 1 and "not a loopback address" in err and "--curve-server-key" in err
+
+
+def test_a_browser_on_another_host_reaches_the_gateway_and_a_foreign_page_does_not(studio):
+    ada = studio.run_in(NS_AGENTS, "scripted-agent", "ada", "--agents", AGENTS, *_curve("ada", studio),
+                        "--decisions", "5", "--seed", "3")
+    assert ada.wait(60) == 0
+
+    def seen() -> dict | None:
+        code, out, _ = studio.agents_side("-c", BROWSER, GATEWAY, timeout=60)  # fails until the gateway serves
+        found = json.loads(out.strip().splitlines()[-1]) if code == 0 else None
+        return found if found and "ada" in found["canvases"] else None
+
+    wait_until(lambda: seen() is not None, timeout=60, what="the gateway, from the agents' host, showing ada")
+    found = seen()
+    assert found["page"] == 200 and "<html" in found["html"].lower()
+    assert "ada" in found["api"] and found["first"] == "snapshot"
+    assert found["foreign"] != "accepted" and "403" in found["foreign"]

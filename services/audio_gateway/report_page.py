@@ -15,7 +15,9 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 router = APIRouter()
 
 # The report shows the models' own titles and statements: it runs no script and loads nothing from elsewhere.
-REPORT_POLICY = {"content-security-policy": "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'"}
+REPORT_POLICY = {"content-security-policy": "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; "
+                                            "base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+                 "x-content-type-options": "nosniff"}
 FILES = {"report.html": "text/html; charset=utf-8", "report.md": "text/markdown; charset=utf-8",
          "report.json": "application/json"}
 FOLDERS = ("plots", "works")

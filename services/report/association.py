@@ -10,9 +10,10 @@ played, PROTOCOL.md section 4):
 - brightness ~ pitch and brightness ~ velocity, by Spearman's rank correlation ρ between the colour's relative
   luminance (WCAG, from the palette's sRGB) and the note's MIDI number / velocity: "bright goes with high".
 
-Each p-value is a permutation test (the colours shuffled against the notes, `permutations` times, seeded:
-the same record gives the same report), and the four of a model are adjusted together with Holm's method, so
-that a model is not found to associate colour and sound one time in five by chance.
+Each p-value is a permutation test: each agent's colours rotated against its own notes by a random shift,
+`permutations` times, seeded (the same record gives the same report); see `_Null` for why a rotation and not a
+shuffle. The tests of a model that could be made are adjusted together with Holm's method, so that a model is
+not found to associate colour and sound one time in five by chance.
 """
 
 from __future__ import annotations
@@ -43,11 +44,11 @@ BRIGHTNESS: dict[str, float] = {name: _luminance(c.rgb) for name, c in COLOURS.i
 BY_BRIGHTNESS: list[str] = sorted(COLOURS, key=BRIGHTNESS.__getitem__)
 
 
-def octave(midi: int) -> int:
-    return midi // 12 - 1  # MIDI 60 is C4
+def octave(midi):
+    return midi // 12 - 1  # MIDI 60 is C4; of an int or a numpy array
 
 
-def velocity_band(velocity: int) -> int:
+def velocity_band(velocity):
     return (velocity - 1) // VELOCITY_BAND
 
 
@@ -90,7 +91,10 @@ class ColourSound:
     by_band: np.ndarray  # rows x velocity bands: notes
 
 
-def colour_sound(notes: Sequence[Note], *, permutations: int, seed: int = 0) -> ColourSound:
+def colour_sound(sequences: Sequence[Sequence[Note]], *, permutations: int, seed: int = 0) -> ColourSound:
+    """The colour-and-sound tests on a model's notes: `sequences` holds each of its agents' notes in the order
+    played (the null rotates each agent's colours against its own notes; see `_rotations`)."""
+    notes = [n for seq in sequences for n in seq]
     colours = [c for c in BY_BRIGHTNESS if any(n.color == c for n in notes)]
     index = {c: i for i, c in enumerate(colours)}
     colour = np.array([index[n.color] for n in notes], dtype=np.int64)
@@ -98,16 +102,15 @@ def colour_sound(notes: Sequence[Note], *, permutations: int, seed: int = 0) -> 
     velocity = np.array([n.velocity for n in notes], dtype=np.int64)
     octaves = sorted({octave(m) for m in midi.tolist()})
     bands = sorted({velocity_band(v) for v in velocity.tolist()})
-    octave_code = np.searchsorted(octaves, midi // 12 - 1)
-    band_code = np.searchsorted(bands, (velocity - 1) // VELOCITY_BAND)
+    octave_code = np.searchsorted(octaves, octave(midi))
+    band_code = np.searchsorted(bands, velocity_band(velocity))
     brightness = np.array([BRIGHTNESS[colours[i]] for i in colour.tolist()])
-    rng = np.random.default_rng(seed)
-    run = dict(permutations=permutations, rng=rng)
+    null = _Null([len(seq) for seq in sequences], permutations, seed)
     tests = [
-        _mi_test("colour ~ pitch", colour, octave_code, **run),
-        _mi_test("colour ~ velocity", colour, band_code, **run),
-        _rank_test("brightness ~ pitch", brightness, midi, **run),
-        _rank_test("brightness ~ velocity", brightness, velocity, **run),
+        null.test("colour ~ pitch", "MI (bits)", colour, octave_code, mutual_information, two_sided=False),
+        null.test("colour ~ velocity", "MI (bits)", colour, band_code, mutual_information, two_sided=False),
+        null.test("brightness ~ pitch", "Spearman ρ", brightness, midi, _spearman, two_sided=True, ranks=True),
+        null.test("brightness ~ velocity", "Spearman ρ", brightness, velocity, _spearman, two_sided=True, ranks=True),
     ]
     rows = [ColourRow(c, int((colour == i).sum()), float(midi[colour == i].mean()),
                       float(velocity[colour == i].mean())) for i, c in enumerate(colours)]
@@ -129,9 +132,9 @@ def _untestable(x: np.ndarray, y: np.ndarray) -> str | None:
     return None
 
 
-def mutual_information(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:
-    """MI in bits between integer codes x and y (0..k-1) along `axis`, for every row of a batch at once."""
-    x, y = np.broadcast_arrays(np.moveaxis(x, axis, -1), np.moveaxis(y, axis, -1))
+def mutual_information(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """MI in bits between integer codes x and y (0..k-1) along the last axis, for every row of a batch at once."""
+    x, y = np.broadcast_arrays(x, y)
     batch, n = x.shape[:-1], x.shape[-1]
     nx, ny = int(x.max()) + 1, int(y.max()) + 1
     rows = int(np.prod(batch, dtype=np.int64))
@@ -143,38 +146,57 @@ def mutual_information(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarr
     return terms.sum(axis=(1, 2)).reshape(batch)
 
 
-def _spearman(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:
-    """Pearson's r of the ranks (passed in as ranks: see _rank_test), for every row of a batch at once."""
-    x = x - x.mean(axis=axis, keepdims=True)
-    y = y - y.mean(axis=axis, keepdims=True)
-    return (x * y).sum(axis=axis) / np.sqrt((x * x).sum(axis=axis) * (y * y).sum(axis=axis))
+def _spearman(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Pearson's r along the last axis, for every row of a batch at once; of ranks, it is Spearman's ρ."""
+    x = x - x.mean(axis=-1, keepdims=True)
+    y = y - y.mean(axis=-1, keepdims=True)
+    return (x * y).sum(axis=-1) / np.sqrt((x * x).sum(axis=-1) * (y * y).sum(axis=-1))
 
 
-def _permute(x: np.ndarray, y: np.ndarray, statistic: Callable, alternative: str, permutations: int,
-             rng: np.random.Generator):
-    """scipy's permutation test: y's pairing with x shuffled; p counts the observed statistic among the null."""
-    return stats.permutation_test((x, y), statistic, permutation_type="pairings", vectorized=True,
-                                  n_resamples=permutations, alternative=alternative, random_state=rng)
+class _Null:
+    """The null distribution of "the colour tells nothing about the note": each agent's sequence of colours
+    rotated by a random shift against its own notes (a circular-shift test). Notes are not independent: a model
+    keeps a colour for many notes and its pitch drifts slowly, so shuffling notes one by one would find "an
+    association" in most runs where there is none; a rotation keeps both sequences' own structure and breaks
+    only their alignment. Every test of a model uses the same rotations (seeded), drawn in batches of bounded
+    size, so memory stays flat however long the record."""
 
+    BATCH = 4_000_000  # index elements per batch: 32 MB
 
-def _mi_test(name: str, colour: np.ndarray, other: np.ndarray, *, permutations: int,
-             rng: np.random.Generator) -> Association:
-    why = _untestable(colour, other)
-    if why:
-        return Association(name, "MI (bits)", len(colour), None, why=why)
-    result = _permute(colour, other, mutual_information, "greater", permutations, rng)
-    return Association(name, "MI (bits)", len(colour), float(result.statistic),
-                       float(result.null_distribution.mean()), float(result.pvalue))
+    def __init__(self, lengths: list[int], count: int, seed: int):
+        self.lengths, self.count, self.seed = [n for n in lengths if n], count, seed
 
+    def _batches(self):
+        rng = np.random.default_rng(self.seed)
+        total = sum(self.lengths)
+        per_batch = max(1, self.BATCH // max(total, 1))
+        done = 0
+        while done < self.count:
+            size = min(per_batch, self.count - done)
+            index = np.empty((size, total), dtype=np.int64)
+            start = 0
+            for n in self.lengths:
+                shifts = rng.integers(1, n, size=size) if n > 1 else np.zeros(size, dtype=np.int64)
+                index[:, start:start + n] = start + (np.arange(n)[None, :] + shifts[:, None]) % n
+                start += n
+            yield index
+            done += size
 
-def _rank_test(name: str, brightness: np.ndarray, other: np.ndarray, *, permutations: int,
-               rng: np.random.Generator) -> Association:
-    why = _untestable(brightness, other)
-    if why:
-        return Association(name, "Spearman ρ", len(brightness), None, why=why)
-    ranks = (stats.rankdata(brightness), stats.rankdata(other))  # ties get their mean rank
-    result = _permute(*ranks, _spearman, "two-sided", permutations, rng)
-    return Association(name, "Spearman ρ", len(brightness), float(result.statistic), None, float(result.pvalue))
+    def test(self, name: str, measure: str, colour: np.ndarray, other: np.ndarray, statistic: Callable, *,
+             two_sided: bool, ranks: bool = False) -> Association:
+        why = _untestable(colour, other)
+        if why:
+            return Association(name, measure, len(colour), None, why=why)
+        if ranks:
+            colour, other = stats.rankdata(colour), stats.rankdata(other)  # ties get their mean rank
+        observed = float(statistic(colour, other))
+        null = np.concatenate([statistic(colour[index], other) for index in self._batches()])
+        if two_sided:
+            beyond = np.abs(null) >= abs(observed) - 1e-12
+        else:
+            beyond = null >= observed - 1e-12  # a rotation that aligns as well counts, despite rounding
+        p = (1 + int(beyond.sum())) / (1 + len(null))
+        return Association(name, measure, len(colour), observed, None if two_sided else float(null.mean()), p)
 
 
 def holm(tests: list[Association]) -> list[Association]:

@@ -7,8 +7,8 @@
 from __future__ import annotations
 
 import html
+import re
 import time
-from collections import Counter
 from typing import Any
 
 import markdown as md
@@ -34,7 +34,7 @@ def _agent_figures(a: AgentStudy, canvas: CanvasModel | None) -> dict[str, Any]:
     return {
         "model": a.model,
         "models": a.models,
-        "decisions": len(a.decisions),
+        "decisions": a.decisions,
         "ops_applied": a.ops_applied,
         "ops_rejected": a.ops_rejected,
         "rejected_share": a.rejected_share,
@@ -68,9 +68,10 @@ def _colour_sound_figures(cs: ColourSound) -> dict[str, Any]:
 
 
 def figures(study: Study, colour_sound: dict[str, ColourSound], tl: Timeline, *, command: str,
-            plots: dict[str, str], works: dict[str, list[tuple[int, str]]], permutations: int) -> dict[str, Any]:
+            plots: dict[str, str], works: dict[str, list[tuple[int, str]]], permutations: int,
+            undecodable: int = 0) -> dict[str, Any]:
     groups = study.by_model()
-    lexicons = {model: sum((a.feelings for a in agents), Counter()) for model, agents in groups.items()}
+    lexicons = study.lexicons()
     everyone = set().union(*lexicons.values()) if lexicons else set()
     only = {m: sorted(w for w in lex if all(w not in other for o, other in lexicons.items() if o != m))
             for m, lex in lexicons.items()}
@@ -81,7 +82,7 @@ def figures(study: Study, colour_sound: dict[str, ColourSound], tl: Timeline, *,
         notes = sum(len(a.notes) for a in agents)
         models[model] = {
             "agents": [a.name for a in agents],
-            "decisions": sum(len(a.decisions) for a in agents),
+            "decisions": sum(a.decisions for a in agents),
             "ops_applied": applied,
             "ops_rejected": rejected,
             "rejected_share": rejected / (applied + rejected) if applied + rejected else None,
@@ -101,10 +102,11 @@ def figures(study: Study, colour_sound: dict[str, ColourSound], tl: Timeline, *,
         "record": {"first_seq": study.first_seq, "last_seq": study.last_seq, "events": study.events,
                    "first_time": study.first_time, "last_time": study.last_time,
                    "hours": ((study.last_time or 0) - (study.first_time or 0)) / HOUR,
+                   "undecodable": undecodable,  # entries that are no event (reported on stderr with key and ID)
                    "unreadable": [{"seq": s, "reason": r} for s, r in study.unreadable]},
         "distinct_emotions": len(everyone),
         "models": models,
-        "agents": {a.name: _agent_figures(a, study.canvases.get(a.name)) for a in sorted(study.agents.values(), key=lambda a: a.name)},
+        "agents": {a.name: _agent_figures(a, study.canvases.get(a.name)) for a in study.by_name()},
         "timeline": {"bin_seconds": tl.bin_seconds, "starts": tl.starts, "notes": tl.notes, "feelings": tl.feelings},
         "permutations": permutations,
         "alpha": ALPHA,
@@ -128,14 +130,19 @@ def p_value(p: float | None) -> str:
     return "–" if p is None else f"{p:.4f}"
 
 
-def _cell(text: Any) -> str:
-    # Titles and statements are the models' own text: no HTML of theirs reaches the page (/report).
-    return html.escape(str(text), quote=False).replace("|", "\\|").replace("\n", " ")
+MARKDOWN_SPECIALS = re.compile(r"([\\`*_\[\]|])")
+
+
+def text(value: Any) -> str:
+    """Anyone's text (a model's name, a title, a statement, an agent's or a feeling's name) as Markdown that
+    shows it as it is, in prose or in a table cell: no HTML of its own (the page at /report), no link, image,
+    emphasis or code, and no cell break."""
+    return MARKDOWN_SPECIALS.sub(r"\\\1", html.escape(str(value), quote=False)).replace("\n", " ")
 
 
 def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
+    lines = ["| " + " | ".join(text(c) for c in header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(text(c) for c in row) + " |" for row in rows]
     return lines + [""]
 
 
@@ -145,12 +152,15 @@ def _when(t: float | None) -> str:
 
 def markdown(f: dict[str, Any]) -> str:
     rec, models = f["record"], f["models"]
+    command = f["command"].replace("`", "'")
     out = ["# Aurora study report", "",
-           f"Made {f['made']} by `{f['command']}` from the record's events {rec['first_seq']} to {rec['last_seq']} "
-           f"({rec['events']} events, {_when(rec['first_time'])} to {_when(rec['last_time'])}, "
+           f"Made {f['made']} by `{command}` from the record's events {rec['first_seq']} to {rec['last_seq']} "
+           f"({rec['events']} read, {_when(rec['first_time'])} to {_when(rec['last_time'])}, "
            f"{rec['hours']:.2f} hours). Every figure below is in `report.json` beside this file.", ""]
-    if rec["unreadable"]:
-        out += [f"{len(rec['unreadable'])} events could not be read and are left out (listed in report.json).", ""]
+    if rec["undecodable"] or rec["unreadable"]:
+        out += [f"Left out: {rec['undecodable']} entries of the record that are no event (said with their key and ID "
+                f"when the report was made) and {len(rec['unreadable'])} events that lack what their kind needs "
+                "(listed in report.json).", ""]
     out += _models_section(f)
     out += _emotions_section(f)
     out += _colour_sound_section(f)
@@ -192,8 +202,8 @@ def _models_section(f: dict[str, Any]) -> list[str]:
 def _emotions_section(f: dict[str, Any]) -> list[str]:
     out = ["## Emotions", "", f"The studio named **{f['distinct_emotions']}** distinct emotions in all.", ""]
     for model, m in f["models"].items():
-        words = ", ".join(m["only_this_model"]) or "none"
-        out += [f"- Only **{model}** named ({len(m['only_this_model'])}): {words}"]
+        words = ", ".join(text(w) for w in m["only_this_model"]) or "none"
+        out += [f"- Only **{text(model)}** named ({len(m['only_this_model'])}): {words}"]
     if "emotions" in f["plots"]:
         out += ["", f"![The emotions each model named most]({f['plots']['emotions']})"]
     return out + [""]
@@ -205,18 +215,20 @@ def _colour_sound_section(f: dict[str, Any]) -> list[str]:
            "velocity? Mutual information (MI, bits) between the colour and the note's octave / velocity band "
            "(beside it, the mean MI of the permuted data: MI's bias with these many notes); Spearman's ρ between "
            "the colour's brightness (WCAG relative luminance) and the note's MIDI pitch / velocity. p-values are "
-           f"permutation tests ({f['permutations']} shuffles of the colours, seeded), Holm-adjusted over the "
-           f"model's four tests; *found* means adjusted p < {f['alpha']}.", ""]
+           f"permutation tests: {f['permutations']} random rotations of each agent's colours against its own "
+           "notes, seeded (a rotation, not a shuffle: a model keeps a colour for many notes and its pitch drifts, "
+           "which a shuffle of single notes would take for an association). They are Holm-adjusted over the "
+           f"model's tests that could be made; *found* means adjusted p < {f['alpha']}.", ""]
     for model, m in f["models"].items():
         cs = m["colour_sound"]
-        out += [f"### {model} ({cs['notes']} notes)", ""]
+        out += [f"### {text(model)} ({cs['notes']} notes)", ""]
         rows = []
         for t in cs["tests"]:
             if t["effect"] is None:
                 rows.append([t["name"], t["measure"], t["n"], "–", "–", "–", f"not tested: {t['why']}"])
                 continue
             effect = num(t["effect"]) + (f" (chance {num(t['chance'])})" if t["chance"] is not None else "")
-            verdict = "**found**" if t["found"] else "none found"
+            verdict = "found" if t["found"] else "none found"
             if t["found"] and t["measure"].startswith("Spearman"):
                 verdict += " (brighter, higher)" if t["effect"] > 0 else " (brighter, lower)"
             rows.append([t["name"], t["measure"], t["n"], effect, p_value(t["p"]), p_value(t["p_holm"]), verdict])
@@ -227,7 +239,7 @@ def _colour_sound_section(f: dict[str, Any]) -> list[str]:
                            for c in cs["colours"]])
         plot = f["plots"].get(f"colour-sound:{model}")
         if plot:
-            out += [f"![{model}: colour against octave and velocity]({plot})", ""]
+            out += [f"![{text(model)}: colour against octave and velocity]({plot})", ""]
     return out
 
 
@@ -248,8 +260,9 @@ def _timeline_section(f: dict[str, Any]) -> list[str]:
 
 
 def _agent_section(name: str, a: dict[str, Any], plots: dict[str, str], gallery: list[tuple[int, str]]) -> list[str]:
-    models = a["model"] if len(a["models"]) < 2 else f"{a['model']} (before: {', '.join(a['models'][:-1])})"
-    out = [f"## Agent {name}", "",
+    models = text(a["model"]) + ("" if len(a["models"]) < 2 else
+                                 f" (before: {', '.join(text(m) for m in a['models'][:-1])})")
+    out = [f"## Agent {text(name)}", "",
            f"Model {models}. {a['decisions']} decisions; {a['ops_applied']} ops applied, {a['ops_rejected']} "
            f"rejected ({pct(a['rejected_share'])}); {a['notes']} notes ({num(a['notes_per_hour'], 1)} per hour); "
            f"{a['feelings_named']} feelings named, {a['distinct_emotions']} distinct; {a['colours_used']} colours "
@@ -270,7 +283,7 @@ def _agent_section(name: str, a: dict[str, Any], plots: dict[str, str], gallery:
                         [[w["work"], w["title"] or "(untitled)", pct(w["coverage"]), w["statement"] or ""]
                          for w in shown])]
     if gallery:
-        out += [" ".join(f"![{name} work {work}]({path})" for work, path in gallery), ""]
+        out += [" ".join(f"![{text(name)} work {work}]({path})" for work, path in gallery), ""]
     return out
 
 

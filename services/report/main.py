@@ -11,11 +11,11 @@ import json
 import os
 import shlex
 import sys
-from collections import Counter
 from pathlib import Path
 
 import redis
 
+from proto.names import name_problem
 from services.base.datadir import report_dir
 from services.recorder import archive
 from services.report.study import Study, read_study
@@ -55,26 +55,29 @@ def report(r: redis.Redis, args: argparse.Namespace) -> int:
     from services.report import association, document
 
     out: Path = args.out or report_dir()
-    (out / "plots").mkdir(parents=True, exist_ok=True)
-    (out / "works").mkdir(exist_ok=True)
+    for folder in (out / "plots", out / "works"):
+        folder.mkdir(parents=True, exist_ok=True)
+        for stale in folder.glob("*.png"):  # a previous report's pictures: not this one's
+            stale.unlink()
     corrupt = record.CorruptReport("report")
     last = archive.last_seq(r)
     study = read_study(_events(r, last, args.progress_every, corrupt))
+    undecodable = corrupt.count
     groups = study.by_model()
     print(f"aurora report: {study.events} events of {len(study.agents)} agents read; testing colour and sound",
           file=sys.stderr)
-    colour_sound = {model: association.colour_sound([n for a in agents for n in a.notes],
+    colour_sound = {model: association.colour_sound([a.notes for a in agents],
                                                     permutations=args.permutations, seed=args.seed)
                     for model, agents in groups.items()}
     tl = timeline(study)
     drawn = _draw(study, colour_sound, tl, out) if study.agents else {}
     gallery = _gallery(r, study, out, corrupt)
     figures = document.figures(study, colour_sound, tl, command=_command_line(), plots=drawn, works=gallery,
-                               permutations=args.permutations)
+                               permutations=args.permutations, undecodable=undecodable)
     text = document.markdown(figures)
-    _write(out / "report.json", json.dumps(figures, indent=1) + "\n")
-    _write(out / "report.md", text + "\n")
-    _write(out / "report.html", document.to_html(text))  # last: the gateway serves it once it is whole
+    write_atomically(out / "report.json", json.dumps(figures, indent=1) + "\n")
+    write_atomically(out / "report.md", text + "\n")
+    write_atomically(out / "report.html", document.to_html(text))  # last: the gateway serves it once it is whole
     print(f"aurora report: wrote {out}/report.md, report.html, report.json and {len(drawn)} plots", file=sys.stderr)
     return 0
 
@@ -90,12 +93,11 @@ def _draw(study: Study, colour_sound: dict, tl, out: Path) -> dict[str, str]:
     from services.report import plots  # see report()
 
     drawn = {}
-    groups = study.by_model()
-    lexicons = {model: sum((a.feelings for a in agents), Counter()) for model, agents in groups.items()}
+    lexicons = study.lexicons()
     if any(lexicons.values()):
         drawn["emotions"] = plots.emotions(lexicons, out / "plots" / "emotions.png")
     drawn["over-time"] = plots.over_time(tl, out / "plots" / "over-time.png")
-    painted = {a.name: a.painted for a in sorted(study.agents.values(), key=lambda a: a.name) if a.painted}
+    painted = {a.name: a.painted for a in study.by_name() if a.painted}
     if painted:
         drawn["colours"] = plots.colours_painted(painted, out / "plots" / "colours.png")
     for i, (model, cs) in enumerate(colour_sound.items()):
@@ -107,7 +109,9 @@ def _draw(study: Study, colour_sound: dict, tl, out: Path) -> dict[str, str]:
 def _gallery(r: redis.Redis, study: Study, out: Path, corrupt: record.CorruptReport) -> dict[str, list]:
     """The latest finished works of each agent as PNGs in out/works: agent -> [(work, path)]."""
     gallery: dict[str, list] = {}
-    for agent in sorted(study.agents.values(), key=lambda a: a.name):
+    for agent in study.by_name():
+        if name_problem(agent.name):
+            continue  # not a name the canvas lets in (a foreign record): never part of a file's name
         for work in agent.works[-GALLERY:]:
             key = archive.work_key(agent.name, work.work)
             png = r.hget(key, "png")
@@ -115,12 +119,13 @@ def _gallery(r: redis.Redis, study: Study, out: Path, corrupt: record.CorruptRep
                 corrupt(key, "png", "no picture of this work")
                 continue
             path = out / "works" / f"{agent.name}-{work.work}.png"
-            path.write_bytes(png)
+            write_atomically(path, png)
             gallery.setdefault(agent.name, []).append((work.work, str(path.relative_to(out))))
     return gallery
 
 
-def _write(path: Path, text: str) -> None:
+def write_atomically(path: Path, data: bytes | str) -> None:
+    """Whole or not at all: the gateway may serve the file while a new report is written."""
     part = path.with_name(path.name + ".part")
-    part.write_text(text)
+    part.write_bytes(data.encode() if isinstance(data, str) else data)
     os.replace(part, path)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")  # before pyplot: files only, never a window
+matplotlib.rcParams["text.parse_math"] = False  # a model's name is text, even with a $ in it
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
@@ -21,9 +23,12 @@ TOP_EMOTIONS = 12
 
 
 def _save(fig, path: Path) -> Path:
+    """Written whole, then renamed: the gateway may serve the file while a new report is written."""
     fig.tight_layout()
-    fig.savefig(path, dpi=DPI)
+    part = path.with_name(path.stem + ".part.png")
+    fig.savefig(part, dpi=DPI)
     plt.close(fig)
+    os.replace(part, path)
     return path
 
 

@@ -51,8 +51,8 @@ def test_the_planted_association_is_found_and_the_independent_model_has_none(pla
     assert planted["colour ~ pitch"]["p_holm"] < 0.01
     assert not any(t["found"] for t in none), none
     section = text.split("### planted")[1].split("###")[0]
-    assert "| brightness ~ pitch | Spearman ρ | 240 |" in section and "**found** (brighter, higher)" in section
-    assert "**found**" not in text.split("### none")[1].split("##")[0]
+    assert "| brightness ~ pitch | Spearman ρ | 240 |" in section and "| found (brighter, higher) |" in section
+    assert "| found" not in text.split("### none")[1].split("##")[0]
 
 
 def test_every_number_of_the_report_is_the_logs(played, make_report):
@@ -126,21 +126,23 @@ def test_the_files_are_written_and_the_models_text_is_escaped(played, make_repor
     html = (out / "report.html").read_text()
     assert "<table>" in html and "<b>care</b>" not in html and "&lt;b&gt;care&lt;/b&gt;" in html
     assert "closes work 1 \\| with" in (out / "report.md").read_text()  # a | in a cell stays in its cell
+    assert "closes work 1 | with" in html
     pictures = re.findall(r'<img alt="[^"]*" src="([^"]+)"', html)
     assert {p.split("/")[0] for p in pictures} == {"plots", "works"}
     for picture in pictures:
         assert (out / picture).read_bytes().startswith(PNG), picture
     assert len([p for p in pictures if p.startswith("plots/colour-sound")]) == 2
     assert "wrote" in err and "plots" in err
-    assert "(500 shuffles of the colours" in (out / "report.md").read_text()  # the number used, not the default
+    assert "permutation tests: 500 random rotations" in (out / "report.md").read_text()  # the number used
 
 
 def test_a_corrupt_event_is_reported_and_skipped(played, make_report, record_db):
     writer, tallies = played
     seq = next(s for s, b in writer.bodies.items() if b["kind"] == "feel" and b["agent"] == "ada")
     replace_entry(record_db, "aurora:events", f"{seq}-0", {"agent": "ada", "kind": "feel", "event": b"junk"})
-    figures, _, _, err = make_report()
+    figures, text, _, err = make_report()
     assert f"aurora:events {seq}-0" in err
+    assert figures["record"]["undecodable"] == 1 and "Left out: 1 entries" in text
     assert figures["agents"]["ada"]["feelings_named"] == sum(tallies["ada"].feelings.values()) - 1
 
 
@@ -149,3 +151,26 @@ def test_an_empty_record_is_no_report(record_url, tmp_path, monkeypatch, capsys)
     assert cli.main(["report", "--out", str(tmp_path / "r")]) == 1
     assert "no record" in capsys.readouterr().err
     assert not (tmp_path / "r" / "report.html").exists()
+
+
+HOSTILE_MODEL = "<meta http-equiv=refresh content='0;url=https://evil.example/'> $x$ | *m*"
+HOSTILE_TITLE = "[x](javascript:alert(1)) a \\| b `c` *d*"  # a title: at most 60 characters
+HOSTILE_STATEMENT = "![i](https://evil.example/i.png) <script>alert(1)</script> " + HOSTILE_TITLE
+
+
+def test_nothing_a_model_says_or_is_called_becomes_markup(record_db, make_report):
+    writer = RecordWriter(record_db)
+    writer.join("eve", 8, 4, model=HOSTILE_MODEL)
+    writer.decide("eve", ["color red", "pen down", "note C4 quarter 90", "feel calm", f'title "{HOSTILE_TITLE}"',
+                          "done"])
+    writer.event("eve", "statement", {"work": 1, "text": HOSTILE_STATEMENT})
+    figures, text, out, _ = make_report()
+    html = (out / "report.html").read_text()
+    assert "<meta http-equiv" not in html and "javascript:" not in html.replace("[x](javascript:", "")
+    assert "evil.example/i.png" not in html.replace("![i](https://evil.example/i.png)", "")
+    assert html.count("<img") == len(re.findall(r"!\[[^\]]*\]\((plots|works)/", text))  # only the report's own
+    assert "<em>m</em>" not in html and "<em>d</em>" not in html and "<code>c</code>" not in html
+    assert "<script>" not in html
+    assert figures["models"][HOSTILE_MODEL]["agents"] == ["eve"]
+    assert "a \\| b" in html  # the statement whole, its backslash and bar shown as written
+    assert html.count("<table>") == text.count("\n|---")  # every table is still a table

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import logging
 import os
@@ -21,7 +22,7 @@ from services.agent.memory import MemoryBank
 from services.agent.models import ModelError, resolve
 from services.base import addresses, curve
 from services.base.datadir import data_dir
-from services.base.redis_server import EmbeddedRedis, free_loopback_port
+from services.base.redis_server import EmbeddedRedis, RedisUnavailable, free_loopback_port
 from services.base.log import event, setup
 from services.canvas.client import CanvasClient
 
@@ -49,25 +50,32 @@ def memory_url(args, name: str) -> Iterator[str]:
     --memory-url / AURORA_MEMORY_URL (the studio's Redis with this agent's own ACL user: `aurora up` and
     `aurora grant` make it), else REDIS_URL as is (warned: nothing keeps the bank from others), else a Redis
     of the agent's own on this host, data in <data>/banks/<name>: an agent that joins a studio from another
-    host needs nothing but the canvas's address, and keeps its memory across restarts there.
+    host needs nothing but the canvas's address, and keeps its memory across restarts there. Raises
+    RedisUnavailable when that server cannot start, or when another process of this agent holds its folder.
     """
-    url = args.memory_url or os.environ.get("AURORA_MEMORY_URL")
+    given = args.memory_url or os.environ.get("AURORA_MEMORY_URL")
+    url = given or os.environ.get("REDIS_URL")
     if url:
+        if not given:
+            logging.getLogger("aurora.agent").warning(
+                "using REDIS_URL as is: the bank is not isolated by the server (run under `aurora up` for that)")
         yield url
         return
-    url = os.environ.get("REDIS_URL")
-    if url:
-        logging.getLogger("aurora.agent").warning(
-            "using REDIS_URL as is: the bank is not isolated by the server (run under `aurora up` for that)")
-        yield url
-        return
-    server = EmbeddedRedis(data_dir() / OWN_BANKS / name, free_loopback_port()).start()
-    print(f"aurora agent {name}: memory bank in {server.data_dir} (a Redis of its own; AURORA_MEMORY_URL for "
-          "the studio's)", flush=True)
-    try:
-        yield server.url
-    finally:
-        server.stop()
+    folder = data_dir() / OWN_BANKS / name
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder / "agent.lock").open("w") as lock:
+        try:  # two servers on one append-only file would corrupt it; the lock goes with the process
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RedisUnavailable(f"agent {name} already runs on this host: its memory bank in {folder} is "
+                                   "in use") from None
+        server = EmbeddedRedis(folder, free_loopback_port()).start()
+        print(f"aurora agent {name}: memory bank in {folder} (a Redis of its own; AURORA_MEMORY_URL for the "
+              "studio's)", flush=True)
+        try:
+            yield server.url
+        finally:
+            server.stop()
 
 
 def run(args: argparse.Namespace) -> int:
@@ -81,22 +89,22 @@ def run(args: argparse.Namespace) -> int:
     except (rosters.RosterError, ModelError) as exc:
         print(f"aurora agent: {exc}", file=sys.stderr)
         return 2
+    try:  # the bank before the model: a bank that cannot open fails at once, not after minutes of loading
+        with memory_url(args, spec.name) as url:
+            bank = MemoryBank(redis.Redis.from_url(url, socket_timeout=10, health_check_interval=30), spec.name)
+            return _live(args, spec, bank, keys, address, model_path)
+    except (ModelError, RedisUnavailable) as exc:
+        print(f"aurora agent: {exc}", file=sys.stderr)
+        return 2
+
+
+def _live(args, spec, bank: MemoryBank, keys, address: str, model_path: str) -> int:
+    """The agent's life once its bank is open: load its model, then decide until stopped."""
     from services.agent.llm import Generator  # imports llama_cpp: only when a model will run
 
     print(f"aurora agent {spec.name}: loading {os.path.basename(model_path)}", flush=True)
-    try:
-        gen = Generator(model_path, n_ctx=spec.context, n_threads=spec.threads, seed=spec.seed,
-                        sampling=spec.sampling, chat=spec.chat)
-    except ModelError as exc:
-        print(f"aurora agent: {exc}", file=sys.stderr)
-        return 2
-    with memory_url(args, spec.name) as url:
-        bank = MemoryBank(redis.Redis.from_url(url, socket_timeout=10, health_check_interval=30), spec.name)
-        return _live(args, spec, gen, bank, keys, address, model_path)
-
-
-def _live(args, spec, gen, bank: MemoryBank, keys, address: str, model_path: str) -> int:
-    """The agent's life once its model is loaded and its bank open: decide until stopped."""
+    gen = Generator(model_path, n_ctx=spec.context, n_threads=spec.threads, seed=spec.seed, sampling=spec.sampling,
+                    chat=spec.chat)
     log = logging.getLogger(f"aurora.agent.{spec.name}")
     if args.fresh:
         bank.wipe()

@@ -19,7 +19,6 @@ from pathlib import Path
 
 import zmq
 from zmq.auth.thread import ThreadAuthenticator
-from zmq.utils import z85
 from zmq.utils.monitor import parse_monitor_message
 
 from services.base.curve import CurveError, fingerprint, is_loopback
@@ -62,6 +61,7 @@ class AuthorizedKeys:
         self.keys, self.counters = keys, counters
         self.throttle = throttle or Throttle()
         self.peer = ""  # the address of the peer whose handshake is being checked (set by Guard)
+        self.granted: str | None = None  # the name of the key let in by the request being answered
         self.stamp: tuple | None = None
         self.known: dict[bytes, str] = {}
 
@@ -78,6 +78,7 @@ class AuthorizedKeys:
 
     def callback(self, domain: str, key: bytes) -> bool:
         name = self.current().get(key)
+        self.granted = name
         if name is not None:
             event(log, logging.INFO, "let a client in", socket=domain, name=name, peer=self.peer)
             return True
@@ -115,7 +116,11 @@ class Guard(ThreadAuthenticator):
         """The User-Id of a connection let in: the name its key is authorized under, which the canvas reads from
         each message and lets a hello name only that agent; none ("") for the studio's own key (keys.STUDIO),
         which speaks for every agent of the canvas's host."""
-        name = self.provider.current().get(z85.encode(client_public_key), "")  # raw here, z85 in the callback
+        # Asked right after the callback let this key in, on the same thread: the name it found, not the folder
+        # read again (a key revoked in between must not come out as no name, which speaks for any agent).
+        name, self.provider.granted = self.provider.granted, None
+        if name is None:
+            raise RuntimeError("a User-Id asked for a key the callback did not let in")
         return "" if name == STUDIO else name
 
 

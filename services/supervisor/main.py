@@ -128,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
         f"  events stream from {addrs.events} (snapshots at {addrs.snapshots})\n"
         f"  see every canvas:  aurora peek\n"
         f"Ctrl-C stops everything.")
-    state = StudioState(data, f"http://{args.gateway_host}:{args.gateway_port}/", keys_env)
+    state = StudioState(data, f"http://{args.gateway_host}:{args.gateway_port}/", addrs.events, keys_env)
     redis_retry_at, redis_delay = 0.0, BACKOFF_MIN
     while not stopping:
         now = time.monotonic()

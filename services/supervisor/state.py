@@ -14,10 +14,11 @@ STATE_FILE = "studio.json"
 
 
 class StudioState:
-    def __init__(self, data: Path, gateway_url: str, keys_env: dict[str, str] | None = None):
+    def __init__(self, data: Path, gateway_url: str, events: str, keys_env: dict[str, str] | None = None):
         self.path = Path(data) / STATE_FILE
         # keys_env: the key files (not keys) of the studio's own processes when its canvas takes only CurveZMQ.
-        self.head = {"pid": os.getpid(), "started_at": time.time(), "gateway": gateway_url, "keys": keys_env or {}}
+        self.head = {"pid": os.getpid(), "started_at": time.time(), "gateway": gateway_url, "events": events,
+                     "keys": keys_env or {}}
         self.last: list[dict] | None = None
 
     def update(self, children) -> None:
@@ -42,8 +43,23 @@ def read(data: Path) -> dict | None:
         return None
 
 
-def local_keys() -> dict[str, str]:
-    """For a viewer on the studio's host (peek, watch, status, health) given no keys: those of the studio's own
-    processes while `aurora up` runs it on CurveZMQ (`--curve`, or an address off loopback); else none."""
+def alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's: alive
+        return True
+
+
+def local_keys(events: str) -> dict[str, str]:
+    """For a viewer on the studio's host (peek, watch, status, health) given no keys and following `events`:
+    the studio's own key files while `aurora up` runs that canvas on CurveZMQ (`--curve`, or an address off
+    loopback); else none (another canvas, a studio that stopped or was killed, a plaintext one)."""
     found = read(data_dir(create=False))
-    return dict(found.get("keys") or {}) if found else {}
+    if not found or found.get("events") != events or not alive(found.get("pid")):
+        return {}
+    return dict(found.get("keys") or {})

@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
 def _snapshot(args: argparse.Namespace) -> Replica:
     addrs = addresses.from_args(args)
     keys = curve.client_from_args(args, addrs.events, addrs.snapshots, prog="health",
-                                  default=studio_state.local_keys())
+                                  default=studio_state.local_keys(addrs.events))
     replica = Replica(addrs.events, addrs.snapshots, sender="health", curve=keys)
     try:
         replica.sync(timeout=args.timeout)

@@ -20,7 +20,7 @@ def add_parser(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     addrs = addresses.from_args(args)
     keys = curve.client_from_args(args, addrs.events, addrs.snapshots, prog="peek",
-                                  default=studio_state.local_keys())
+                                  default=studio_state.local_keys(addrs.events))
     replica = Replica(addrs.events, addrs.snapshots, curve=keys)
     try:
         replica.sync(timeout=args.timeout)

@@ -10,7 +10,6 @@ where the studio is down, the record's Redis for the time it reads.
 from __future__ import annotations
 
 import argparse
-import os
 import time
 from collections import defaultdict
 
@@ -69,27 +68,15 @@ def _ago(seconds: float) -> str:
     return f"{seconds // 3600}h {seconds % 3600 // 60:02d}m"
 
 
-def _alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-        return True
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-
-
 def _processes(now: float) -> list[str]:
     found = studio_state.read(data_dir(create=False))
-    if found is None or not _alive(found.get("pid")):
+    if found is None or not studio_state.alive(found.get("pid")):
         return ["Aurora studio: not running (start it with `make up`)"]
     lines = [f"Aurora studio: running (supervisor pid {found['pid']}, up {_ago(now - found['started_at'])}), "
              f"open {found['gateway']}",
              f"  {'process':<28}{'pid':>8}  {'up':>9}  restarts"]
     for child in found["children"]:
-        running = child["running"] and _alive(child["pid"])
+        running = child["running"] and studio_state.alive(child["pid"])
         up = _ago(now - child["started_at"]) if running else "down"
         lines.append(f"  {child['name']:<28}{child['pid'] or '-':>8}  {up:>9}  {child['restarts']}")
     return lines
@@ -100,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
     print("\n".join(_processes(now)))
     addrs = addresses.from_args(args)
     keys = curve.client_from_args(args, addrs.events, addrs.snapshots, prog="status",
-                                  default=studio_state.local_keys())
+                                  default=studio_state.local_keys(addrs.events))
     replica = Replica(addrs.events, addrs.snapshots, curve=keys)
     try:
         replica.sync(timeout=args.timeout)

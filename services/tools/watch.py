@@ -362,7 +362,7 @@ def _positive(value: str) -> float:
 
 def run(args: argparse.Namespace) -> int:
     events, snapshots = resolve_addresses(args.canvas, args.events, args.snapshots)
-    keys = curve.client_from_args(args, events, snapshots, prog="watch", default=studio_state.local_keys())
+    keys = curve.client_from_args(args, events, snapshots, prog="watch", default=studio_state.local_keys(events))
     replica = Replica(events, snapshots, sender="watch", curve=keys)
     studio = Studio(replica, args.agent)
     console = Console()

@@ -10,6 +10,7 @@ import redis
 
 from services.agent.main import memory_url
 from services.agent.memory import MemoryBank
+from services.base.redis_server import RedisUnavailable
 
 
 def args(url=None) -> argparse.Namespace:
@@ -42,3 +43,15 @@ def test_with_no_redis_given_the_agent_runs_its_own_and_remembers_across_restart
         client = redis.Redis.from_url(again)
         assert "the red corner" in MemoryBank(client, "ada").render(2000)
         client.close()
+
+
+def test_a_second_process_of_the_same_agent_is_refused_its_bank(tmp_path, monkeypatch):
+    monkeypatch.setenv("AURORA_DATA", str(tmp_path))
+    monkeypatch.delenv("AURORA_MEMORY_URL", raising=False)
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    with memory_url(args(), "ada"):
+        with pytest.raises(RedisUnavailable, match="already runs on this host"):
+            with memory_url(args(), "ada"):
+                pass
+        with memory_url(args(), "bo") as other:  # another agent's bank is its own
+            assert redis.Redis.from_url(other).ping()

@@ -17,8 +17,7 @@ import urllib.request
 import redis
 
 from services.base import addresses, curve
-from services.canvas.replica import Replica
-from services.supervisor import state as studio_state
+from services.tools.canvas_view import snapshot
 
 GATEWAY_PORT_ENV, GATEWAY_DEFAULT_PORT = "AURORA_GATEWAY_PORT", 8080  # as `aurora gateway` reads them
 
@@ -57,21 +56,9 @@ def run(args: argparse.Namespace) -> int:
     return 0 if healthy else 1
 
 
-def _snapshot(args: argparse.Namespace) -> Replica:
-    addrs = addresses.from_args(args)
-    keys = curve.client_from_args(args, addrs.events, addrs.snapshots, prog="health",
-                                  default=studio_state.local_keys(addrs.events))
-    replica = Replica(addrs.events, addrs.snapshots, sender="health", curve=keys)
-    try:
-        replica.sync(timeout=args.timeout)
-    finally:
-        replica.close()
-    return replica
-
-
 def _canvas(args: argparse.Namespace) -> tuple[bool, str]:
     try:
-        replica = _snapshot(args)
+        replica = snapshot(args, "health", sender="health")
     except TimeoutError as exc:
         return False, f"{exc} (a canvas serves only once a recorder has said hello)"
     return True, f"serving at seq {replica.seq}, {len(replica.canvases)} canvas(es)"
@@ -79,7 +66,7 @@ def _canvas(args: argparse.Namespace) -> tuple[bool, str]:
 
 def _agent(args: argparse.Namespace) -> tuple[bool, str]:
     try:
-        replica = _snapshot(args)
+        replica = snapshot(args, "health", sender="health")
     except TimeoutError as exc:
         return False, str(exc)
     status = replica.status.get(args.name)

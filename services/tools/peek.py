@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 
 from services.base import addresses, curve
-from services.canvas.replica import Replica
-from services.supervisor import state as studio_state
+from services.tools.canvas_view import snapshot
 
 
 def add_parser(sub) -> None:
@@ -18,17 +17,11 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    addrs = addresses.from_args(args)
-    keys = curve.client_from_args(args, addrs.events, addrs.snapshots, prog="peek",
-                                  default=studio_state.local_keys(addrs.events))
-    replica = Replica(addrs.events, addrs.snapshots, curve=keys)
     try:
-        replica.sync(timeout=args.timeout)
+        replica = snapshot(args, "peek")
     except TimeoutError as exc:
         print(f"aurora peek: {exc}")
         return 1
-    finally:
-        replica.close()
     print(f"studio at seq {replica.seq}: {len(replica.canvases)} canvas(es)")
     for name, canvas in sorted(replica.canvases.items()):
         s = canvas.state()

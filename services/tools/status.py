@@ -20,9 +20,9 @@ from proto.errors import ProtocolError
 from proto.events import OP_KINDS
 from services.base import addresses, curve
 from services.base.datadir import data_dir
-from services.canvas.replica import Replica
 from services.recorder import archive
 from services.supervisor import state as studio_state
+from services.tools.canvas_view import snapshot
 from services.tools.record import NoRecord, add_arguments as add_record_arguments, open_record
 
 WINDOW = 300.0  # seconds of the record that decisions per minute are counted over
@@ -85,17 +85,11 @@ def _processes(now: float) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     now = time.time()
     print("\n".join(_processes(now)))
-    addrs = addresses.from_args(args)
-    keys = curve.client_from_args(args, addrs.events, addrs.snapshots, prog="status",
-                                  default=studio_state.local_keys(addrs.events))
-    replica = Replica(addrs.events, addrs.snapshots, curve=keys)
     try:
-        replica.sync(timeout=args.timeout)
-        canvas_note = ""
+        replica = snapshot(args, "status")
+        canvases, statuses, canvas_note = replica.canvases, replica.status, ""
     except TimeoutError as exc:  # says why where it knows: a refused key, a failed handshake
-        canvas_note = f"the canvas does not answer: {exc}"
-    finally:
-        replica.close()
+        canvases, statuses, canvas_note = {}, {}, f"the canvas does not answer: {exc}"
     rates: dict[str, float] = {}
     record_note = ""
     try:
@@ -103,13 +97,13 @@ def run(args: argparse.Namespace) -> int:
             rates = decisions_per_minute(r, now)
     except (NoRecord, redis.RedisError, OSError) as exc:
         record_note = str(exc)
-    names = sorted(set(replica.canvases) | set(rates))
+    names = sorted(set(canvases) | set(rates))
     print(f"\n  {'agent':<20}{'status':<9}{'decisions/min':>14}  {'feeling':<14}{'work':>5}  title")
     for name in names:
-        canvas = replica.canvases.get(name)
+        canvas = canvases.get(name)
         st = canvas.state() if canvas else {}
         title = f'"{st["title"]}"' if st.get("title") else "-"
-        print(f"  {name:<20}{replica.status.get(name, '?'):<9}{rates.get(name, 0.0):>14.1f}  "
+        print(f"  {name:<20}{statuses.get(name, '?'):<9}{rates.get(name, 0.0):>14.1f}  "
               f"{st.get('feel') or '-':<14}{st.get('work', '-'):>5}  {title}")
     if not names:
         print("  (no agent yet)")

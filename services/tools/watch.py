@@ -29,7 +29,7 @@ from proto.envelope import Message
 from proto.ops.table import BLANK, COLOURS
 from services.base import addresses, curve
 from services.canvas.replica import Replica
-from services.supervisor import state as studio_state
+from services.tools.canvas_view import viewer_keys
 
 BLANK_RGB = "#ffffff"  # an unpainted cell is paper white, as in the record's PNGs (services/recorder/png.py)
 CODE_RGB = {BLANK: BLANK_RGB, **{c.code: c.rgb for c in COLOURS.values()}}
@@ -362,8 +362,7 @@ def _positive(value: str) -> float:
 
 def run(args: argparse.Namespace) -> int:
     events, snapshots = resolve_addresses(args.canvas, args.events, args.snapshots)
-    keys = curve.client_from_args(args, events, snapshots, prog="watch", default=studio_state.local_keys(events))
-    replica = Replica(events, snapshots, sender="watch", curve=keys)
+    replica = Replica(events, snapshots, sender="watch", curve=viewer_keys(args, events, snapshots, "watch"))
     studio = Studio(replica, args.agent)
     console = Console()
     try:

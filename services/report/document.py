@@ -15,7 +15,7 @@ import markdown as md
 
 from proto.canvas import CanvasModel
 from services.report.association import ALPHA, ColourSound, velocity_band_label
-from services.report.study import AgentStudy, Study, coverage
+from services.report.study import AgentStudy, Study, coverage, mean_coverage, rejected_share
 from services.report.timeline import HOUR, Timeline
 
 TOP_PER_AGENT = 15  # emotions listed per agent (report.json has every one)
@@ -78,27 +78,27 @@ def figures(study: Study, colour_sound: dict[str, ColourSound], tl: Timeline, *,
     models = {}
     for model, agents in groups.items():
         rejected, applied = sum(a.ops_rejected for a in agents), sum(a.ops_applied for a in agents)
-        covered = [w.coverage for a in agents for w in a.works]
+        finished = [w for a in agents for w in a.works]
         notes = sum(len(a.notes) for a in agents)
         models[model] = {
             "agents": [a.name for a in agents],
             "decisions": sum(a.decisions for a in agents),
             "ops_applied": applied,
             "ops_rejected": rejected,
-            "rejected_share": rejected / (applied + rejected) if applied + rejected else None,
+            "rejected_share": rejected_share(applied, rejected),
             "notes": notes,
             "notes_per_hour": _rate(notes, _hours(agents)),
             "feelings_named": sum(lexicons[model].values()),
             "distinct_emotions": len(lexicons[model]),
             "only_this_model": only[model],
             "top_emotions": lexicons[model].most_common(5),
-            "works_finished": len(covered),
-            "mean_coverage": sum(covered) / len(covered) if covered else None,
+            "works_finished": len(finished),
+            "mean_coverage": mean_coverage(finished),
             "colour_sound": _colour_sound_figures(colour_sound[model]),
         }
     return {
         "command": command,
-        "made": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+        "made": _when(time.time()),
         "record": {"first_seq": study.first_seq, "last_seq": study.last_seq, "events": study.events,
                    "first_time": study.first_time, "last_time": study.last_time,
                    "hours": ((study.last_time or 0) - (study.first_time or 0)) / HOUR,

@@ -92,18 +92,23 @@ def _draw(study: Study, colour_sound: dict, tl, out: Path) -> dict[str, str]:
     """The plots, by name -> path relative to `out`."""
     from services.report import plots  # see report()
 
-    drawn = {}
+    drawn: dict[str, str] = {}
+
+    def draw(name: str, file: str, png: bytes) -> None:
+        write_atomically(out / "plots" / file, png)
+        drawn[name] = f"plots/{file}"
+
     lexicons = study.lexicons()
     if any(lexicons.values()):
-        drawn["emotions"] = plots.emotions(lexicons, out / "plots" / "emotions.png")
-    drawn["over-time"] = plots.over_time(tl, out / "plots" / "over-time.png")
+        draw("emotions", "emotions.png", plots.emotions(lexicons))
+    draw("over-time", "over-time.png", plots.over_time(tl))
     painted = {a.name: a.painted for a in study.by_name() if a.painted}
     if painted:
-        drawn["colours"] = plots.colours_painted(painted, out / "plots" / "colours.png")
+        draw("colours", "colours.png", plots.colours_painted(painted))
     for i, (model, cs) in enumerate(colour_sound.items()):
         if cs.rows:
-            drawn[f"colour-sound:{model}"] = plots.colour_sound(model, cs, out / "plots" / f"colour-sound-{i + 1}.png")
-    return {name: str(path.relative_to(out)) for name, path in drawn.items()}
+            draw(f"colour-sound:{model}", f"colour-sound-{i + 1}.png", plots.colour_sound(model, cs))
+    return drawn
 
 
 def _gallery(r: redis.Redis, study: Study, out: Path, corrupt: record.CorruptReport) -> dict[str, list]:

@@ -1,10 +1,9 @@
-"""The report's figures, drawn with matplotlib (no display needed: the Agg backend) into PNG files."""
+"""The report's figures, drawn with matplotlib (no display needed: the Agg backend), each as a PNG's bytes."""
 
 from __future__ import annotations
 
-import os
+import io
 from collections import Counter
-from pathlib import Path
 
 import matplotlib
 
@@ -22,17 +21,15 @@ DPI = 100
 TOP_EMOTIONS = 12
 
 
-def _save(fig, path: Path) -> Path:
-    """Written whole, then renamed: the gateway may serve the file while a new report is written."""
+def _png(fig) -> bytes:
     fig.tight_layout()
-    part = path.with_name(path.stem + ".part.png")
-    fig.savefig(part, dpi=DPI)
+    out = io.BytesIO()
+    fig.savefig(out, dpi=DPI, format="png")
     plt.close(fig)
-    os.replace(part, path)
-    return path
+    return out.getvalue()
 
 
-def colour_sound(model: str, cs: ColourSound, path: Path) -> Path:
+def colour_sound(model: str, cs: ColourSound) -> bytes:
     """Two heatmaps: each colour's notes spread over octaves and over velocity bands (rows sum to 1)."""
     fig, axes = plt.subplots(1, 2, figsize=(10, 0.35 * len(cs.rows) + 2))
     colours = [row.colour for row in cs.rows]
@@ -49,10 +46,10 @@ def colour_sound(model: str, cs: ColourSound, path: Path) -> Path:
         ax.set_title(f"share of each colour's notes by {what}")
         fig.colorbar(image, ax=ax, fraction=0.04)
     fig.suptitle(f"{model}: colour active when a note was played (dark to bright, notes in brackets)")
-    return _save(fig, path)
+    return _png(fig)
 
 
-def emotions(lexicons: dict[str, Counter], path: Path) -> Path:
+def emotions(lexicons: dict[str, Counter]) -> bytes:
     """The emotions each model named most, one panel per model."""
     fig, axes = plt.subplots(1, len(lexicons), figsize=(4.5 * len(lexicons), 4.5), squeeze=False)
     for ax, (model, lexicon) in zip(axes[0], lexicons.items()):
@@ -60,10 +57,10 @@ def emotions(lexicons: dict[str, Counter], path: Path) -> Path:
         ax.barh([w for w, _ in top], [n for _, n in top], color="#5b6bbf")
         ax.set_title(f"{model}: {len(lexicon)} distinct")
         ax.set_xlabel("times named")
-    return _save(fig, path)
+    return _png(fig)
 
 
-def over_time(tl: Timeline, path: Path) -> Path:
+def over_time(tl: Timeline) -> bytes:
     """Notes and feelings per bin, a line per model."""
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
     minutes = [s / 60 for s in tl.starts]
@@ -74,10 +71,10 @@ def over_time(tl: Timeline, path: Path) -> Path:
         ax.set_ylabel(f"{what} per {tl.bin_seconds / 60:g} minutes")
         ax.set_title(what)
         ax.legend(fontsize="small")
-    return _save(fig, path)
+    return _png(fig)
 
 
-def colours_painted(painted: dict[str, Counter], path: Path) -> Path:
+def colours_painted(painted: dict[str, Counter]) -> bytes:
     """Cells painted per colour, one row of bars per agent, each bar in its colour."""
     fig, axes = plt.subplots(len(painted), 1, figsize=(8, 1.8 * len(painted) + 0.5), squeeze=False)
     for ax, (agent, counts) in zip(axes[:, 0], painted.items()):
@@ -85,4 +82,4 @@ def colours_painted(painted: dict[str, Counter], path: Path) -> Path:
         ax.bar(names, [counts[c] for c in names], color=[COLOURS[c].rgb for c in names], edgecolor="#333333")
         ax.set_title(f"{agent}: cells painted per colour")
         ax.tick_params(axis="x", labelrotation=45)
-    return _save(fig, path)
+    return _png(fig)

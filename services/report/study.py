@@ -62,13 +62,11 @@ class AgentStudy:
 
     @property
     def rejected_share(self) -> float | None:
-        total = self.ops_applied + self.ops_rejected
-        return self.ops_rejected / total if total else None
+        return rejected_share(self.ops_applied, self.ops_rejected)
 
     @property
     def mean_coverage(self) -> float | None:
-        """Mean coverage of the finished works (None before the first is finished)."""
-        return sum(w.coverage for w in self.works) / len(self.works) if self.works else None
+        return mean_coverage(self.works)
 
 
 @dataclass
@@ -95,6 +93,16 @@ class Study:
     def lexicons(self) -> dict[str, Counter]:
         """Each model's emotions: word -> times named."""
         return {model: sum((a.feelings for a in agents), Counter()) for model, agents in self.by_model().items()}
+
+
+def rejected_share(applied: int, rejected: int) -> float | None:
+    """The share of an agent's (or a model's) lines that the canvas refused; None before any line."""
+    return rejected / (applied + rejected) if applied + rejected else None
+
+
+def mean_coverage(works: list[Work]) -> float | None:
+    """Mean coverage of the finished works (None before the first is finished)."""
+    return sum(w.coverage for w in works) / len(works) if works else None
 
 
 def coverage(rows: Iterable[str]) -> float:

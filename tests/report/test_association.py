@@ -7,19 +7,21 @@ import random
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from proto.ops.table import COLOURS
-from services.report.association import (BRIGHTNESS, BY_BRIGHTNESS, MIN_NOTES, Association, colour_sound, holm,
-                                         mutual_information)
+from services.report.association import (ALPHA, BRIGHTNESS, BY_BRIGHTNESS, MIN_NOTES, Association, _Null,
+                                         colour_sound, holm, mutual_information)
 from services.report.study import Note
 
 
-def notes(n: int, seed: int, *, pitch=None, velocity=None) -> list[Note]:
-    """n notes with random colours; pitch(colour, rng) and velocity(colour, rng), or independent draws."""
+def notes(n: int, seed: int, *, pitch=None, velocity=None, palette=tuple(COLOURS)) -> list[Note]:
+    """n notes with random colours from `palette`; pitch(colour, rng) and velocity(colour, rng), or independent
+    draws."""
     rng = random.Random(seed)
     out = []
     for _ in range(n):
-        colour = rng.choice(list(COLOURS))
+        colour = rng.choice(palette)
         midi = pitch(colour, rng) if pitch else rng.randint(36, 96)
         vel = velocity(colour, rng) if velocity else rng.randint(1, 127)
         out.append(Note(0.0, midi, vel, colour, 1.0))
@@ -55,6 +57,68 @@ def test_independent_notes_are_found_associated_at_most_at_the_error_rate():
     false = sum(any(t.found for t in colour_sound([notes(150, seed)], permutations=200, seed=seed).tests)
                 for seed in range(runs))
     assert false <= 6, f"{false} of {runs} independent logs were found associated (5% expected)"
+
+
+RUNS = 200  # independent logs per size
+# The most false findings among RUNS logs that a 5% rate allows: the one-sided 99% upper bound of
+# Binomial(RUNS, 5%), exactly (P(X > 18) = 0.6% and P(X > 17) = 1.2% for 200 logs): 18 of 200, 9% (5% + 4 points).
+# A test whose family-wise error rate is at most 5% fails this check by chance less than 1% of the time.
+MOST_FALSE = int(stats.binom.ppf(0.99, RUNS, ALPHA))
+
+
+@pytest.mark.parametrize("agents, permutations", [
+    # One agent of n <= 999 notes: every rotation is tried (exact), as with the default of 2,000 permutations,
+    # so 999 gives the same p-values the report would.
+    (1, 999),
+    # Two agents of n/2 notes each: (n/2)^2 joint rotations, more than 199 at 40 and 100 notes, so these draw
+    # 199 of them. Fewer draws make p-values coarser (steps of 1/200), never smaller than valid: (1 + b)/(1 + m)
+    # is a valid p-value for any m, so the false-positive rate checked here is the one of any m; only power falls.
+    (2, 199),
+])
+@pytest.mark.parametrize("n", [20, 40, 100])
+def test_random_notes_are_found_associated_at_most_at_5_percent_at_every_size(n, agents, permutations):
+    """Colours among four and notes drawn independently: the share of models found associated (any test)."""
+    false = 0
+    for run in range(RUNS):
+        data = notes(n, 10_000 * n + run, palette=("black", "white", "red", "blue"))
+        result = colour_sound([data[a::agents] for a in range(agents)], permutations=permutations, seed=run)
+        false += any(t.found for t in result.tests)
+    assert false <= MOST_FALSE, f"{false} of {RUNS} independent logs of {n} notes were found associated"
+
+
+def test_with_fewer_notes_than_permutations_the_null_is_every_rotation_once_identity_included():
+    null = _Null([7], 100, seed=0)
+    rows = np.concatenate(list(null._batches()))
+    assert null.exact and len(rows) == 7
+    assert sorted(map(tuple, rows.tolist())) == sorted(tuple(((np.arange(7) + s) % 7).tolist()) for s in range(7))
+
+
+def test_two_agents_are_rotated_independently_every_pair_of_shifts_once_across_batches(monkeypatch):
+    monkeypatch.setattr(_Null, "BATCH", 7 * 5)  # five rotations per batch: the 12 span three batches
+    null = _Null([3, 0, 4], 12, seed=0)  # an agent with no notes adds nothing
+    rows = np.concatenate(list(null._batches()))
+    assert null.exact and len(rows) == 12
+    shifts = {(int(r[0]), int(r[3] - 3)) for r in rows}  # each agent's shift: where its first note comes from
+    assert shifts == {(a, b) for a in range(3) for b in range(4)}
+    for r in rows:  # each agent's block is a rotation of its own notes
+        assert sorted(r[:3].tolist()) == [0, 1, 2] and sorted(r[3:].tolist()) == [3, 4, 5, 6]
+
+
+def test_with_more_rotations_than_permutations_shifts_are_drawn_from_all_of_them_identity_included():
+    null = _Null([3, 1000], 500, seed=0)
+    rows = np.concatenate(list(null._batches()))
+    assert not null.exact and len(rows) == 500
+    assert {int(s) for s in rows[:, 0]} == {0, 1, 2}  # shift 0 of the first agent among them
+
+
+def test_an_exact_test_of_n_rotations_gives_no_p_value_under_1_over_n():
+    """A perfect tie in 30 notes: the data is the best of its 30 rotations, p = 1/30, and Holm's 4/30 is not
+    found. Drawing 2,000 shifts from the other 29 rotations would have said p = 1/2001."""
+    tied = notes(30, 6, pitch=lambda c, rng: 40 + int(BRIGHTNESS[c] * 50))
+    tests = by_name(colour_sound([tied], permutations=2000))
+    assert tests["brightness ~ pitch"].effect > 0.99  # below 1 only by ties of pitch within a colour
+    assert tests["brightness ~ pitch"].p == pytest.approx(1 / 30)
+    assert not any(t.found for t in tests.values())
 
 
 def drifting(n: int, seed: int) -> list[Note]:

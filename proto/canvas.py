@@ -74,6 +74,17 @@ class CanvasModel:
                 rows[y] = "".join(self.cells[y])
         return rows  # type: ignore[return-value]
 
+    def painted(self) -> bool:
+        """Whether any cell of the current work is painted."""
+        return any(row.strip(BLANK) for row in self.rows())
+
+    def refusal(self, op: Op) -> tuple[str, str] | None:
+        """(code, reason) when the rules refuse `op` on this canvas as it is now, else None. A refused op
+        changes nothing and causes no event but its `rejected`."""
+        if op.name == "done" and not self.painted():
+            return "empty_work", "done refused: this work has no painted cell yet"
+        return None
+
     def to_dict(self) -> dict[str, Any]:
         return {"width": self.width, "height": self.height, "cells": list(self.rows()), "state": self.state()}
 

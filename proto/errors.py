@@ -21,6 +21,8 @@ CODES: dict[str, int] = {
     "unknown_op": 460,
     "bad_argument": 461,
     "too_many_ops": 462,
+    "empty_work": 463,
+    "extra_done": 464,
 }
 
 

@@ -25,6 +25,8 @@ def _f(*types: type, required: bool = True, max_len: int | None = None) -> Field
 NAME_MAX = 32
 TEXT_MAX = 4096  # op-code text of one decision
 STATEMENT_MAX = 200  # an agent's one-line statement about a finished work
+ECHO_RUN_MAX = 200  # the words an `echo` quotes from the prompt
+ECHO_OF = frozenset({"title", "statement", "remember", "dream"})  # the texts an agent reports echoes of
 ACTIVITIES = frozenset({"painting", "resting", "dreaming", "waiting"})
 RECORD_BATCH_MAX = 4096  # events in one `record` message
 
@@ -38,6 +40,7 @@ SCHEMAS: dict[str, dict[str, Field]] = {
         "model": _f(str, NoneType, required=False, max_len=256),
         "pid": _f(int, NoneType, required=False),
         "view": _f(dict, NoneType, required=False),  # view options: {coords: bool, cursor: bool}
+        "lists": _f(dict, NoneType, required=False),  # the order of each list in this agent's manual (1.6)
     },
     "ops": {"text": _f(str, max_len=TEXT_MAX)},
     "status": {
@@ -46,6 +49,8 @@ SCHEMAS: dict[str, dict[str, Field]] = {
         "reason": _f(str, NoneType, required=False, max_len=64),
     },
     "statement": {"work": _f(int), "text": _f(str, max_len=STATEMENT_MAX)},
+    # how much of a text the agent generated repeats the prompt it was generated from (1.6)
+    "echo": {"of": _f(str, max_len=16), "work": _f(int), "words": _f(int), "run": _f(str, max_len=ECHO_RUN_MAX)},
     "heartbeat": {},
     "bye": {},
     # canvas -> agent
@@ -56,6 +61,7 @@ SCHEMAS: dict[str, dict[str, Field]] = {
         "height": _f(int),
         "view": _f(str),
         "state": STATE,
+        "cells": _f(list, required=False),  # the canvas's rows of cell codes, no frame, no cursor (1.6)
         "seq": _f(int),
         "heartbeat_interval": _f(float, int),
         "liveness": _f(int),
@@ -66,6 +72,7 @@ SCHEMAS: dict[str, dict[str, Field]] = {
         "notes": _f(list),
         "view": _f(str),
         "state": STATE,
+        "cells": _f(list, required=False),
         "seq": _f(int),
     },
     "error": {"code": _f(str), "number": _f(int), "reason": _f(str)},
@@ -84,7 +91,7 @@ SCHEMAS: dict[str, dict[str, Field]] = {
 }
 
 # Which types each socket accepts from its clients; anything else is `unknown_type`.
-AGENT_TYPES = frozenset({"hello", "ops", "status", "statement", "heartbeat", "bye"})
+AGENT_TYPES = frozenset({"hello", "ops", "status", "statement", "echo", "heartbeat", "bye"})
 SNAPSHOT_TYPES = frozenset({"snapshot_request"})
 RECORDER_TYPES = frozenset({"record_hello", "recorded", "heartbeat"})  # what the canvas accepts from a recorder
 CANVAS_TO_RECORDER_TYPES = frozenset({"record", "heartbeat", "error"})

@@ -23,6 +23,7 @@ TOPICS: dict[str, str] = {
     "left": "agent.{agent}.left",
     "status": "agent.{agent}.status",
     "statement": "work.{agent}.statement",
+    "echo": "work.{agent}.echo",
     "title": "work.{agent}.title",
     "done": "work.{agent}.done",
 }

@@ -83,7 +83,6 @@ class OpSpec(NamedTuple):
     name: str
     args: tuple[Arg, ...]
     summary: str
-    example: str
     aliases: tuple[str, ...] = ()
 
 
@@ -97,25 +96,22 @@ OPS: dict[str, OpSpec] = {
         OpSpec(
             "move",
             (_choice("direction", DIRECTIONS), Arg("steps", "int", lo=1, hi=32, default=1)),
-            "move the cursor; walls stop it; with the pen down every cell reached is painted",
-            "move up-left 3",
+            "move the cursor; walls stop it; with the pen lowered, each cell reached is painted",
         ),
-        OpSpec("pen", (_choice("position", ("up", "down")),), "lift or lower the pen (down paints here)", "pen down"),
-        OpSpec("color", (_choice("colour", COLOURS),), "choose the paint colour", "color blue", aliases=("colour",)),
-        OpSpec("brush", (_choice("shape", BRUSHES),), "choose the brush", "brush square"),
+        OpSpec("pen", (_choice("position", ("up", "down")),), "lift or lower the pen; lowering it paints the cell under the cursor"),
+        OpSpec("color", (_choice("colour", COLOURS),), "choose the paint colour", aliases=("colour",)),
+        OpSpec("brush", (_choice("shape", BRUSHES),), "choose the brush"),
         OpSpec(
             "note",
             (Arg("pitch", "pitch"), _choice("duration", DURATIONS), Arg("velocity", "int", lo=1, hi=127)),
-            "play a note: pitch (letter, optional # or b, octave 2-6), duration, loudness 1-127",
-            "note C#4 quarter 90",
+            "play a note: pitch (a letter, optional # or b, an octave), duration, loudness",
         ),
-        OpSpec("rest", (_choice("duration", DURATIONS),), "a silence", "rest half"),
-        OpSpec("tempo", (Arg("bpm", "int", lo=40, hi=240),), "set the speed in beats per minute, 40-240", "tempo 96"),
-        OpSpec("feel", (Arg("word", "word", max_len=24),), "name what you feel, in one word", "feel calm"),
-        OpSpec("title", (Arg("text", "text", max_len=60),), "give the current work a title", 'title "Blue Rain"'),
-        OpSpec("done", (), "the work is finished; a blank canvas begins", "done"),
-        OpSpec("remember", (Arg("text", "text", max_len=60),), "keep a short note in your own memory",
-               'remember "the red corner"'),
+        OpSpec("rest", (_choice("duration", DURATIONS),), "a silence"),
+        OpSpec("tempo", (Arg("bpm", "int", lo=40, hi=240),), "set the speed in beats per minute"),
+        OpSpec("feel", (Arg("word", "word", max_len=24),), "name what you feel, in one word"),
+        OpSpec("title", (Arg("text", "text", max_len=60),), "give the current work a title"),
+        OpSpec("done", (), "the work is finished (it needs a painted cell); a blank canvas begins"),
+        OpSpec("remember", (Arg("text", "text", max_len=60),), "keep a short note in your own memory"),
     )
 }
 

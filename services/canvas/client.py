@@ -37,7 +37,8 @@ class CanvasGone(Exception):
 class CanvasClient:
     def __init__(self, agent: str, address: str, *, model: str | None = None,
                  context: zmq.Context | None = None, protocol: str = PROTOCOL_VERSION,
-                 view: dict[str, bool] | None = None, curve: ClientCurve | None = None):
+                 view: dict[str, bool] | None = None, curve: ClientCurve | None = None,
+                 lists: dict[str, list[str]] | None = None):
         require(address, curve)  # CurveError now, rather than a canvas that never answers plaintext
         self.curve = curve
         self.watch: HandshakeWatch | None = None
@@ -46,6 +47,7 @@ class CanvasClient:
         self.model = model
         self.protocol = protocol
         self.view = view
+        self.lists = lists  # the order of its manual's lists, told at hello so the study can read it
         self.context = context or zmq.Context.instance()
         self.sock: zmq.Socket | None = None
         self.interval = INTERVAL
@@ -73,6 +75,8 @@ class CanvasClient:
         self.sock.connect(self.address)
         self.last_heard = time.monotonic()
         body = {"agent": self.agent, "protocol": self.protocol, "model": self.model, "view": self.view}
+        if self.lists is not None:
+            body["lists"] = self.lists
         hello = Message("hello", body, self.agent)
         reply = self._request(hello, timeout)
         self.welcome = reply.body

@@ -23,6 +23,11 @@ class Session:
     last_sent: float
     status: str = LIVE
     view: dict[str, bool] | None = None  # options for rendering this agent's view
+    lists: dict[str, list[str]] | None = None  # the order of its manual's lists, told at hello (for the study)
+
+    def joined(self) -> dict:
+        """The data of this agent's `joined` event."""
+        return {"model": self.model, **({"lists": self.lists} if self.lists is not None else {})}
 
 
 class Sessions:

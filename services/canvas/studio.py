@@ -13,9 +13,10 @@ from typing import Any, Callable, Protocol
 from proto.canvas import DEFAULT_HEIGHT, DEFAULT_WIDTH, CanvasModel
 from proto.envelope import DEFAULT_FRAME_LIMIT, Message, decode, encode
 from proto.errors import CODES, ProtocolError
-from proto.messages import ACTIVITIES, AGENT_TYPES, RECORDER_TYPES, SNAPSHOT_TYPES
+from proto.messages import ACTIVITIES, AGENT_TYPES, ECHO_OF, ECHO_RUN_MAX, RECORDER_TYPES, SNAPSHOT_TYPES
 from proto.names import name_problem
-from proto.ops.parser import Op, parse
+from proto.ops.manual import LIST_NAMES, valid_lists
+from proto.ops.parser import Op, Rejection, parse
 from proto.events import record_item
 from proto.topics import encode_event, encode_tick
 from proto.version import PROTOCOL_VERSION, compatible
@@ -179,13 +180,15 @@ class Studio:
         session.last_heard = self.clock()
         if session.status == MISSING:
             session.status = LIVE
-            self._publish(session.agent, "joined", {"model": session.model})
+            self._publish(session.agent, "joined", session.joined())
         if msg.type == "ops":
             self._ops(session, msg)
         elif msg.type == "status":
             self._status(session, msg)
         elif msg.type == "statement":
             self._statement(session, msg)
+        elif msg.type == "echo":
+            self._echo(session, msg)
         elif msg.type == "bye":
             self.sessions.remove(session)
             self._publish(session.agent, "left", {"reason": "bye"})
@@ -212,6 +215,10 @@ class Studio:
         if set(view) - VIEW_OPTIONS or not all(type(v) is bool for v in view.values()):
             raise ProtocolError(f"view options are booleans named {', '.join(sorted(VIEW_OPTIONS))}",
                                 code="bad_field", parent_id=msg.id)
+        lists = body.get("lists")
+        if lists is not None and not valid_lists(lists):
+            raise ProtocolError(f"lists must hold each of {', '.join(LIST_NAMES)}, each a reordering of the "
+                                "op table's", code="bad_field", parent_id=msg.id)
         now = self.clock()
         holder = self.sessions.by_agent.get(name)
         if holder is not None and holder is not current:
@@ -223,15 +230,15 @@ class Studio:
         if current is None:
             current = Session(route, name, body.get("model"), last_heard=now, last_sent=now)
             self.sessions.add(current)
-        current.view = view
+        current.view, current.lists = view, lists
         canvas = self.canvases.get(name)
         if canvas is None:
             canvas = self.canvases[name] = CanvasModel(self.width, self.height)
             self._publish(name, "new", {"work": canvas.work, "width": canvas.width, "height": canvas.height})
-        self._publish(name, "joined", {"model": current.model})
+        self._publish(name, "joined", current.joined())
         self._reply(route, msg.reply("welcome", {
             "agent": name, "protocol": PROTOCOL_VERSION, "width": canvas.width, "height": canvas.height,
-            "view": canvas.view(**view), "state": canvas.state(), "seq": self.seq,
+            "view": canvas.view(**view), "state": canvas.state(), "cells": list(canvas.rows()), "seq": self.seq,
             "heartbeat_interval": self.sessions.interval, "liveness": self.sessions.liveness,
         }, SENDER), current)
 
@@ -241,6 +248,9 @@ class Studio:
         rejected: list[dict[str, Any]] = []
         notes: list[dict[str, Any]] = []
         for item in parse(msg.body["text"]):
+            refused = canvas.refusal(item) if isinstance(item, Op) else None
+            if refused:
+                item = Rejection(item.text, *refused)
             if not isinstance(item, Op):
                 rejection = {"text": item.text, "code": item.code, "reason": item.reason}
                 rejected.append(rejection)
@@ -256,7 +266,8 @@ class Studio:
         self.counters["decisions"] += 1
         self._reply(session.route, msg.reply("result", {
             "applied": applied, "rejected": rejected, "notes": notes,
-            "view": canvas.view(**(session.view or {})), "state": canvas.state(), "seq": self.seq,
+            "view": canvas.view(**(session.view or {})), "state": canvas.state(), "cells": list(canvas.rows()),
+            "seq": self.seq,
         }, SENDER), session)
 
     def _status(self, session: Session, msg: Message) -> None:
@@ -274,6 +285,14 @@ class Studio:
             raise ProtocolError("a statement is one non-empty line about a finished work", code="bad_field",
                                 parent_id=msg.id)
         self._publish(session.agent, "statement", {"work": work, "text": text}, parent_id=msg.id)
+
+    def _echo(self, session: Session, msg: Message) -> None:
+        body = msg.body
+        if body["of"] not in ECHO_OF or not 0 <= body["words"] <= ECHO_RUN_MAX or body["work"] < 1:
+            raise ProtocolError(f"an echo is of one of {', '.join(sorted(ECHO_OF))}, with a work number and the "
+                                "words its longest run shares with its prompt", code="bad_field", parent_id=msg.id)
+        self._publish(session.agent, "echo", {"of": body["of"], "work": body["work"], "words": body["words"],
+                                              "run": " ".join(body["run"].split())}, parent_id=msg.id)
 
     # -- output ------------------------------------------------------------------------------------
 

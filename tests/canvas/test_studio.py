@@ -6,6 +6,7 @@ import pytest
 
 from proto.envelope import Message, encode
 from proto.errors import CODES
+from proto.ops.manual import choice_lists
 from proto.version import PROTOCOL_VERSION
 from tests.canvas.fakes import Harness, raw
 
@@ -59,6 +60,54 @@ def test_done_ends_the_work_with_its_title_and_starts_a_blank_canvas(h):
     assert "k" in "".join(done.body["data"]["cells"])
     assert h.outbox.events("new")[-1].body["data"]["work"] == 2
     assert "k" not in reply.body["view"].split("\n", 1)[1]
+
+
+def test_done_on_a_blank_canvas_is_refused_as_an_empty_work_and_counted(h):
+    h.hello(A, "ada")
+    reply = h.ops(A, "ada", 'title "Nothing"\ndone')
+    assert reply.body["applied"] == ['title "Nothing"']
+    assert [(r["code"], r["text"]) for r in reply.body["rejected"]] == [("empty_work", "done")]
+    assert reply.body["state"]["work"] == 1 and not h.outbox.events("done")
+    assert h.outbox.events("rejected")[-1].body["data"]["code"] == "empty_work"
+    assert h.studio.counters["ops_rejected"] == 1
+    # once a cell is painted the same work may end
+    reply = h.ops(A, "ada", "pen down\ndone")
+    assert reply.body["applied"] == ["pen down", "done"] and reply.body["state"]["work"] == 2
+
+
+def test_a_second_done_in_one_decision_is_refused(h):
+    h.hello(A, "ada")
+    reply = h.ops(A, "ada", "pen down\ndone\npen down\ndone")
+    assert reply.body["applied"] == ["pen down", "done", "pen down"]
+    assert [r["code"] for r in reply.body["rejected"]] == ["extra_done"]
+    assert reply.body["state"]["work"] == 2 and len(h.outbox.events("done")) == 1
+
+
+def test_replies_carry_the_cells_so_an_agent_can_play_its_ops_on_a_copy(h):
+    welcome = h.hello(A, "ada")
+    assert welcome.body["cells"] == ["." * 32] * 16
+    reply = h.ops(A, "ada", "color red\npen down")
+    assert reply.body["cells"][8][16] == "r" and "@" not in "".join(reply.body["cells"])
+
+
+def test_the_order_of_an_agents_lists_is_told_at_hello_and_published_in_joined(h):
+    lists = choice_lists(seed=5)
+    reply = h.send(A, "hello", {"agent": "ada", "protocol": PROTOCOL_VERSION, "lists": lists}, "ada")
+    assert reply.type == "welcome"
+    assert h.outbox.events("joined")[-1].body["data"] == {"model": None, "lists": lists}
+    bad = {**lists, "colour": lists["colour"][:-1] + ["ultraviolet"]}
+    assert h.send(B, "hello", {"agent": "bo", "protocol": PROTOCOL_VERSION, "lists": bad}, "bo").body["code"] \
+        == "bad_field"
+
+
+def test_an_echo_is_published_and_a_malformed_one_refused(h):
+    h.hello(A, "ada")
+    h.send(A, "echo", {"of": "title", "work": 1, "words": 2, "run": "blue  rain"}, "ada")
+    assert h.outbox.events("echo")[-1].body["data"] == {"of": "title", "work": 1, "words": 2, "run": "blue rain"}
+    assert h.outbox.published[-1][0] == b"work.ada.echo"
+    for body in ({"of": "poem", "work": 1, "words": 0, "run": ""}, {"of": "title", "work": 0, "words": 0, "run": ""},
+                 {"of": "title", "work": 1, "words": -1, "run": ""}, {"of": "title", "work": 1, "words": "5", "run": ""}):
+        assert h.send(A, "echo", body, "ada").body["code"] == "bad_field"
 
 
 def test_an_agent_changes_only_its_own_canvas(h):
@@ -193,7 +242,7 @@ def test_status_and_statement_are_published_and_the_snapshot_keeps_the_activity(
     assert h.send(A, "status", {"activity": "flying"}, "ada").body["code"] == "bad_field"
     # a statement is about a finished work only
     assert h.send(A, "statement", {"work": 1, "text": "too soon"}, "ada").body["code"] == "bad_field"
-    h.ops(A, "ada", 'title "Dawn"\ndone')
+    h.ops(A, "ada", 'pen down\ntitle "Dawn"\ndone')
     h.send(A, "statement", {"work": 1, "text": "  light   on water "}, "ada")
     assert h.outbox.events("statement")[-1].body["data"] == {"work": 1, "text": "light on water"}
     h.studio.on_snapshot_frames([b"v", encode(Message("snapshot_request", {"agent": "ada"}, "v"))])

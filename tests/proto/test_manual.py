@@ -13,11 +13,11 @@ def mentions(word: str) -> bool:
 
 
 @pytest.mark.parametrize("spec", OPS.values(), ids=list(OPS))
-def test_every_op_and_its_example(spec):
+def test_every_op_with_placeholders_and_no_example(spec):
     assert re.search(rf"^\s*{spec.name}\b", MANUAL, flags=re.M), spec.name
-    assert f"Example: {spec.example}" in MANUAL
     for arg in spec.args:
         assert mentions(f"<{arg.name}>" if arg.default is None else f"[{arg.name}]")
+    assert "example" not in MANUAL.lower()
 
 
 @pytest.mark.parametrize("name", COLOURS)
@@ -31,7 +31,7 @@ def test_every_brush_duration_and_direction(word):
 
 
 def test_blank_and_cursor_are_explained():
-    assert f"blank cell is {BLANK}" in MANUAL and "@" in MANUAL
+    assert f"{BLANK} is a blank cell" in MANUAL and "@" in MANUAL
 
 
 @pytest.mark.parametrize("phrase", ["should", "must", "you are", "try to", "be creative", "express", "beautiful",

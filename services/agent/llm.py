@@ -43,12 +43,12 @@ from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
 from services.agent.constraint import Grammars
 from services.agent.models import ModelError, bundled_for, check_gguf, hint_for
+from services.agent.prompt import RAW_CUE
 
 SAMPLING_DEFAULTS: dict[str, float] = {
     "temperature": 0.8, "top_p": 0.95, "top_k": 40, "min_p": 0.05, "repeat_penalty": 1.1,
 }
 PENALTY_LAST_N = 64  # generated tokens that the repeat penalty looks back on
-RAW_CUE = "Ops:"
 
 _TOKEN_DATA = np.dtype([("id", np.int32), ("logit", np.float32), ("p", np.float32)])
 assert _TOKEN_DATA.itemsize == ctypes.sizeof(llama_cpp.llama_token_data)
@@ -142,13 +142,15 @@ class Generator:
 
     # ------------------------------------------------------------------------------------------ prompt
 
-    def format(self, system: str, user: str) -> str:
-        """The full prompt text for one turn, in this model's own format (see `mode`).
+    def format(self, system: str, user: str, cue: str | None = RAW_CUE) -> str:
+        """The full prompt text, in this model's own format (see `mode`).
 
         template: the GGUF's chat template (Jinja, from `tokenizer.chat_template`) with a system and a user
         message and the generation prompt. raw: a plain document, because a base model such as Gemma 3
         270M carries no chat template and was never trained on turns; it continues a document best, so the
-        prompt is the system text, the user text and a cue line after which op-codes naturally follow.
+        prompt is the system text, the user text and, for a turn, a cue line after which op-codes naturally
+        follow. A question (title, statement, dream) has no cue (`cue=None`): its user text ends with the
+        field its answer fills.
         """
         if self.mode == "template":
             system, user = self._defuse(system), self._defuse(user)
@@ -157,7 +159,8 @@ class Generator:
                                                  {"role": "user", "content": user}]).prompt
             except Exception:  # a template that refuses a system turn: one user turn holds both
                 return self._formatter(messages=[{"role": "user", "content": f"{system}\n\n{user}"}]).prompt
-        return f"{system.rstrip()}\n\n{user.rstrip()}\n\n{RAW_CUE}\n"
+        text = f"{system.rstrip()}\n\n{user.rstrip()}"
+        return f"{text}\n\n{cue}\n" if cue else text
 
     def count_tokens(self, text: str) -> int:
         """Tokens that `generate(text)` would feed the model (a BOS token included where the model adds one)."""

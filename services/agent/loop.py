@@ -3,6 +3,12 @@
 The model chooses everything that is art: the ops, the feelings, when a work is done, its title and the
 line about it. This loop only carries its words to the canvas and its memories to its bank, asks for a
 title when the model ends a work without one, keeps to the budget, and condenses memory now and then.
+
+The agent keeps a copy of its canvas (the canvas sends its cells with every reply) and plays a decision's
+ops on it before sending them, with the canvas's own rules (proto/canvas.py): so it knows which `done` the
+canvas will refuse (an empty work: no title is asked for it) and what each finished work looks like, which
+is what the title and statement questions show. Every text the model writes is reported with the longest
+run of words it shares with the prompt it was written from (`echo`), for the study.
 """
 
 from __future__ import annotations
@@ -12,12 +18,15 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from proto.ops.grammar import gbnf, single_op_gbnf, text_lines_gbnf
+from proto.canvas import CanvasModel
+from proto.ops.grammar import answer_gbnf, gbnf
 from proto.ops.parser import Op, parse
-from proto.ops.table import AGENT_LOCAL_OPS
+from proto.ops.table import AGENT_LOCAL_OPS, OPS
 from services.agent.budget import Budget
+from services.agent.echo import longest_shared_run
 from services.agent.memory import MemoryBank
-from services.agent.prompt import Turn, fit, system_text, user_text
+from services.agent.prompt import (PromptTooLong, Turn, dream_text, fit, legend, question_system,
+                                   statement_text, system_text, title_text, user_text)
 from services.agent.roster import AgentSpec
 from services.base.log import event
 from services.canvas.client import CanvasClient, CanvasGone
@@ -26,20 +35,26 @@ log = logging.getLogger("aurora.agent")
 
 MEMORY_CHARS = 1200  # at most this much memory in a prompt (less when the context is tight)
 STATEMENT_CHARS = 160
+TITLE_CHARS = OPS["title"].args[0].max_len
 TITLE_TOKENS = 72  # room for the longest title the grammar allows, so a title is never cut off
-DREAM_LINES, DREAM_CHARS = 3, 100
+STATEMENT_TOKENS = 48
+DREAM_LINES, DREAM_CHARS, DREAM_TOKENS = 3, 100, 96
+SLACK = 8  # tokens kept free beside a prompt and its longest answer
+TOO_LONG_PAUSE_S = 30.0  # how long an agent whose turn does not fit waits before it tries again
 
 
 @dataclass
 class Stats:
     decisions: int = 0
-    tokens: int = 0
+    tokens: int = 0          # tokens generated
+    prompt_tokens: int = 0   # prompt tokens evaluated (those not kept in the KV cache from the call before)
     ops_sent: int = 0
     ops_applied: int = 0
     ops_rejected: int = 0
     unparsed_lines: int = 0  # lines the grammar let through that the parser refused: must stay 0
     works: int = 0
     dreams: int = 0
+    too_long: int = 0        # prompts that did not fit the context even at their smallest
     sent: list[str] = field(default_factory=list)  # every op line sent, for tests and the study
 
 
@@ -47,6 +62,27 @@ def complete_lines(text: str) -> list[str]:
     """The finished lines of a generation: a last line cut off by the token limit is no op yet."""
     lines = text.split("\n")
     return [line for line in lines[:-1] if line.strip()]
+
+
+def one_line(text: str, cap: int) -> str:
+    """The first finished line of an answer (or all of it, when cut short), spaces collapsed, capped."""
+    lines = complete_lines(text) or [text]
+    return " ".join(lines[0].split())[:cap]
+
+
+def model_of(body: dict) -> CanvasModel:
+    """The agent's copy of its canvas, from a welcome or result body (its cells and state)."""
+    cells = body["cells"]
+    return CanvasModel.from_dict({"width": len(cells[0]), "height": len(cells), "cells": cells,
+                                  "state": body["state"]})
+
+
+@dataclass
+class Finished:
+    work: int
+    title: str | None
+    view: str  # the work as it is when `done` is applied: what the statement question shows
+    rows: list[str]
 
 
 class Agent:
@@ -57,15 +93,15 @@ class Agent:
         self.stop = threading.Event()
         self.stats = Stats()
         self.grammar = gbnf(spec.max_ops)
-        self.system = system_text(spec.name)
+        self.lists = bank.lists(spec.seed)  # this agent's order of its manual's lists, kept in its bank
+        client.lists = self.lists
+        self.system = system_text(spec.name, self.lists)
         self.view = ""
         self.state: dict = {}
+        self.canvas: CanvasModel | None = None
         self.last_notes: list[str] = []
         self.last_result = ""
-        # The memory shown in prompts is read at waking and after each dream, not per decision: what the
-        # model just did is in its state and canvas already, and a memory section that stays the same keeps
-        # the prompt's long prefix (manual, memory) in llama.cpp's KV cache from turn to turn.
-        self._memory: dict[int, str] = {}
+        self._said_too_long: set[str] = set()  # prompt kinds already reported as not fitting
 
     # -- life --------------------------------------------------------------------------------------
 
@@ -89,61 +125,84 @@ class Agent:
 
     def _connect(self) -> None:
         welcome = self.client.connect_with_backoff(should_stop=self.stop.is_set)
-        self.view, self.state = welcome["view"], welcome["state"]
-        now = self.clock()
-        clock = self.bank.clock()
-        if clock["work_started"] is None:
-            self.bank.start_work(now)
+        self._see(welcome)
+        if self.bank.clock()["work_started"] is None:
+            self.bank.start_work(self.clock())
+
+    def _see(self, body: dict) -> None:
+        self.view, self.state, self.canvas = body["view"], body["state"], model_of(body)
 
     def _rest_if_spent(self) -> bool:
         until = self.budget.resting_until()
         if until is None:
             return False
         reason = self.budget.state()["reason"]
-        self.client.notify("status", {"activity": "resting", "until": until, "reason": reason})
-        event(log, logging.INFO, "budget spent; resting", agent=self.spec.name, until=until, reason=reason)
+        self._rest(until, "resting", reason)
+        return True
+
+    def _rest(self, until: float, activity: str, reason: str) -> None:
+        self.client.notify("status", {"activity": activity, "until": until, "reason": reason})
+        event(log, logging.INFO, f"{activity}", agent=self.spec.name, until=until, reason=reason)
         while not self.stop.is_set() and self.clock() < until:
             self.client.idle()  # heartbeats only: resting costs no model time
             self.stop.wait(min(0.25, max(0.0, until - self.clock())))
         self.client.notify("status", {"activity": "painting", "until": None, "reason": None})
-        return True
 
-    # -- one decision ------------------------------------------------------------------------------
+    def _too_long(self, kind: str, exc: PromptTooLong) -> None:
+        """A prompt that does not fit even at its smallest: said once per kind, counted, never a crash."""
+        self.stats.too_long += 1
+        if kind not in self._said_too_long:
+            self._said_too_long.add(kind)
+            event(log, logging.ERROR, "prompt does not fit the context", agent=self.spec.name, prompt=kind,
+                  reason=str(exc))
 
-    def _prompt(self, extra: str = "", seen: tuple[str, dict] | None = None) -> str:
-        """The prompt for the canvas as the agent sees it now, or as `seen` (view, state) before a reply."""
-        view, state = seen or (self.view, self.state)
-        clock = self.bank.clock()
-        # Room for the longest generation asked on this prompt (a decision, or a title) and a little slack.
-        budget = self.spec.context - max(self.spec.max_tokens, TITLE_TOKENS) - 8
+    # -- generation --------------------------------------------------------------------------------
 
-        def build(memory_chars: int) -> str:
-            turn = Turn(self.spec.name, view, state, self._memory_text(memory_chars),
-                        self.last_notes, self.last_result, self.clock(), clock["last_turn"],
-                        clock["work_started"], clock["first_woke"])
-            return self.gen.format(self.system, user_text(turn) + extra)
-
-        prompt, _ = fit(build, self.gen.count_tokens, budget, MEMORY_CHARS)
-        return prompt
-
-    def _memory_text(self, chars: int) -> str:
-        if chars not in self._memory:
-            self._memory[chars] = self.bank.render(chars) if chars else ""
-        return self._memory[chars]
+    def _budget(self, answer_tokens: int) -> int:
+        return self.spec.context - answer_tokens - SLACK
 
     def _generate(self, prompt: str, grammar: str, max_tokens: int, purpose: str = "ops") -> str:
         with self.client.keepalive():
             result = self.gen.generate(prompt, grammar=grammar, max_tokens=max_tokens, stop=self.stop.is_set)
+        evaluated = max(0, result.prompt_tokens - result.reused_tokens)
         event(log, logging.INFO, "generated", agent=self.spec.name, purpose=purpose, tokens=result.tokens,
               prompt_tokens=result.prompt_tokens, reused=result.reused_tokens,
               ttft_s=round(result.ttft_s, 3), total_s=round(result.total_s, 3))
         self.stats.tokens += result.tokens
-        self.budget.charge(result.tokens, decisions=0)  # every generation counts: titles, statements, dreams
-        self.bank.add_usage(0, result.tokens)
+        self.stats.prompt_tokens += evaluated
+        # Every generation counts, titles, statements and dreams too, and so does reading the prompt: on a
+        # CPU most of an agent's time goes to evaluating prompt tokens.
+        self.budget.charge(result.tokens + evaluated, decisions=0)
+        self.bank.add_usage(0, result.tokens, evaluated)
         return result.text
 
+    def _echo(self, of: str, work: int, text: str, prompt: str) -> None:
+        echo = longest_shared_run(text, prompt)
+        self.client.notify("echo", {"of": of, "work": int(work), "words": echo.words, "run": echo.run[:160]})
+
+    # -- one decision ------------------------------------------------------------------------------
+
+    def _turn_prompt(self) -> str:
+        """The turn's prompt for the canvas as the agent sees it now, with its memory as it is now, fitted."""
+        clock = self.bank.clock()
+
+        def build(memory_chars: int) -> str:
+            memory = self.bank.render(memory_chars) if memory_chars else ""
+            turn = Turn(self.spec.name, self.view, self.state, memory, self.last_notes, self.last_result,
+                        self.clock(), clock["last_turn"], clock["work_started"], clock["first_woke"])
+            return self.gen.format(self.system, user_text(turn))
+
+        prompt, _, _ = fit(build, self.gen.count_tokens, self._budget(self.spec.max_tokens), MEMORY_CHARS)
+        return prompt
+
     def decide(self) -> None:
-        text = self._generate(self._prompt(), self.grammar, self.spec.max_tokens)
+        try:
+            prompt = self._turn_prompt()
+        except PromptTooLong as exc:
+            self._too_long("turn", exc)
+            self._rest(self.clock() + TOO_LONG_PAUSE_S, "waiting", "prompt_too_long")
+            return
+        text = self._generate(prompt, self.grammar, self.spec.max_tokens)
         ops = []
         for item in parse("\n".join(complete_lines(text))):
             if isinstance(item, Op):
@@ -152,53 +211,67 @@ class Agent:
                 self.stats.unparsed_lines += 1
                 event(log, logging.ERROR, "grammar let an unparsable line through", line=item.text, reason=item.reason)
         now = self.clock()
-        to_send, finished = self._with_titles(ops)
+        to_send, finished = self._play(ops, prompt)
         if to_send:
             reply = self.client.decide("\n".join(to_send))
             self._take(reply, to_send, finished, now)
         self.stats.decisions += 1
         self.bank.touch_turn(now)
-        self.bank.add_usage(1, 0)
+        self.bank.add_usage(1, 0, 0)
         self.budget.charge(0, decisions=1)
         self.bank.save_budget(self.budget.to_dict())
-        if len(self.bank.pending_consolidation()) >= self.spec.dream_every:
+        if len(self.bank.pending_entries()) >= self.spec.dream_every:
             self.dream()
 
-    def _with_titles(self, ops: list[Op]) -> tuple[list[str], list[str | None]]:
-        """The lines to send: remember-notes go to the bank instead; a `done` without a title gets one the
-        model writes now. Returns the lines and the title of each work the decision finishes."""
+    def _play(self, ops: list[Op], prompt: str) -> tuple[list[str], list[Finished]]:
+        """The lines to send, played first on a copy of the canvas: remember-notes go to the bank instead; a
+        `done` that the canvas will accept gets a title when it has none (the model writes it now, looking
+        at the finished work); one it will refuse is sent as it is, to be refused and counted."""
+        sim = CanvasModel.from_dict(self.canvas.to_dict())
         lines: list[str] = []
-        finished: list[str | None] = []
-        title = self.state.get("title")
+        finished: list[Finished] = []
         for op in ops:
             if op.name in AGENT_LOCAL_OPS:
                 self.bank.remember(op.args[0], self.clock())
+                self._echo("remember", sim.work, op.args[0], prompt)
                 continue
             if op.name == "title":
-                title = op.args[0]
-            elif op.name == "done":
-                if title is None:
-                    title = self._ask_title(lines)
+                self._echo("title", sim.work, op.args[0], prompt)
+            refused = sim.refusal(op) is not None
+            if op.name == "done" and not refused:
+                if sim.title is None:
+                    title = self._ask_title(sim)
                     if title is not None:
-                        lines.append(f'title "{title}"')
-                finished.append(title)
-                title = None
+                        named = Op("title", (title,))
+                        sim.apply(named)
+                        lines.append(named.text)
+                finished.append(Finished(sim.work, sim.title, sim.view(**self._finished_view()), list(sim.rows())))
+            if not refused:
+                sim.apply(op)
             lines.append(op.text)
         return lines, finished
 
-    def _ask_title(self, pending: list[str]) -> str | None:
-        extra = "\n\nYou end this work now"
-        extra += (" after: " + "; ".join(pending) + ".") if pending else "."
-        extra += " It has no title yet."
-        line = self._generate(self._prompt(extra), single_op_gbnf("title"), TITLE_TOKENS, "title")
-        parsed = parse(line)
-        return parsed[0].args[0] if parsed and isinstance(parsed[0], Op) else None
+    def _finished_view(self) -> dict[str, bool]:
+        """A finished work is shown without the cursor, which is a tool and not part of it."""
+        return {**self.spec.view, "cursor": False}
 
-    def _take(self, reply: dict, sent: list[str], finished: list[str | None], now: float) -> None:
+    def _ask_title(self, sim: CanvasModel) -> str | None:
+        rows = list(sim.rows())
+        user = title_text(self.spec.name, sim.work, sim.view(**self._finished_view()), legend(rows, self.lists["colour"]))
+        prompt = self.gen.format(question_system(self.spec.name), user, cue=None)
+        if self.gen.count_tokens(prompt) > self._budget(TITLE_TOKENS):
+            self._too_long("title", PromptTooLong(f"the title question does not fit {self.spec.context} tokens"))
+            return None
+        text = one_line(self._generate(prompt, answer_gbnf(TITLE_CHARS, quotes=False), TITLE_TOKENS, "title"),
+                        TITLE_CHARS)
+        if not text:
+            return None
+        self._echo("title", sim.work, text, prompt)
+        return text
+
+    def _take(self, reply: dict, sent: list[str], finished: list[Finished], now: float) -> None:
         """Update what the agent knows from the canvas's reply; remember feelings and finished works."""
-        work_before = self.state.get("work", 1)
-        seen = (self.view, self.state)
-        self.view, self.state = reply["view"], reply["state"]
+        self._see(reply)
         self.stats.sent.extend(sent)
         self.stats.ops_sent += len(sent)
         self.stats.ops_applied += len(reply["applied"])
@@ -211,44 +284,57 @@ class Agent:
                                                   for n in reply["notes"]])[-8:]
         rejected = "; ".join(f"{r['text']} ({r['reason']})" for r in reply["rejected"])
         self.last_result = f"{len(reply['applied'])} ops applied" + (f"; refused: {rejected}" if rejected else "")
-        for offset, title in enumerate(finished):
-            work = work_before + offset
-            statement = self._ask_statement(work, title, seen)
+        done = sum(1 for line in reply["applied"] if line == "done")
+        for work in finished[:done]:  # the canvas applied what the copy did; `[:done]` only if they disagree
+            statement = self._ask_statement(work)
             if statement:
-                self.client.notify("statement", {"work": work, "text": statement})
-            self.bank.record_work(work, title, statement, now)
+                self.client.notify("statement", {"work": work.work, "text": statement})
+            self.bank.record_work(work.work, work.title, statement, now)
             self.stats.works += 1
-        if finished:
+        if done:
             self.bank.start_work(now)
 
-    def _ask_statement(self, work: int, title: str | None, seen: tuple[str, dict]) -> str | None:
-        """The model's line about a work it finished, asked on the prompt it decided on (still in the KV
-        cache) with a question added, so only the question is read anew."""
-        name = f'"{title}"' if title else "untitled"
-        extra = f"\n\nYou have finished work {work}, {name}. One line about it:"
-        text = self._generate(self._prompt(extra, seen), text_lines_gbnf(1, STATEMENT_CHARS), 48, "statement")
-        lines = complete_lines(text) or [text]
-        return " ".join(lines[0].split())[:STATEMENT_CHARS] or None
+    def _ask_statement(self, work: Finished) -> str | None:
+        """The model's line about a work it finished, asked on the work as it is after `done`, with its title."""
+        user = statement_text(self.spec.name, work.work, work.title, work.view, legend(work.rows, self.lists["colour"]))
+        prompt = self.gen.format(question_system(self.spec.name), user, cue=None)
+        if self.gen.count_tokens(prompt) > self._budget(STATEMENT_TOKENS):
+            self._too_long("statement", PromptTooLong(f"the statement question does not fit {self.spec.context} tokens"))
+            return None
+        text = one_line(self._generate(prompt, answer_gbnf(STATEMENT_CHARS), STATEMENT_TOKENS, "statement"),
+                        STATEMENT_CHARS)
+        if text:
+            self._echo("statement", work.work, text, prompt)
+        return text or None
 
     # -- dreams ------------------------------------------------------------------------------------
 
     def dream(self) -> None:
-        """Condense the memories waiting in the bank into a few lines of the model's own."""
-        pending = self.bank.pending_consolidation()
+        """Condense the memories waiting in the bank into a few lines of the model's own.
+
+        The dream shows as many of the waiting memories as fit the context, oldest first (halved until they
+        fit), and replaces exactly those it showed: the rest wait for the next dream."""
+        pending = self.bank.pending_entries()
         if not pending:
             return
+        system = question_system(self.spec.name)
+
+        def build(count: int) -> str:
+            return self.gen.format(system, dream_text(self.spec.name, [line for _, line in pending[:count]],
+                                                      DREAM_LINES), cue=None)
+
+        try:
+            prompt, _, shown = fit(build, self.gen.count_tokens, self._budget(DREAM_TOKENS), len(pending),
+                                   smallest=1, floor=1)
+        except PromptTooLong as exc:
+            self._too_long("dream", exc)
+            return
         self.client.notify("status", {"activity": "dreaming", "until": None, "reason": "memory"})
-        upto = self.clock()
-        # All of them: whatever the dream replaces, the model has read (the roster caps dream_every to keep
-        # this short).
-        memories = "\n".join(f"- {line}" for line in pending)
-        prompt = self.gen.format(self.system, f"Your memories:\n{memories}\n\nThe same, in at most "
-                                              f"{DREAM_LINES} short lines of your own:")
-        text = self._generate(prompt, text_lines_gbnf(DREAM_LINES, DREAM_CHARS), 96, "dream")
+        text = self._generate(prompt, answer_gbnf(DREAM_CHARS, lines=DREAM_LINES), DREAM_TOKENS, "dream")
         lines = complete_lines(text) or [text.strip()]
         dream = " / ".join(" ".join(line.split()) for line in lines if line.strip())
         if dream:
-            self.bank.consolidate(dream, self.clock(), upto=upto)
+            self.bank.consolidate(dream, self.clock(), upto=pending[shown - 1][0])
             self.stats.dreams += 1
-            self._memory.clear()
+            self._echo("dream", self.state.get("work", 1), dream, prompt)
         self.client.notify("status", {"activity": "painting", "until": None, "reason": None})

@@ -20,15 +20,17 @@ import time
 import redis
 
 from proto.names import name_problem  # one rule for agent names: it is what keeps the key pattern tight
+from proto.ops.manual import choice_lists, valid_lists
 from services.base.redis_server import url_with_credentials
 
 # Every key a bank owns, under agent:<name>:. Adding a key here is all `wipe` needs.
-KEYS = ("works", "notes", "dreams", "feelings", "clock", "usage", "budget")
+KEYS = ("works", "notes", "dreams", "feelings", "clock", "usage", "budget", "manual")
 
 # Caps, so a bank stays small after days of running.
 MAX_WORKS, MAX_NOTES, MAX_DREAMS, MAX_FEELINGS = 50, 50, 30, 200
 TITLE_CHARS, STATEMENT_CHARS, NOTE_CHARS, DREAM_CHARS, WORD_CHARS = 60, 280, 120, 600, 24
 FEELINGS_SHOWN = 8
+USAGE = ("decisions", "tokens", "prompt_tokens")  # tokens: generated; prompt_tokens: evaluated
 
 # The only commands an agent's user may run (redis-py sends SELECT for a db index and CLIENT SETINFO
 # on connect). No SCAN/KEYS/RANDOMKEY/DBSIZE (they see all key names), no EVAL, no admin commands.
@@ -176,10 +178,10 @@ class MemoryBank:
 
     # -- dreams ----------------------------------------------------------------------------------------
 
-    def pending_consolidation(self) -> list[str]:
-        """Works and notes not yet condensed into a dream, oldest first."""
+    def pending_entries(self) -> list[tuple[float, str]]:
+        """Works and notes not yet condensed into a dream, oldest first, each as (time, line)."""
         entries = [(e["at"], _line(kind, e)) for kind in ("works", "notes") for e in self._list(kind)]
-        return [line for _, line in sorted(entries, key=lambda x: x[0])]
+        return sorted(entries, key=lambda x: x[0])
 
     def consolidate(self, dream: str, at: float, upto: float | None = None) -> int:
         """Replace the pending works and notes (those at or before `upto`, default all) with one dream,
@@ -226,15 +228,28 @@ class MemoryBank:
         raw = {_s(k): float(_s(v)) for k, v in self.r.hgetall(self.key("clock")).items()}
         return {f: raw.get(f) for f in ("first_woke", "work_started", "last_turn")}
 
-    def add_usage(self, decisions: int, tokens: int) -> None:
+    def add_usage(self, decisions: int, tokens: int, prompt_tokens: int = 0) -> None:
+        """Count decisions, tokens generated and prompt tokens evaluated (what the budget charges)."""
         p = self.r.pipeline()
-        p.hincrby(self.key("usage"), "decisions", int(decisions))
-        p.hincrby(self.key("usage"), "tokens", int(tokens))
+        for name, amount in (("decisions", decisions), ("tokens", tokens), ("prompt_tokens", prompt_tokens)):
+            if amount:
+                p.hincrby(self.key("usage"), name, int(amount))
         p.execute()
 
     def counters(self) -> dict:
         raw = {_s(k): int(_s(v)) for k, v in self.r.hgetall(self.key("usage")).items()}
-        return {"decisions": raw.get("decisions", 0), "tokens": raw.get("tokens", 0)}
+        return {name: raw.get(name, 0) for name in USAGE}
+
+    def lists(self, seed: int) -> dict[str, list[str]]:
+        """The order of this agent's manual's lists: drawn once with `seed` and kept, so a restart (or a
+        changed seed in the roster) keeps the manual the agent has always read."""
+        raw = self.r.get(self.key("manual"))
+        kept = json.loads(_s(raw)) if raw is not None else None
+        if valid_lists(kept):
+            return kept
+        lists = choice_lists(seed)
+        self.r.set(self.key("manual"), json.dumps(lists))
+        return lists
 
     def save_budget(self, state: dict) -> None:
         self.r.set(self.key("budget"), json.dumps(state))

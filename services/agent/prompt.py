@@ -1,9 +1,14 @@
-"""What an agent's model reads each turn, and nothing more.
+"""What an agent's model reads, and nothing more: the turn, and the three questions (title, statement, dream).
 
-The prompt holds only facts: the manual of the op-code language, the agent's own memory, its canvas, its
-state and the clock. It never says what to make or to feel. Parts are ordered from what changes least to
-what changes most (manual, memory, canvas, state, clock), so consecutive prompts share a long prefix and
-llama.cpp reuses its KV cache for it.
+A turn holds only facts: the manual of the op-code language (its lists in the agent's own order), the
+agent's own memory as it is now, its canvas, its state and the clock. It never says what to make or to feel,
+and shows no example value (tests/agent/test_prompt_values.py renders every kind for both bundled models).
+Parts are ordered from what changes least to what changes most (manual, memory, canvas, state, clock), so
+consecutive prompts share a long prefix and llama.cpp reuses its KV cache for it.
+
+Each question has its own shape, with no manual and no op cue: the finished work (or the memories) and
+then the field the answer fills (`Title:`, `Statement:`, `Condensed, ...:`), so that a base model reads a
+document that continues with the answer and a chat model one message that asks it.
 """
 
 from __future__ import annotations
@@ -13,8 +18,9 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from proto.ops.manual import manual
+from proto.ops.table import BLANK, COLOURS
 
-MANUAL = manual()
+RAW_CUE = "Ops:"  # for a base model, the line after which a turn's op-codes naturally follow
 
 
 def span(seconds: float | None) -> str:
@@ -47,8 +53,26 @@ class Turn:
     first_woke: float | None = None
 
 
-def system_text(name: str) -> str:
-    return f"You are {name}, in Aurora. You have a canvas and notes to play. Nobody asks anything of you.\n\n{MANUAL}"
+def system_text(name: str, lists: dict[str, list[str]] | None = None) -> str:
+    """The turn's system text: who it is, and the manual with its lists in this agent's own order."""
+    return f"You are {name}, in Aurora. You have a canvas and notes to play. Nobody asks anything of you.\n\n" \
+           f"{manual(lists)}"
+
+
+def question_system(name: str) -> str:
+    """The system text of a question (title, statement, dream): no manual, since no op is asked for."""
+    return f"You are {name}, in Aurora."
+
+
+def _quoted(text: str | None) -> str:
+    return f'"{text}"' if text else "none"
+
+
+def state_line(st: dict[str, Any]) -> str:
+    """The tools and the work's title and feeling, as plain text (`title none`, `title "..."`)."""
+    return (f"State: cursor x={st['cursor'][0]} y={st['cursor'][1]}; pen {st['pen']}; colour {st['color']}; "
+            f"brush {st['brush']}; tempo {st['tempo']}; title {_quoted(st['title'])}; "
+            f"feeling {st['feel'] or 'none'}.")
 
 
 def user_text(turn: Turn) -> str:
@@ -58,34 +82,63 @@ def user_text(turn: Turn) -> str:
         parts.append(f"Your memory:\n{turn.memory}")
     parts.append(f"Your canvas (work {st['work']}):\n{turn.view}")
     notes = ", ".join(turn.last_notes) if turn.last_notes else "none yet"
-    parts.append(
-        f"State: cursor x={st['cursor'][0]} y={st['cursor'][1]}; pen {st['pen']}; color {st['color']}; "
-        f"brush {st['brush']}; tempo {st['tempo']}; title {st['title']!r}; feeling {st['feel'] or 'unnamed'}.\n"
-        f"Last notes: {notes}."
-    )
+    parts.append(f"{state_line(st)}\nLast notes: {notes}.")
     if turn.last_result:
         parts.append(f"Last turn: {turn.last_result}")
     when = time.strftime("%Y-%m-%d %H:%M UTC (%A)", time.gmtime(turn.now))
     since = lambda t: span(turn.now - t) if t is not None else "never"  # noqa: E731
-    parts.append(f"Clock: {when}. Since your last turn: {since(turn.last_turn)}. This work began "
-                 f"{since(turn.work_started)} ago. You first woke {since(turn.first_woke)} ago.")
+    ago = lambda t: f"{span(turn.now - t)} ago" if t is not None else "never"  # noqa: E731
+    parts.append(f"Clock: {when}. Since your last turn: {since(turn.last_turn)}. This work began: "
+                 f"{ago(turn.work_started)}. You first woke: {ago(turn.first_woke)}.")
     return "\n\n".join(parts)
 
 
-def fit(build: Callable[[int], str], count_tokens: Callable[[str], int], budget: int,
-        memory_chars: int) -> tuple[str, int]:
-    """The prompt built with as much memory as fits `budget` tokens: halve the memory until it fits.
+def legend(rows: list[str], colours: list[str]) -> str:
+    """The colours a finished canvas holds, letter first, in the agent's own order of its colour list."""
+    present = set("".join(rows))
+    shown = [f"{COLOURS[name].code} {name}" for name in colours if COLOURS[name].code in present]
+    return "Colours: " + ", ".join(shown + [f"{BLANK} blank"]) + "."
 
-    `build(chars)` renders the prompt with at most `chars` characters of memory. Returns (prompt, tokens).
-    Raises ValueError when even no memory does not fit (the context is too small for the canvas).
+
+def finished_work(name: str, work: int, view: str, legend_line: str) -> str:
+    return f"Work {work} by {name}, finished:\n{view}\n{legend_line}"
+
+
+def title_text(name: str, work: int, view: str, legend_line: str) -> str:
+    """The title question: the finished work, then the field its answer fills (a document that continues
+    with the answer for a base model, the same text as one message for a chat model)."""
+    return f"{finished_work(name, work, view, legend_line)}\n\nTitle:"
+
+
+def statement_text(name: str, work: int, title: str | None, view: str, legend_line: str) -> str:
+    """The statement question, on the canvas as it is after `done`, with its title."""
+    return f"{finished_work(name, work, view, legend_line)}\n\nTitle: {title or 'none'}\nStatement:"
+
+
+def dream_text(name: str, memories: list[str], lines: int) -> str:
+    """The dream: the memories it condenses, then the field its answer fills."""
+    listed = "\n".join(f"- {m}" for m in memories)
+    return f"Memories of {name}:\n{listed}\n\nCondensed, in at most {lines} lines:"
+
+
+class PromptTooLong(ValueError):
+    """Even the smallest form of a prompt does not fit the context."""
+
+
+def fit(build: Callable[[int], str], count_tokens: Callable[[str], int], budget: int, size: int, *,
+        smallest: int = 0, floor: int = 64) -> tuple[str, int, int]:
+    """The prompt built with as much of its variable part as fits `budget` tokens: halve it until it fits.
+
+    `build(size)` renders the prompt with at most `size` of its variable part (characters of memory, or
+    memories to condense); below `floor` the next try is `smallest`. Returns (prompt, tokens, size).
+    Raises PromptTooLong when even `smallest` does not fit.
     """
-    chars = memory_chars
     while True:
-        prompt = build(chars)
+        prompt = build(size)
         tokens = count_tokens(prompt)
         if tokens <= budget:
-            return prompt, tokens
-        if chars == 0:
-            raise ValueError(f"the prompt needs {tokens} tokens without memory, over the {budget} available: "
-                             "raise `context` in the roster or make the canvas smaller")
-        chars = chars // 2 if chars > 64 else 0
+            return prompt, tokens, size
+        if size <= smallest:
+            raise PromptTooLong(f"the prompt needs {tokens} tokens at its smallest, over the {budget} available: "
+                                "raise `context` in the roster or make the canvas smaller")
+        size = size // 2 if size // 2 >= floor else smallest

@@ -34,7 +34,7 @@ from proto.ops.grammar import gbnf
 from services.agent.budget import Budget
 from services.agent.loop import MEMORY_CHARS, Agent
 from services.agent.models import BUNDLED, ModelError, resolve
-from services.agent.prompt import Turn, system_text, user_text
+from services.agent.prompt import RAW_CUE, Turn, system_text, user_text
 from services.agent.roster import AgentSpec
 from services.base.datadir import data_dir
 from services.bench import agent_constrained, agent_mem
@@ -77,8 +77,8 @@ class RecordingGenerator:
         self.gen = gen
         self.calls: list[tuple[str, str | None, int, object, float]] = []
 
-    def format(self, system: str, user: str) -> str:
-        return self.gen.format(system, user)
+    def format(self, system: str, user: str, cue: str | None = RAW_CUE) -> str:
+        return self.gen.format(system, user, cue)
 
     def count_tokens(self, text: str) -> int:
         return self.gen.count_tokens(text)

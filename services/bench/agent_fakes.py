@@ -14,7 +14,8 @@ from contextlib import contextmanager
 from typing import Any, Iterator
 
 from proto.canvas import CanvasModel
-from proto.ops.parser import Op, parse
+from proto.ops.manual import choice_lists
+from proto.ops.parser import Op, Rejection, parse
 from services.agent.memory import render_recent, trim_to_fit
 
 # The simulated clock starts here and moves on by DECISION_S per decision, so the prompts (clock line and
@@ -43,9 +44,11 @@ class FakeCanvasClient:
         self.view_options = view or {}
         self.notified: list[tuple[str, dict[str, Any]]] = []
         self.decisions = 0
+        self.lists = None
 
     def _view(self) -> dict[str, Any]:
-        return {"view": self.canvas.view(**self.view_options), "state": self.canvas.state()}
+        return {"view": self.canvas.view(**self.view_options), "state": self.canvas.state(),
+                "cells": list(self.canvas.rows())}
 
     def connect_with_backoff(self, deadline: float | None = None, should_stop=lambda: False) -> dict[str, Any]:
         return {"agent": self.agent, **self._view()}
@@ -55,6 +58,9 @@ class FakeCanvasClient:
         rejected: list[dict[str, Any]] = []
         notes: list[dict[str, Any]] = []
         for item in parse(text):
+            refused = self.canvas.refusal(item) if isinstance(item, Op) else None
+            if refused:
+                item = Rejection(item.text, *refused)
             if not isinstance(item, Op):
                 rejected.append({"text": item.text, "code": item.code, "reason": item.reason})
                 continue
@@ -108,8 +114,11 @@ class FakeBank:
     def remember(self, note: str, at: float) -> None:
         self.notes.insert(0, {"note": note, "at": at})
 
-    def pending_consolidation(self) -> list[str]:
+    def pending_entries(self) -> list[tuple[float, str]]:
         return []  # the bench measures decisions, not dreams
+
+    def lists(self, seed: int) -> dict[str, list[str]]:
+        return choice_lists(seed)
 
     def consolidate(self, dream: str, at: float, upto: float | None = None) -> int:
         return 0
@@ -123,8 +132,8 @@ class FakeBank:
     def clock(self) -> dict:
         return dict(self._clock)
 
-    def add_usage(self, decisions: int, tokens: int) -> None:
-        self.usage.update(decisions=decisions, tokens=tokens)
+    def add_usage(self, decisions: int, tokens: int, prompt_tokens: int = 0) -> None:
+        self.usage.update(decisions=decisions, tokens=tokens, prompt_tokens=prompt_tokens)
 
     def save_budget(self, state: dict) -> None:
         self.budget = state

@@ -23,8 +23,8 @@ class ScriptedGenerator:
         self.answers = list(answers)
         self.prompts: list[str] = []
 
-    def format(self, system: str, user: str) -> str:
-        return f"{system}\n\n{user}\n"
+    def format(self, system: str, user: str, cue: str | None = "Ops:") -> str:
+        return f"{system}\n\n{user}\n" + (f"{cue}\n" if cue else "")
 
     def count_tokens(self, text: str) -> int:
         return len(text) // 4
@@ -35,9 +35,9 @@ class ScriptedGenerator:
         return GenerationResult(text, tokens=10, prompt_tokens=0, ttft_s=0.0, total_s=0.0, stopped=False)
 
 
-def make_agent(addrs, connect_as, name, answers, budget=None) -> tuple[Agent, ScriptedGenerator]:
+def make_agent(addrs, connect_as, name, answers, budget=None, **spec) -> tuple[Agent, ScriptedGenerator]:
     gen = ScriptedGenerator(answers)
-    spec = AgentSpec(name=name, model="scripted", dream_every=100)
+    spec = AgentSpec(name=name, model="scripted", **{"dream_every": 20, **spec})
     client = CanvasClient(name, addrs.agents)
     agent = Agent(spec, gen, client, MemoryBank(connect_as(name), name), budget or Budget(None, None))
     return agent, gen
@@ -50,7 +50,7 @@ def test_done_without_a_title_asks_the_model_for_one_and_remember_stays_private(
         replica.sync()
         agent, gen = make_agent(addrs, connect_as, name, [
             'pen down\nmove right 3\nfeel calm\nremember "a secret place"\ndone\n',
-            'title "Quiet Field"\n',          # asked for, because the work had no title
+            "Quiet Field\n",                  # asked for, because the work had no title
             "light on a field\n",             # the statement
         ])
         stats = agent.run(decisions=1)
@@ -58,7 +58,11 @@ def test_done_without_a_title_asks_the_model_for_one_and_remember_stays_private(
         replica.wait_for(lambda r: events.extend(r.poll(0.05)) or any(e.body["kind"] == "statement" for e in events))
         done = [e.body["data"] for e in events if e.body["kind"] == "done"]
         assert done[0]["title"] == "Quiet Field"
-        assert "It has no title yet." in gen.prompts[1]
+        title_prompt, statement_prompt = gen.prompts[1], gen.prompts[2]
+        # each question its own prompt: the finished work (no cursor), its colours, the field to fill; no manual
+        assert title_prompt.endswith("Title:\n") and "Ops:" not in title_prompt and "Write one op" not in title_prompt
+        assert "k black" in title_prompt and "@" not in title_prompt.split("finished:")[1]
+        assert "kkkk" in statement_prompt and 'Title: Quiet Field\nStatement:' in statement_prompt
         assert stats.sent == ["pen down", "move right 3", "feel calm", 'title "Quiet Field"', "done"]
         assert not any("secret" in str(e.body) for e in events)  # kept in the bank, never published
         bank = MemoryBank(connect_as(name), name)
@@ -116,3 +120,64 @@ def test_the_prompt_holds_the_clock_and_the_canvas_but_no_instruction(connect_as
         assert "Your canvas (work 1)" in prompt and "@" in prompt
         for word in ("should", "please", "try to", "paint something", "express"):
             assert word not in prompt.lower()
+
+
+def echoes(events) -> list[dict]:
+    return [e.body["data"] for e in events if e.body["kind"] == "echo"]
+
+
+def test_done_on_a_blank_canvas_asks_no_title_and_is_refused_as_an_empty_work(connect_as, names):
+    name = names("eve")
+    with canvas_process() as (_, addrs):
+        agent, gen = make_agent(addrs, connect_as, name, ["feel lost\ndone\n"])
+        stats = agent.run(decisions=1)
+        assert len(gen.prompts) == 1  # no title, no statement: the work was never finished
+        assert stats.ops_rejected == 1 and stats.works == 0
+        assert "refused: done (done refused: this work has no painted cell yet)" in agent.last_result
+
+
+def test_every_text_is_reported_with_its_longest_run_shared_with_its_prompt(connect_as, names):
+    name = names("fay")
+    with canvas_process() as (_, addrs):
+        replica = Replica(addrs.events, addrs.snapshots)
+        replica.sync()
+        agent, gen = make_agent(addrs, connect_as, name, [
+            'pen down\nremember "write one op per line"\ntitle "Tide Pool"\ndone\n',
+            "You are " + name + " in Aurora\n",  # the statement: copies its prompt's first words
+        ])
+        agent.run(decisions=1)
+        events: list = []
+        replica.wait_for(lambda r: events.extend(r.poll(0.05)) or len(echoes(events)) == 3)
+        got = {e["of"]: e for e in echoes(events)}
+        assert got["remember"]["words"] == 5 and got["remember"]["run"] == "write one op per line"
+        assert got["title"]["words"] == 0 and got["title"]["work"] == 1
+        run = f"you are {name.replace('-', ' ')} in aurora"  # a hyphen parts words
+        assert got["statement"]["words"] == len(run.split()) and got["statement"]["run"] == run
+        replica.close()
+
+
+def test_the_memory_in_the_prompt_is_the_bank_as_it_is_at_each_turn(connect_as, names):
+    name = names("gil")
+    with canvas_process() as (_, addrs):
+        agent, gen = make_agent(addrs, connect_as, name, ['remember "north wall"\nfeel brave\n', "move up\n"])
+        agent.run(decisions=2)
+        assert "north wall" not in gen.prompts[0]
+        assert "Note (" in gen.prompts[1] and "north wall" in gen.prompts[1] and "brave x1" in gen.prompts[1]
+
+
+def test_a_dream_shows_what_fits_the_context_and_replaces_exactly_that(connect_as, names):
+    name = names("hal")
+    with canvas_process() as (_, addrs):
+        agent, gen = make_agent(addrs, connect_as, name, [], dream_every=20, context=720, max_tokens=32)
+        for i in range(20):
+            agent.bank.remember(f"note number {i} " + "x" * 100, 1000.0 + i)
+        gen.answers = ["move up\n", "all of it, shorter\n"]
+        stats = agent.run(decisions=1)
+        dream_prompt = gen.prompts[-1]
+        assert stats.dreams == 1 and dream_prompt.endswith("Condensed, in at most 3 lines:\n")
+        shown = dream_prompt.count("note number")
+        assert shown == 10  # not all of them fit 720 tokens: halved, the oldest
+        assert gen.count_tokens(dream_prompt) <= 720 - 96 - 8
+        left = [line for _, line in agent.bank.pending_entries()]
+        assert len(left) == 20 - shown and all(f"note number {i} " not in " ".join(left) for i in range(shown))
+        assert "all of it, shorter" in agent.bank.render(2000)

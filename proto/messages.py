@@ -26,6 +26,7 @@ NAME_MAX = 32
 TEXT_MAX = 4096  # op-code text of one decision
 STATEMENT_MAX = 200  # an agent's one-line statement about a finished work
 ECHO_RUN_MAX = 200  # the words an `echo` quotes from the prompt
+USAGE_FIELDS = ("decisions", "tokens", "prompt_tokens")  # a `status`'s usage: counts, each an int >= 0
 ECHO_OF = frozenset({"title", "statement", "remember", "dream"})  # the texts an agent reports echoes of
 ACTIVITIES = frozenset({"painting", "resting", "dreaming", "waiting"})
 RECORD_BATCH_MAX = 4096  # events in one `record` message
@@ -47,6 +48,7 @@ SCHEMAS: dict[str, dict[str, Field]] = {
         "activity": _f(str, max_len=16),
         "until": _f(float, int, NoneType, required=False),
         "reason": _f(str, NoneType, required=False, max_len=64),
+        "usage": _f(dict, NoneType, required=False),  # decisions, tokens, prompt_tokens so far (1.6)
     },
     "statement": {"work": _f(int), "text": _f(str, max_len=STATEMENT_MAX)},
     # how much of a text the agent generated repeats the prompt it was generated from (1.6)

@@ -40,6 +40,7 @@ TITLE_TOKENS = 72  # room for the longest title the grammar allows, so a title i
 STATEMENT_TOKENS = 48
 DREAM_LINES, DREAM_CHARS, DREAM_TOKENS = 3, 100, 96
 SLACK = 8  # tokens kept free beside a prompt and its longest answer
+USAGE_EVERY = 20  # decisions between two `status` messages that say the usage while nothing else changes
 TOO_LONG_PAUSE_S = 30.0  # how long an agent whose turn does not fit waits before it tries again
 
 
@@ -141,12 +142,18 @@ class Agent:
         return True
 
     def _rest(self, until: float, activity: str, reason: str) -> None:
-        self.client.notify("status", {"activity": activity, "until": until, "reason": reason})
+        self._status(activity, until, reason)
         event(log, logging.INFO, f"{activity}", agent=self.spec.name, until=until, reason=reason)
         while not self.stop.is_set() and self.clock() < until:
             self.client.idle()  # heartbeats only: resting costs no model time
             self.stop.wait(min(0.25, max(0.0, until - self.clock())))
-        self.client.notify("status", {"activity": "painting", "until": None, "reason": None})
+        self._status("painting")
+
+    def _status(self, activity: str, until: float | None = None, reason: str | None = None) -> None:
+        """Say what the agent is doing, with its usage so far (decisions, tokens generated, prompt tokens
+        evaluated: what its budget charges), so that anyone watching sees what it costs."""
+        self.client.notify("status", {"activity": activity, "until": until, "reason": reason,
+                                      "usage": self.bank.counters()})
 
     def _too_long(self, kind: str, exc: PromptTooLong) -> None:
         """A prompt that does not fit even at its smallest: said once per kind, counted, never a crash."""
@@ -220,6 +227,8 @@ class Agent:
         self.bank.add_usage(1, 0, 0)
         self.budget.charge(0, decisions=1)
         self.bank.save_budget(self.budget.to_dict())
+        if self.stats.decisions % USAGE_EVERY == 0:
+            self._status("painting")
         if len(self.bank.pending_entries()) >= self.spec.dream_every:
             self.dream()
 
@@ -329,7 +338,7 @@ class Agent:
         except PromptTooLong as exc:
             self._too_long("dream", exc)
             return
-        self.client.notify("status", {"activity": "dreaming", "until": None, "reason": "memory"})
+        self._status("dreaming", reason="memory")
         text = self._generate(prompt, answer_gbnf(DREAM_CHARS, lines=DREAM_LINES), DREAM_TOKENS, "dream")
         lines = complete_lines(text) or [text.strip()]
         dream = " / ".join(" ".join(line.split()) for line in lines if line.strip())
@@ -337,4 +346,4 @@ class Agent:
             self.bank.consolidate(dream, self.clock(), upto=pending[shown - 1][0])
             self.stats.dreams += 1
             self._echo("dream", self.state.get("work", 1), dream, prompt)
-        self.client.notify("status", {"activity": "painting", "until": None, "reason": None})
+        self._status("painting")

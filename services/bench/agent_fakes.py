@@ -16,7 +16,7 @@ from typing import Any, Iterator
 from proto.canvas import CanvasModel
 from proto.ops.manual import choice_lists
 from proto.ops.parser import Op, Rejection, parse
-from services.agent.memory import render_recent, trim_to_fit
+from services.agent.memory import USAGE, render_recent, trim_to_fit
 
 # The simulated clock starts here and moves on by DECISION_S per decision, so the prompts (clock line and
 # "since your last turn") are the same on every run and change from turn to turn as a resident agent's do.
@@ -134,6 +134,9 @@ class FakeBank:
 
     def add_usage(self, decisions: int, tokens: int, prompt_tokens: int = 0) -> None:
         self.usage.update(decisions=decisions, tokens=tokens, prompt_tokens=prompt_tokens)
+
+    def counters(self) -> dict:
+        return {name: self.usage[name] for name in USAGE}
 
     def save_budget(self, state: dict) -> None:
         self.budget = state

@@ -13,7 +13,8 @@ from typing import Any, Callable, Protocol
 from proto.canvas import DEFAULT_HEIGHT, DEFAULT_WIDTH, CanvasModel
 from proto.envelope import DEFAULT_FRAME_LIMIT, Message, decode, encode
 from proto.errors import CODES, ProtocolError
-from proto.messages import ACTIVITIES, AGENT_TYPES, ECHO_OF, ECHO_RUN_MAX, RECORDER_TYPES, SNAPSHOT_TYPES
+from proto.messages import (ACTIVITIES, AGENT_TYPES, ECHO_OF, ECHO_RUN_MAX, RECORDER_TYPES, SNAPSHOT_TYPES,
+                            USAGE_FIELDS)
 from proto.names import name_problem
 from proto.ops.manual import LIST_NAMES, valid_lists
 from proto.ops.parser import Op, Rejection, parse
@@ -275,7 +276,13 @@ class Studio:
         if body["activity"] not in ACTIVITIES:
             raise ProtocolError(f"activity must be one of {', '.join(sorted(ACTIVITIES))}", code="bad_field",
                                 parent_id=msg.id)
-        activity = {"activity": body["activity"], "until": body.get("until"), "reason": body.get("reason")}
+        usage = body.get("usage")
+        if usage is not None and (set(usage) != set(USAGE_FIELDS)
+                                  or not all(type(v) is int and v >= 0 for v in usage.values())):
+            raise ProtocolError(f"usage holds {', '.join(USAGE_FIELDS)}, each a count", code="bad_field",
+                                parent_id=msg.id)
+        activity = {"activity": body["activity"], "until": body.get("until"), "reason": body.get("reason"),
+                    **({"usage": usage} if usage is not None else {})}
         self.activity[session.agent] = activity
         self._publish(session.agent, "status", activity, parent_id=msg.id)
 

@@ -18,6 +18,7 @@ class ScriptedGenerator:
     """NOT a model: answers each generation with the next scripted text, and records the prompts."""
 
     mode = "raw"
+    reused = 0  # prompt tokens said to be kept in the KV cache from the call before
 
     def __init__(self, answers: list[str]):
         self.answers = list(answers)
@@ -32,7 +33,8 @@ class ScriptedGenerator:
     def generate(self, prompt: str, *, grammar: str, max_tokens: int, stop=None, **_) -> GenerationResult:
         self.prompts.append(prompt)
         text = self.answers.pop(0) if self.answers else "move up\n"
-        return GenerationResult(text, tokens=10, prompt_tokens=0, ttft_s=0.0, total_s=0.0, stopped=False)
+        return GenerationResult(text, tokens=10, prompt_tokens=self.count_tokens(prompt), ttft_s=0.0, total_s=0.0,
+                                stopped=False, reused_tokens=self.reused)
 
 
 def make_agent(addrs, connect_as, name, answers, budget=None, **spec) -> tuple[Agent, ScriptedGenerator]:
@@ -86,6 +88,7 @@ def test_a_spent_budget_rests_says_until_when_and_resumes_by_itself(connect_as, 
         replica.wait_for(lambda r: (r.activity.get(name) or {}).get("activity") == "resting", timeout=20)
         resting = replica.activity[name]
         assert resting["reason"] == "decisions_per_minute" and resting["until"] == 1060.0
+        assert resting["usage"]["decisions"] == 2 and resting["usage"]["prompt_tokens"] > 0
         assert len(gen.prompts) == 2  # no model time while resting
         now[0] = 1061.0  # a minute later, the agent goes on by itself
         replica.wait_for(lambda r: r.activity[name]["activity"] == "painting", timeout=20)
@@ -181,3 +184,16 @@ def test_a_dream_shows_what_fits_the_context_and_replaces_exactly_that(connect_a
         left = [line for _, line in agent.bank.pending_entries()]
         assert len(left) == 20 - shown and all(f"note number {i} " not in " ".join(left) for i in range(shown))
         assert "all of it, shorter" in agent.bank.render(2000)
+
+
+def test_the_budget_and_the_usage_count_prompt_tokens_evaluated_as_well_as_generated(connect_as, names):
+    name = names("ivy")
+    budget = Budget(tokens_per_hour=10 ** 6, decisions_per_minute=None)
+    with canvas_process() as (_, addrs):
+        agent, gen = make_agent(addrs, connect_as, name, ["move up\n", "move up\n"], budget)
+        gen.reused = 100
+        agent.run(decisions=2)
+        evaluated = sum(gen.count_tokens(p) - 100 for p in gen.prompts)
+        assert agent.stats.prompt_tokens == evaluated and agent.stats.tokens == 20
+        assert budget.state()["tokens_last_hour"] == evaluated + 20
+        assert agent.bank.counters() == {"decisions": 2, "tokens": 20, "prompt_tokens": evaluated}

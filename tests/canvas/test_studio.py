@@ -100,11 +100,20 @@ def test_the_order_of_an_agents_lists_is_told_at_hello_and_published_in_joined(h
         == "bad_field"
 
 
+def test_a_status_may_say_the_agents_usage(h):
+    h.hello(A, "ada")
+    usage = {"decisions": 3, "tokens": 120, "prompt_tokens": 900}
+    h.send(A, "status", {"activity": "painting", "usage": usage}, "ada")
+    assert h.outbox.events("status")[-1].body["data"]["usage"] == usage
+    for bad in ({"decisions": 3}, {**usage, "tokens": -1}, {**usage, "tokens": "many"}):
+        assert h.send(A, "status", {"activity": "painting", "usage": bad}, "ada").body["code"] == "bad_field"
+
+
 def test_an_echo_is_published_and_a_malformed_one_refused(h):
     h.hello(A, "ada")
     h.send(A, "echo", {"of": "title", "work": 1, "words": 2, "run": "blue  rain"}, "ada")
     assert h.outbox.events("echo")[-1].body["data"] == {"of": "title", "work": 1, "words": 2, "run": "blue rain"}
-    assert h.outbox.published[-1][0] == b"work.ada.echo"
+    assert h.outbox.published[-1][0] == "work.ada.echo"
     for body in ({"of": "poem", "work": 1, "words": 0, "run": ""}, {"of": "title", "work": 0, "words": 0, "run": ""},
                  {"of": "title", "work": 1, "words": -1, "run": ""}, {"of": "title", "work": 1, "words": "5", "run": ""}):
         assert h.send(A, "echo", body, "ada").body["code"] == "bad_field"

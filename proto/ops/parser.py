@@ -6,6 +6,7 @@ import functools
 import re
 from typing import NamedTuple, Union
 
+from proto.ops import words
 from proto.ops.table import (
     ACCIDENTALS,
     ALIASES,
@@ -64,12 +65,14 @@ def _parse_arg(arg: Arg, token: str) -> tuple[object, str | None]:
         if m and int(m.group(3)) in OCTAVES:
             return f"{m.group(1).upper()}{m.group(2)}{int(m.group(3))}", None
         return None, (f"{arg.name} must be a letter A-G, optional # or b, and an octave "
-                      f"{OCTAVES[0]}-{OCTAVES[-1]} (like C#4); got {token[:24]!r}")
+                      f"{OCTAVES[0]}-{OCTAVES[-1]}; got {token[:24]!r}")
     if arg.kind == "word":
         value = token.lower()
-        if _WORD.match(value) and value.isascii() and len(value) <= arg.max_len:
-            return value, None
-        return None, f"{arg.name} must be one word of 1 to {arg.max_len} letters a-z; got {token[:24]!r}"
+        if not (_WORD.match(value) and value.isascii() and len(value) <= arg.max_len):
+            return None, f"{arg.name} must be one word of 1 to {arg.max_len} letters a-z; got {token[:24]!r}"
+        if not words.is_word(value):
+            return None, f"{arg.name} must be an English word from the word list; got {token[:24]!r}"
+        return value, None
     if arg.kind == "text":
         value = token[1:-1] if len(token) >= 2 and token[0] == token[-1] == '"' else token
         value = value.strip()
@@ -116,9 +119,13 @@ def _parse_stripped(text: str) -> Parsed:
 
 
 def parse(text: str, *, max_ops: int = MAX_OPS_PER_DECISION) -> list[Parsed]:
-    """Every non-blank line of `text`, in order, as an Op or a Rejection."""
+    """Every non-blank line of `text` (one decision), in order, as an Op or a Rejection.
+
+    A decision holds at most `max_ops` ops (the lines after are `too_many_ops`) and at most one `done` (a
+    second is `extra_done`). Rejected lines count toward neither."""
     out: list[Parsed] = []
     ops = 0
+    done = False
     for line in text.splitlines():
         if not line.strip():
             continue
@@ -126,6 +133,10 @@ def parse(text: str, *, max_ops: int = MAX_OPS_PER_DECISION) -> list[Parsed]:
             out.append(Rejection(line.strip()[:80], "too_many_ops", f"at most {max_ops} ops in one decision"))
             continue
         item = parse_line(line)
+        if isinstance(item, Op) and item.name == "done":
+            if done:
+                item = Rejection(line.strip()[:80], "extra_done", "at most one done in a decision")
+            done = True
         if isinstance(item, Op):
             ops += 1
         out.append(item)

@@ -1,10 +1,12 @@
 """Constrained decoding with llguidance, on both bundled models: every generated turn parses, the mask of
-allowed tokens agrees with the parser on generated prefixes, no control token is ever allowed, and a changed
-op-code table compiles a new matcher instead of reusing a stale one."""
+allowed tokens agrees with the parser on generated prefixes, no control token is ever allowed, `feel` takes
+the listed words and nothing else, a second `done` is refused, decoding under the grammar keeps pace with
+decoding free, and a changed op-code table compiles a new matcher instead of reusing a stale one."""
 
 from __future__ import annotations
 
 import random
+import statistics
 
 import numpy as np
 import pytest
@@ -12,13 +14,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from proto.canvas import CanvasModel
+from proto.ops import words
 from proto.ops.grammar import gbnf, single_op_gbnf
 from proto.ops.parser import Op, format_op, parse
 from proto.ops.table import OPS, Arg
 from services.agent.constraint import token_bytes
 from services.agent.llm import Generator
 from services.agent.prompt import Turn, system_text, user_text
-from tests.proto.strategies import decision, ops
+from tests.proto.strategies import decision, decisions
 
 MODELS = ("smollm2-135m", "gemma3-270m")
 MAX_OPS = 8
@@ -87,7 +90,7 @@ def _completes_a_canonical_line(prefix: str, piece: str) -> bool:
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(op_list=st.lists(ops, min_size=1, max_size=MAX_OPS), seed=st.integers(0, 2**16))
+@given(op_list=decisions(MAX_OPS, min_size=1), seed=st.integers(0, 2**16))
 def test_the_mask_agrees_with_the_parser_on_generated_prefixes(gen, op_list, seed):
     text = decision(op_list) + "\n"
     tokens = gen.llm.tokenize(text.encode(), add_bos=False, special=False)
@@ -118,6 +121,69 @@ def test_the_mask_agrees_with_the_parser_on_generated_prefixes(gen, op_list, see
         assert matcher.consume_token(token)
         done += gen.pieces[token]
     assert done.decode() == text and matcher.is_accepting()
+
+
+def _validates(gen, matcher, text: str) -> bool:
+    matcher.reset()
+    tokens = gen.llm.tokenize(text.encode(), add_bos=False, special=False)
+    return matcher.validate_tokens(tokens) == len(tokens)
+
+
+FEELINGS = ["calm", "wistful", "melancholic", "joy", "a", "restless", "bittersweet", "nostalgic", "awe"]
+NOT_WORDS = ["yourmyselfbecomingmoret", "iremirimimimimimimimimim", "calmm", "qz", "wistfull", "happysad"]
+
+
+def test_feel_takes_the_listed_words_and_nothing_else(gen):
+    matcher = gen.grammars.matcher(GRAMMAR)
+    sample = FEELINGS + random.Random(3).sample(words.words(), 300)
+    assert all(words.is_word(w) for w in FEELINGS)
+    for word in sample:
+        assert _validates(gen, matcher, f"pen down\nfeel {word}\n"), word
+    for junk in NOT_WORDS:
+        assert not words.is_word(junk) and not _validates(gen, matcher, f"feel {junk}\n"), junk
+
+
+@pytest.mark.parametrize("pieces", [["feel", " ", "wist", "ful", "\n"], ["fe", "el", " w", "ist", "ful", "\n"],
+                                    ["feel", " the", "\n"], ["feel", " zebra", "\n", "feel", " a", "\n"]])
+def test_masks_inside_a_word_are_sound(gen, pieces):
+    """A mask at every step, however the text is cut into tokens: llguidance's lexer budget holds."""
+    matcher = gen.grammars.matcher(GRAMMAR)
+    for piece in pieces:
+        allowed = gen.grammars.allowed(matcher)
+        assert not matcher.is_error(), matcher.get_error()
+        for token in gen.llm.tokenize(piece.encode(), add_bos=False, special=False):
+            assert token in allowed or matcher.validate_tokens([token]) == 1, piece
+            assert matcher.consume_token(token), (piece, matcher.get_error())
+            allowed = gen.grammars.allowed(matcher)
+            assert not matcher.is_error(), matcher.get_error()
+    assert matcher.is_accepting()
+
+
+@pytest.mark.parametrize("text, ok", [("done\n", True), ("pen up\ndone\n", True), ("done\ndone\n", False),
+                                      ("done\npen up\n", False), ("pen up\ndone\nfeel calm\ndone\n", False)])
+def test_at_most_one_done_and_it_ends_the_decision(gen, text, ok):
+    matcher = gen.grammars.matcher(GRAMMAR)
+    assert _validates(gen, matcher, text) is ok
+    if ok:
+        assert matcher.consume_tokens(gen.llm.tokenize(text.encode(), add_bos=False, special=False))
+        assert matcher.is_accepting()
+        eog = sorted(gen._eog)
+        assert set(gen.grammars.allowed(matcher)) <= set(eog)  # nothing but the end may follow a done
+
+
+def test_decoding_under_the_grammar_keeps_pace_with_decoding_free(gen):
+    """`aurora bench agent` holds constrained_ratio >= 0.9 on a quiet machine; a test on a shared one asks for
+    0.8 of the median tokens per second (tokens after the first, so the prompt is left out)."""
+    prompt = agent_prompt(gen)
+    gen.grammars.matcher(GRAMMAR)  # compiled once, apart
+    speeds = {"constrained": [], "free": []}
+    for _ in range(3):
+        for kind in speeds:
+            result = gen.generate(prompt, grammar=GRAMMAR if kind == "constrained" else None, max_tokens=48)
+            if result.tokens > 1:
+                speeds[kind].append((result.tokens - 1) / (result.total_s - result.ttft_s))
+    ratio = statistics.median(speeds["constrained"]) / statistics.median(speeds["free"])
+    assert ratio >= 0.8, (ratio, speeds)
 
 
 def test_a_changed_op_table_compiles_a_new_matcher(gen, monkeypatch):

@@ -5,10 +5,9 @@ A new argument kind in the table fails loudly here until it has a strategy.
 
 from __future__ import annotations
 
-import string
-
 from hypothesis import strategies as st
 
+from proto.ops import words
 from proto.ops.parser import Op, format_op
 from proto.ops.table import ACCIDENTALS, MAX_OPS_PER_DECISION, OCTAVES, OPS, PITCH_LETTERS, Arg, OpSpec
 
@@ -25,7 +24,7 @@ def arg_values(arg: Arg) -> st.SearchStrategy:
         return st.builds(lambda letter, acc, octave: f"{letter}{acc}{octave}",
                          st.sampled_from(PITCH_LETTERS), st.sampled_from(tuple(ACCIDENTALS)), st.sampled_from(OCTAVES))
     if arg.kind == "word":
-        return st.text(string.ascii_lowercase, min_size=1, max_size=arg.max_len)
+        return st.sampled_from(words.words())
     if arg.kind == "text":
         return st.text(TITLE_ALPHABET, min_size=1, max_size=arg.max_len).map(str.strip).filter(bool)
     raise AssertionError(f"no strategy for argument kind {arg.kind!r}")
@@ -36,6 +35,18 @@ def op_of(spec: OpSpec) -> st.SearchStrategy[Op]:
 
 
 ops = st.one_of(*(op_of(spec) for spec in OPS.values()))
+ops_but_done = st.one_of(*(op_of(spec) for spec in OPS.values() if spec.name != "done"))
+
+
+def decisions(max_ops: int = MAX_OPS_PER_DECISION, *, min_size: int = 0) -> st.SearchStrategy[list[Op]]:
+    """Lists of ops as a decision may hold them: at most `max_ops`, at most one `done`, and that one last
+    (as the grammar writes them; the parser takes a `done` anywhere, once)."""
+    body = st.lists(ops_but_done, min_size=min_size, max_size=max_ops)
+    ended = st.lists(ops_but_done, max_size=max_ops - 1).map(lambda ops: [*ops, Op("done")])
+    return body | ended
+
+
+# Ops as a canvas may see them over many decisions (any number of `done`).
 op_lists = st.lists(ops, max_size=MAX_OPS_PER_DECISION)
 
 

@@ -1,14 +1,17 @@
 """The GBNF grammar, checked by translating it into a Python regex (it has no recursion, so a regex can hold it)."""
 
+import random
 import re
+import string
 
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from proto.ops.grammar import gbnf
-from proto.ops.parser import Op, parse
-from proto.ops.table import OPS
-from tests.proto.strategies import decision, ops
+from proto.ops import words
+from proto.ops.grammar import gbnf, single_op_gbnf
+from proto.ops.parser import Op, Rejection, parse, parse_line
+from proto.ops.table import MAX_OPS_PER_DECISION, OPS
+from tests.proto.strategies import decision, decisions, ops, ops_but_done
 
 RULE = re.compile(r"^([a-z][a-z0-9-]*) ::= (.*)$")
 TOKEN = re.compile(r'\s*(?:("(?:\\.|[^"\\])*")|(\[(?:\\.|[^\]\\])*\])|([a-z][a-z0-9-]*)|(\{\d+,\d+\}|[()|?*+]))')
@@ -47,9 +50,49 @@ def to_regex(name: str, table: dict[str, str]) -> str:
     return "".join(out)
 
 
+def expand(body: str) -> set[str]:
+    """Every string a body of literals, groups, | and ? matches (a finite language: the word list)."""
+    tokens = [m.groups() for m in TOKEN.finditer(body)]
+    pos = 0
+
+    def alternatives() -> set[str]:
+        nonlocal pos
+        out = sequence()
+        while pos < len(tokens) and tokens[pos][3] == "|":
+            pos += 1
+            out |= sequence()
+        return out
+
+    def sequence() -> set[str]:
+        nonlocal pos
+        out = {""}
+        while pos < len(tokens) and tokens[pos][3] not in ("|", ")"):
+            literal, _, _, punct = tokens[pos]
+            pos += 1
+            if literal:
+                part = {literal[1:-1]}
+            else:
+                assert punct == "(", tokens[pos - 1]
+                part = alternatives()
+                assert tokens[pos][3] == ")"
+                pos += 1
+            if pos < len(tokens) and tokens[pos][3] == "?":
+                pos += 1
+                part = part | {""}
+            out = {a + b for a in out for b in part}
+        return out
+
+    result = alternatives()
+    assert pos == len(tokens)
+    return result
+
+
 GRAMMAR = rules(gbnf())
 ROOT = re.compile(to_regex("root", GRAMMAR))
 OP = re.compile(to_regex("op", GRAMMAR))
+FEEL_LINE = re.compile("feel" + to_regex("feel-word", GRAMMAR))
+DONE = re.compile(to_regex("op-done", GRAMMAR))
+LIFTED = {"feel"}  # ops spelled out in root (the ones with a word argument: see proto.ops.grammar)
 
 
 def test_every_referenced_rule_is_defined():
@@ -59,22 +102,118 @@ def test_every_referenced_rule_is_defined():
 
 
 def test_every_op_has_a_rule():
-    assert {f"op-{name}" for name in OPS} <= set(GRAMMAR)
-    assert referenced(GRAMMAR["op"]) == {f"op-{name}" for name in OPS}
+    assert {f"op-{name}" for name in OPS if name not in LIFTED} <= set(GRAMMAR)
+    assert referenced(GRAMMAR["op"]) == {f"op-{name}" for name in OPS} - {"op-done"} - {f"op-{n}" for n in LIFTED}
+    assert referenced(GRAMMAR["root"]) == {"line", "done-line", "feel-word"}
+
+
+def canonical_line(op: Op) -> re.Pattern:
+    return FEEL_LINE if op.name in LIFTED else DONE if op.name == "done" else OP
 
 
 @given(ops)
 def test_grammar_matches_every_canonical_op(op):
-    assert OP.fullmatch(op.text)
+    assert canonical_line(op).fullmatch(op.text)
 
 
-@given(st.lists(ops, min_size=1, max_size=8))
+@given(decisions(8, min_size=1))
 def test_grammar_matches_canonical_decisions(op_list):
     assert ROOT.fullmatch(decision(op_list) + "\n")
 
 
+# ------------------------------------------------------------------------------------------------ feel words
+
+
+def test_the_word_rule_is_exactly_the_word_list():
+    body = GRAMMAR["feel-word"]
+    assert body.startswith('" " (') and body.endswith(")")
+    listed = words.words()
+    assert expand(body[len('" " ('):-1]) == set(listed)
+    assert len(listed) == words.SIZE == 50_000 and words.digest() == words.WORDS_DIGEST  # the same on every machine
+
+
+def test_the_grammar_and_the_parser_accept_every_listed_word():
+    word = re.compile(to_regex("feel-word", GRAMMAR))
+    assert all(word.fullmatch(" " + w) for w in words.words())
+    assert all(parse_line(f"feel {w}") == Op("feel", (w,)) for w in words.words())
+
+
+NOT_WORDS = ["yourmyselfbecomingmoret", "iremirimimimimimimimimim", "calmm", "qz", "feelcalm", "zzzz", "aaaa",
+             "happysad", "mimimimimi", "blue" * 6]
+
+
+@pytest.mark.parametrize("junk", NOT_WORDS)
+def test_the_grammar_refuses_a_non_word(junk):
+    assert not words.is_word(junk)
+    assert not FEEL_LINE.fullmatch(f"feel {junk}")
+    assert not ROOT.fullmatch(f"feel {junk}\n")
+    assert parse_line(f"feel {junk}").code == "bad_argument"
+
+
+@settings(max_examples=500)
+@given(st.text(string.ascii_lowercase, min_size=1, max_size=24))
+def test_grammar_and_parser_agree_on_any_letters(letters):
+    listed = words.is_word(letters)
+    assert bool(FEEL_LINE.fullmatch(f"feel {letters}")) == listed
+    assert isinstance(parse_line(f"feel {letters}"), Op) == listed
+
+
+def test_random_strings_are_refused_by_both():
+    rng = random.Random(13)
+    refused = 0
+    for _ in range(2000):
+        letters = "".join(rng.choice(string.ascii_lowercase) for _ in range(rng.randint(5, 24)))
+        if words.is_word(letters):
+            continue
+        refused += 1
+        assert not FEEL_LINE.fullmatch(f"feel {letters}") and isinstance(parse_line(f"feel {letters}"), Rejection)
+    assert refused > 1900  # random letters are almost never a word: the list is not "any letters"
+
+
+def test_single_op_grammar_for_feel():
+    single = rules(single_op_gbnf("feel"))
+    line = re.compile(to_regex("root", single))
+    assert line.fullmatch("feel wistful\n") and not line.fullmatch("feel wistfull\n")
+
+
+# ------------------------------------------------------------------------------------------------ one done
+
+
+@given(st.lists(ops_but_done, max_size=6), st.lists(ops_but_done, max_size=1))
+def test_a_second_done_is_refused_by_the_grammar_and_the_parser(before, between):
+    text = decision([*before, Op("done"), *between, Op("done")]) + "\n"
+    assert not ROOT.fullmatch(text)
+    result = parse(text)
+    assert result[:-1] == [*before, Op("done"), *between]
+    assert result[-1] == Rejection("done", "extra_done", "at most one done in a decision")
+
+
+@given(st.lists(ops_but_done, min_size=1, max_size=7), st.integers(0, 6))
+def test_done_ends_the_decision_in_the_grammar(op_list, at):
+    at = min(at, len(op_list) - 1)
+    text = decision([*op_list[:at], Op("done"), *op_list[at:]]) + "\n"
+    assert not ROOT.fullmatch(text)  # nothing after the one done
+    assert all(isinstance(item, Op) for item in parse(text))  # which the parser still takes
+
+
+@pytest.mark.parametrize("max_ops", [1, 2, 8, MAX_OPS_PER_DECISION])
+def test_the_grammar_bounds_the_ops_and_allows_a_last_done(max_ops):
+    root = re.compile(to_regex("root", with_few_words(rules(gbnf(max_ops)))))
+    assert root.fullmatch("pen down\n" * max_ops) and not root.fullmatch("pen down\n" * (max_ops + 1))
+    assert root.fullmatch("pen down\n" * (max_ops - 1) + "done\n")
+    assert not root.fullmatch("pen down\n" * max_ops + "done\n")
+    assert not root.fullmatch("") and root.fullmatch("done\n")
+
+
+def with_few_words(table: dict[str, str], sample: int = 300) -> dict[str, str]:
+    """The grammar with the word rule cut to `sample` listed words: the same structure, and a regex small
+    enough for Hypothesis to draw from quickly (the whole word rule is checked word by word above)."""
+    few = sorted(random.Random(5).sample(words.words(), sample))
+    return {**table, "feel-word": '" " (' + " | ".join(f'"{w}"' for w in few) + ")"}
+
+
 @settings(max_examples=300)
-@given(st.from_regex(ROOT, fullmatch=True))
+@given(st.from_regex(re.compile(to_regex("root", with_few_words(GRAMMAR))), fullmatch=True))
 def test_everything_the_grammar_allows_parses_without_rejection(text):
     result = parse(text)
     assert result and all(isinstance(item, Op) for item in result), result
@@ -82,7 +221,8 @@ def test_everything_the_grammar_allows_parses_without_rejection(text):
 
 @pytest.mark.parametrize("line", [
     "move up 0", "move up 33", "tempo 39", "tempo 241", "note C7 quarter 90", "note C4 quarter 128",
-    "feel Calm", 'title ""', 'title " x"', "colour red", "move up ", "done\n",
+    "feel Calm", "feel  calm", "feel calm ", "feel", "feel ", 'title ""', 'title " x"', "colour red", "move up ",
+    "done\n", "done",
 ])
 def test_grammar_refuses_what_the_parser_rejects_or_is_not_canonical(line):
-    assert not OP.fullmatch(line)
+    assert not OP.fullmatch(line) and not FEEL_LINE.fullmatch(line)

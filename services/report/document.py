@@ -7,18 +7,19 @@
 from __future__ import annotations
 
 import html
-import re
 import time
 from typing import Any
 
 import markdown as md
 
 from proto.canvas import CanvasModel
+from services.report import authenticity
 from services.report.association import ALPHA, ColourSound, velocity_band_label
+from services.report.markup import num, pct, table as _table, text
 from services.report.study import AgentStudy, Study, coverage, mean_coverage, rejected_share
 from services.report.timeline import HOUR, Timeline
 
-TOP_PER_AGENT = 15  # emotions listed per agent (report.json has every one)
+TOP_PER_AGENT = 15  # feelings listed per agent (report.json has every one)
 WORKS_LISTED = 40  # latest works listed per agent (report.json has every one)
 
 
@@ -112,38 +113,15 @@ def figures(study: Study, colour_sound: dict[str, ColourSound], tl: Timeline, *,
         "alpha": ALPHA,
         "plots": plots,
         "gallery": works,
+        "authenticity": authenticity.figures(study),
     }
 
 
 # -- Markdown ---------------------------------------------------------------------------------------------------
 
 
-def pct(share: float | None) -> str:
-    return "–" if share is None else f"{100 * share:.1f}%"
-
-
-def num(value: float | None, digits: int = 3) -> str:
-    return "–" if value is None else f"{value:.{digits}f}"
-
-
 def p_value(p: float | None) -> str:
     return "–" if p is None else f"{p:.4f}"
-
-
-MARKDOWN_SPECIALS = re.compile(r"([\\`*_\[\]|])")
-
-
-def text(value: Any) -> str:
-    """Anyone's text (a model's name, a title, a statement, an agent's or a feeling's name) as Markdown that
-    shows it as it is, in prose or in a table cell: no HTML of its own (the page at /report), no link, image,
-    emphasis or code, and no cell break."""
-    return MARKDOWN_SPECIALS.sub(r"\\\1", html.escape(str(value), quote=False)).replace("\n", " ")
-
-
-def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
-    lines = ["| " + " | ".join(text(c) for c in header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(text(c) for c in row) + " |" for row in rows]
-    return lines + [""]
 
 
 def _when(t: float | None) -> str:
@@ -163,6 +141,7 @@ def markdown(f: dict[str, Any]) -> str:
                 "(listed in report.json).", ""]
     out += _models_section(f)
     out += _emotions_section(f)
+    out += authenticity.markdown(f["authenticity"])
     out += _colour_sound_section(f)
     out += _timeline_section(f)
     for name, a in f["agents"].items():
@@ -190,9 +169,9 @@ def _models_section(f: dict[str, Any]) -> list[str]:
         ["notes played", *(m["notes"] for m in models.values())],
         ["notes per hour", *(num(m["notes_per_hour"], 1) for m in models.values())],
         ["feelings named", *(m["feelings_named"] for m in models.values())],
-        ["distinct emotions", *(m["distinct_emotions"] for m in models.values())],
-        ["emotions only this model named", *(len(m["only_this_model"]) for m in models.values())],
-        ["top emotions", *(", ".join(f"{w} ({n})" for w, n in m["top_emotions"]) or "–" for m in models.values())],
+        ["distinct feelings", *(m["distinct_emotions"] for m in models.values())],
+        ["feelings only this model named", *(len(m["only_this_model"]) for m in models.values())],
+        ["top feelings", *(", ".join(f"{w} ({n})" for w, n in m["top_emotions"]) or "–" for m in models.values())],
         ["works finished", *(m["works_finished"] for m in models.values())],
         ["mean coverage of finished works", *(pct(m["mean_coverage"]) for m in models.values())],
     ]
@@ -200,12 +179,13 @@ def _models_section(f: dict[str, Any]) -> list[str]:
 
 
 def _emotions_section(f: dict[str, Any]) -> list[str]:
-    out = ["## Emotions", "", f"The studio named **{f['distinct_emotions']}** distinct emotions in all.", ""]
+    out = ["## Feelings", "", f"The studio named **{f['distinct_emotions']}** distinct feelings in all (the words of "
+           "`feel` ops; which of them are emotion words is under Authenticity).", ""]
     for model, m in f["models"].items():
         words = ", ".join(text(w) for w in m["only_this_model"]) or "none"
         out += [f"- Only **{text(model)}** named ({len(m['only_this_model'])}): {words}"]
     if "emotions" in f["plots"]:
-        out += ["", f"![The emotions each model named most]({f['plots']['emotions']})"]
+        out += ["", f"![The feelings each model named most]({f['plots']['emotions']})"]
     return out + [""]
 
 
@@ -270,8 +250,8 @@ def _agent_section(name: str, a: dict[str, Any], plots: dict[str, str], gallery:
            f"it is painting now is {pct(a['current_coverage'])} covered.", ""]
     if a["lexicon"]:
         top = list(a["lexicon"].items())[:TOP_PER_AGENT]
-        out += [f"Emotions named most (of {a['distinct_emotions']}):", "",
-                *_table(["emotion", "times"], [[w, n] for w, n in top])]
+        out += [f"Feelings named most (of {a['distinct_emotions']}):", "",
+                *_table(["feeling", "times"], [[w, n] for w, n in top])]
     if a["painted"]:
         out += _table(["colour", "cells painted"], [[c, n] for c, n in a["painted"].items()])
     works = a["works"]

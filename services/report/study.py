@@ -2,13 +2,17 @@
 
 `read_study(events)` takes the record's events in seq order (`services.recorder.archive.iter_events`) and
 counts, per agent: decisions, ops applied and rejected, notes (with the colour active when each was played),
-feelings named, cells painted per colour, finished works with their titles, statements and coverage, and the
-canvas as it is at the end. Everything is derived from the events alone (PROTOCOL.md section 5), so a report
-can be checked against the log it was made from.
+feelings named, cells painted per colour, finished works with their titles, statements and coverage, the
+canvas as it is at the end, and what `services.report.authenticity` measures: every choice an applied op made
+(per list of the manual, and whether it was the first item of the agent's own list, as its `joined` event
+ordered them) and each `echo` event (the longest run of words a generated text shares with its prompt).
+Everything is derived from the events alone (PROTOCOL.md section 5), so a report can be checked against the
+log it was made from.
 """
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Iterable
@@ -16,9 +20,13 @@ from typing import Any, Iterable
 from proto.canvas import CanvasModel
 from proto.envelope import Message
 from proto.events import OP_KINDS, apply_event
-from proto.ops.table import BLANK, COLOURS
+from proto.ops.manual import valid_lists
+from proto.ops.parser import Op, parse_line
+from proto.ops.table import BLANK, COLOURS, OPS
 
 UNKNOWN_MODEL = "unknown"  # an agent whose `joined` events named no model
+WORD = re.compile(r"[a-z]{1,24}")  # a feeling as the op language has ever taken it (now: a dictionary word)
+ECHO_OF = ("title", "statement", "remember", "dream")  # the texts an agent publishes an `echo` event beside
 
 
 @dataclass(frozen=True)
@@ -40,6 +48,14 @@ class Work:
     statement: str | None = None
 
 
+@dataclass(frozen=True)
+class Echo:
+    of: str  # one of ECHO_OF
+    work: int
+    words: int  # the longest run of consecutive words the text shares with its prompt
+    run: str  # that run (at most 160 characters)
+
+
 @dataclass
 class AgentStudy:
     name: str
@@ -53,6 +69,12 @@ class AgentStudy:
     feeling_times: list[float] = field(default_factory=list)
     painted: Counter = field(default_factory=Counter)  # colour name -> cells painted with it (strokes)
     works: list[Work] = field(default_factory=list)
+    lists: dict[str, list[str]] | None = None  # the manual's lists as its latest `joined` event ordered them
+    choices: dict[str, Counter] = field(default_factory=dict)  # list name -> item -> times an applied op chose it
+    pitches: Counter = field(default_factory=Counter)  # pitch as written ("C#4") -> notes played
+    known: Counter = field(default_factory=Counter)  # list name -> choices made while the agent's lists were known
+    first: Counter = field(default_factory=Counter)  # list name -> of those, choices of the list's first item
+    echoes: list[Echo] = field(default_factory=list)
     first_time: float | None = None
     last_time: float | None = None
 
@@ -129,7 +151,8 @@ def read_study(events: Iterable[Message]) -> Study:
         read += 1
         try:
             fact = _fact(kind, data, msg)
-            apply_event(canvases, body)
+            op = _op(kind, data)
+            _apply(canvases, body)
         except (KeyError, TypeError, ValueError) as exc:
             unreadable.append((seq, f"{kind} event of {name}: {exc!r}"[:200]))
             continue
@@ -141,7 +164,18 @@ def read_study(events: Iterable[Message]) -> Study:
         agent.first_time = msg.time if agent.first_time is None else min(agent.first_time, msg.time)
         agent.last_time = msg.time if agent.last_time is None else max(agent.last_time, msg.time)
         _count(agent, kind, fact, msg)
+        if op is not None:
+            _count_choices(agent, op)
     return Study(agents, canvases, first_seq, last_seq, read, first_time, last_time, unreadable)
+
+
+def _apply(canvases: dict[str, CanvasModel], body: dict[str, Any]) -> None:
+    """`apply_event`, but for a feeling: it changes no cell, and one of a record made before feelings had to be
+    dictionary words is no op of today's language, yet the study counts it (`_fact` reads it)."""
+    if body["kind"] != "feel":
+        apply_event(canvases, body)
+    elif body["agent"] not in canvases:
+        raise ValueError(f"feel event for {body['agent']!r}, who has no canvas yet")
 
 
 def _colour(name: Any) -> str:
@@ -153,18 +187,64 @@ def _colour(name: Any) -> str:
 def _fact(kind: str, data: dict[str, Any], msg: Message) -> Any:
     """What the study keeps of one event, read whole: raises KeyError/TypeError/ValueError for one that lacks it."""
     if kind == "joined":
-        return str(data.get("model") or UNKNOWN_MODEL)
+        lists = data.get("lists")
+        if lists is not None and not valid_lists(lists):
+            raise ValueError("lists that are not the manual's lists reordered")
+        return str(data.get("model") or UNKNOWN_MODEL), lists
     if kind == "stroke":
         return _colour(data["color"]), len(data["cells"])
     if kind == "note":
         return Note(msg.time, int(data["midi"]), int(data["velocity"]), _colour(data["color"]), float(data["beats"]))
     if kind == "feel":
-        return str(data["feel"])
+        if not isinstance(data["op"], str) or not isinstance(data["feel"], str) or not WORD.fullmatch(data["feel"]):
+            raise ValueError(f"no feeling in {data['feel']!r}")
+        return data["feel"]
     if kind == "done":
         return Work(int(data["work"]), data.get("title"), msg.body["seq"], msg.time, coverage(data["cells"]))
     if kind == "statement":
         return int(data["work"]), str(data["text"])
+    if kind == "echo":
+        words = data["words"]
+        if data["of"] not in ECHO_OF or not isinstance(words, int) or isinstance(words, bool) or words < 0:
+            raise ValueError(f"an echo of {data['of']!r} with {words!r} words")
+        return Echo(data["of"], int(data["work"]), words, str(data["run"]))
     return None
+
+
+def _op(kind: str, data: dict[str, Any]) -> Op | None:
+    """The op an event of an op kind carries, parsed (a `remember` op is known from its `echo` event)."""
+    if kind == "echo" and data["of"] == "remember":
+        return Op("remember")
+    if kind == "feel":  # any word the language took when it was recorded (`_fact`), a dictionary word or not
+        return Op("feel", (data["feel"],))
+    if kind not in OP_KINDS:
+        return None
+    op = parse_line(str(data["op"]))
+    if not isinstance(op, Op):
+        raise ValueError(f"{data['op']!r} is no op: {op.reason}")
+    return op
+
+
+def choices_of(op: Op) -> list[tuple[str, str]]:
+    """(list name, item) of every choice `op` made from a list of the manual: the op itself, each choice
+    argument, and a pitch's letter and octave."""
+    made = [("ops", op.name)]
+    for arg, value in zip(OPS[op.name].args, op.args):
+        if arg.kind == "choice":
+            made.append((arg.name, value))
+        elif arg.kind == "pitch" and value is not None:
+            made += [("letter", value[0]), ("octave", value[-1])]
+    return made
+
+
+def _count_choices(agent: AgentStudy, op: Op) -> None:
+    for name, item in choices_of(op):
+        agent.choices.setdefault(name, Counter())[item] += 1
+        if agent.lists is not None:
+            agent.known[name] += 1
+            agent.first[name] += agent.lists[name][0] == item
+    if op.name == "note":
+        agent.pitches[op.args[0]] += 1
 
 
 def _count(agent: AgentStudy, kind: str, fact: Any, msg: Message) -> None:
@@ -177,8 +257,9 @@ def _count(agent: AgentStudy, kind: str, fact: Any, msg: Message) -> None:
         else:
             agent.ops_applied += 1
     if kind == "joined":
-        if not agent.models or agent.models[-1] != fact:
-            agent.models.append(fact)
+        model, agent.lists = fact
+        if not agent.models or agent.models[-1] != model:
+            agent.models.append(model)
     elif kind == "stroke":
         agent.painted[fact[0]] += fact[1]
     elif kind == "note":
@@ -194,3 +275,5 @@ def _count(agent: AgentStudy, kind: str, fact: Any, msg: Message) -> None:
             if finished.work == work:
                 finished.statement = text
                 break
+    elif kind == "echo":
+        agent.echoes.append(fact)

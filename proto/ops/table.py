@@ -11,6 +11,8 @@ from __future__ import annotations
 import hashlib
 from typing import NamedTuple
 
+from proto.ops.words import WORDS_DIGEST
+
 DIRECTIONS: dict[str, tuple[int, int]] = {
     "up": (0, -1),
     "down": (0, 1),
@@ -123,7 +125,8 @@ ALIASES: dict[str, str] = {alias: spec.name for spec in OPS.values() for alias i
 
 def _digest() -> str:
     parts = [repr(sorted(DIRECTIONS.items())), repr(sorted(COLOURS.items())), repr(sorted(BRUSHES.items())),
-             repr(sorted(DURATIONS.items())), repr(OCTAVES), repr(MAX_OPS_PER_DECISION), repr(list(OPS.values()))]
+             repr(sorted(DURATIONS.items())), repr(OCTAVES), repr(MAX_OPS_PER_DECISION), repr(list(OPS.values())),
+             WORDS_DIGEST]  # the feeling words are part of the language too
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:12]
 
 

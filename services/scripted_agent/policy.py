@@ -32,9 +32,9 @@ def random_op(rng: random.Random, *, allow_done: bool = True) -> Op:
 
 
 def decision(rng: random.Random, ops: int = 4, done_every: int = 0, turn: int = 0) -> str:
-    """One decision's text: `ops` random ops (never `done` unless this is every `done_every`-th turn)."""
+    """One decision's text: `ops` random ops (never `done` unless this is every `done_every`-th turn, and then
+    after `pen down`, so that the work has a painted cell: the canvas refuses `done` on an empty one)."""
     lines = [format_op(random_op(rng, allow_done=False)) for _ in range(ops)]
     if done_every and turn % done_every == done_every - 1:
-        lines.append('title "Scripted work"')
-        lines.append("done")
+        lines += ["pen down", 'title "Scripted work"', "done"]
     return "\n".join(lines)

@@ -7,6 +7,7 @@ import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from proto.ops.manual import choice_lists
 from services.agent import memory
 from services.agent.budget import Budget
 from services.agent.memory import MemoryBank, agent_url, grant
@@ -60,7 +61,8 @@ def test_restart_resumes_from_the_bank(redis_server, admin, connect_as, names):
     before.add_dream("I began.", T0, replaces=0)
     before.touch_turn(T0 + 5)
     before.start_work(T0 + 6)
-    before.add_usage(1, 120)
+    before.add_usage(1, 120, 900)
+    lists = before.lists(seed=4)
     before.save_budget({"tokens": [[T0, 120]], "decisions": [[T0, 1]]})
     remembered = before.render(10_000)
     before.r.close()
@@ -69,7 +71,8 @@ def test_restart_resumes_from_the_bank(redis_server, admin, connect_as, names):
     after = MemoryBank(connect_as(name), name)
     assert after.render(10_000) == remembered and "'First' (work 1" in remembered
     assert after.clock() == {"first_woke": T0 + 5, "work_started": T0 + 6, "last_turn": T0 + 5}
-    assert after.counters() == {"decisions": 1, "tokens": 120}
+    assert after.counters() == {"decisions": 1, "tokens": 120, "prompt_tokens": 900}
+    assert after.lists(seed=5) == lists == choice_lists(4)  # drawn once, kept: a new seed changes nothing
     assert after.load_budget() == {"tokens": [[T0, 120]], "decisions": [[T0, 1]]}
 
 
@@ -96,6 +99,7 @@ def test_wipe_removes_only_this_agents_keys(admin, connect_as, names):
         bank.touch_turn(T0)
         bank.add_usage(1, 1)
         bank.save_budget({})
+        bank.lists(seed=1)
     assert len(admin_keys(admin, a)) == len(memory.KEYS)  # KEYS is the whole inventory wipe relies on
     b_before = banks[b].render(10_000)
 
@@ -189,7 +193,8 @@ def test_consolidate_replaces_pending_entries_with_one_dream(admin, connect_as, 
     bank.record_work(2, "Two", "second", T0 + 2)
     bank.remember("note b", T0 + 3)  # written while the model was dreaming: not in the dream
     bank.record_feel("calm", T0)
-    pending = bank.pending_consolidation()
+    pending = [line for _, line in bank.pending_entries()]
+    assert [at for at, _ in bank.pending_entries()] == [T0, T0 + 1, T0 + 2, T0 + 3]
     assert [line.split(" ")[0] for line in pending] == ["Work:", "Note", "Work:", "Note"]
     assert "'One'" in pending[0] and "note b" in pending[3]  # oldest first
 
@@ -200,7 +205,7 @@ def test_consolidate_replaces_pending_entries_with_one_dream(admin, connect_as, 
     assert recent["feelings"] == [("calm", 1)]
 
     assert bank.consolidate("And a note.", T0 + 20) == 1
-    assert bank.pending_consolidation() == []
+    assert bank.pending_entries() == []
     assert [d["text"] for d in bank.recent(10_000)["dreams"]] == ["And a note.", "I made two works."]
 
 
@@ -228,7 +233,7 @@ def test_consolidate_retries_when_a_write_races_it(connect_as, names, monkeypatc
     monkeypatch.setattr(bank.r, "pipeline", racing_pipeline)
     assert bank.consolidate("d", T0 + 5) == 2
     assert len(reads) == 4  # read, raced, retried
-    assert bank.pending_consolidation() == []
+    assert bank.pending_entries() == []
 
 
 def test_lists_are_capped(admin, connect_as, names):

@@ -7,9 +7,14 @@ every event that carries an op is applied with `CanvasModel.apply_text`, and `ne
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from proto.canvas import CanvasModel
+from proto.ops.parser import Op
+
+# A feeling as the op language has ever taken it (since protocol 1.6, a word of `proto.ops.words`).
+RECORDED_FEELING = re.compile(r"[a-z]{1,24}")
 
 # The kinds whose `data` carries the `op` that caused them (section 5). Applying their ops in sequence order
 # rebuilds an agent's canvas. A kind not listed here is not applied, even if it carries an `op`: a kind added
@@ -39,6 +44,12 @@ def apply_event(canvases: dict[str, CanvasModel], body: dict[str, Any]) -> None:
         canvas = canvases.get(agent)
         if canvas is None:
             raise ValueError(f"{kind} event for {agent!r}, who has no canvas yet")
+        if kind == "feel":  # the word as recorded: a feeling of a record made before feelings had to be
+            word = data.get("feel")  # dictionary words is no op of today's language, yet it was applied
+            if not isinstance(word, str) or not RECORDED_FEELING.fullmatch(word):
+                raise ValueError(f"feel event without a feeling: {str(word)[:40]!r}")
+            canvas.apply(Op("feel", (word,)))
+            return
         op = data.get("op")
         if not isinstance(op, str):
             raise ValueError(f"{kind} event without an op")

@@ -27,7 +27,8 @@ TEXT_MAX = 4096  # op-code text of one decision
 STATEMENT_MAX = 200  # an agent's one-line statement about a finished work
 ECHO_RUN_MAX = 200  # the words an `echo` quotes from the prompt
 USAGE_FIELDS = ("decisions", "tokens", "prompt_tokens")  # a `status`'s usage: counts, each an int >= 0
-ECHO_OF = frozenset({"title", "statement", "remember", "dream"})  # the texts an agent reports echoes of
+ECHO_OF = ("title", "statement", "remember", "dream")  # the texts an agent reports echoes of, in this order
+ECHO_WORDS_MAX = 200  # the longest run an `echo` may count, in words
 ACTIVITIES = frozenset({"painting", "resting", "dreaming", "waiting"})
 RECORD_BATCH_MAX = 4096  # events in one `record` message
 
@@ -52,7 +53,8 @@ SCHEMAS: dict[str, dict[str, Field]] = {
     },
     "statement": {"work": _f(int), "text": _f(str, max_len=STATEMENT_MAX)},
     # how much of a text the agent generated repeats the prompt it was generated from (1.6)
-    "echo": {"of": _f(str, max_len=16), "work": _f(int), "words": _f(int), "run": _f(str, max_len=ECHO_RUN_MAX)},
+    "echo": {"of": _f(str, max_len=16), "work": _f(int), "words": _f(int), "run": _f(str, max_len=ECHO_RUN_MAX),
+             "asked": _f(bool, required=False)},  # a title the agent asked for after a bare `done`
     "heartbeat": {},
     "bye": {},
     # canvas -> agent
@@ -107,8 +109,8 @@ def check_body(msg_type: str, body: dict[str, Any]) -> str | None:
                 return f"{msg_type}: missing field {name!r}"
             continue
         value = body[name]
-        # bool is an int subclass in Python; a bool is never a valid int or float field here.
-        if type(value) is bool or not isinstance(value, field.types):
+        # bool is an int subclass in Python; a bool is valid only where a field says bool, never as an int.
+        if (type(value) is bool and bool not in field.types) or not isinstance(value, field.types):
             want = " or ".join("nil" if t is NoneType else t.__name__ for t in field.types)
             return f"{msg_type}: field {name!r} must be {want}, got {type(value).__name__}"
         if field.max_len is not None and isinstance(value, (str, list)) and len(value) > field.max_len:

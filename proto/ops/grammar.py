@@ -152,12 +152,6 @@ def single_op_gbnf(op_name: str) -> str:
     return "\n".join([f'root ::= op-{op_name} "\\n"', *_op_rules(op_name)]) + "\n"
 
 
-def text_lines_gbnf(lines: int, max_len: int) -> str:
-    """1 to `lines` lines of plain printable text (a statement about a work, a condensed memory)."""
-    return (f'root ::= text-line{{1,{lines}}}\n'
-            f'text-line ::= [!-~] [ -~]{{0,{max_len - 1}}} "\\n"\n')
-
-
 def answer_gbnf(max_len: int, *, lines: int = 1, quotes: bool = True) -> str:
     """1 to `lines` lines of plain printable text, each of at most `max_len` characters, answering a question
     (a title, a statement, a dream). The first line may begin with one space, as the answer to a prompt that

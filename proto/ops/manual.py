@@ -12,6 +12,7 @@ liking for a colour from a liking for the first colour listed (`aurora report`, 
 from __future__ import annotations
 
 import random
+from collections import Counter
 
 from proto.ops.table import BLANK, BRUSHES, COLOURS, OCTAVES, OPS, PITCH_LETTERS
 
@@ -38,11 +39,13 @@ def choice_lists(seed: int | None = None) -> dict[str, list[str]]:
 
 
 def valid_lists(lists: object) -> bool:
-    """True when `lists` holds every list of the manual, each a reordering of the table's (a bank's or a hello's)."""
-    if not isinstance(lists, dict) or set(lists) != set(LIST_NAMES):
+    """True when `lists` holds every list of the manual, each a reordering of the table's (a bank's or a
+    hello's). Lists of other names are let be: a later minor version of the protocol may add one."""
+    if not isinstance(lists, dict) or not set(LIST_NAMES) <= set(lists):
         return False
     canonical = choice_lists()
-    return all(isinstance(lists[k], list) and sorted(lists[k]) == sorted(v) for k, v in canonical.items())
+    return all(isinstance(lists[k], list) and all(type(item) is str for item in lists[k])
+               and Counter(lists[k]) == Counter(v) for k, v in canonical.items())
 
 
 def _usage(spec) -> str:

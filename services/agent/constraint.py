@@ -20,7 +20,6 @@ version for no gain worth having.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import time
 
 import llguidance
@@ -29,7 +28,7 @@ import numpy as np
 import llama_cpp
 
 
-_LIBC = ctypes.CDLL(ctypes.util.find_library("c") or None)
+_LIBC = ctypes.CDLL(None)  # the C library this process already runs on
 _MALLOC_TRIM = getattr(_LIBC, "malloc_trim", None)  # glibc only
 
 

@@ -5,9 +5,9 @@ anything of its own; the studio measures it rather than hiding or filtering it. 
 publishes or keeps (titles, statements, `remember` notes, dreams) is reported beside its longest shared run
 (an `echo` message, PROTOCOL.md section 4), and `aurora report` counts those of five words or more.
 
-Words are runs of letters, digits and apostrophes, compared in lowercase: punctuation and quotes do not
-break a copy, and the canvas's rows of cell codes are not words a title could share by chance (each row is
-one long "word" of dots and letters).
+Words are runs of letters, digits and apostrophes with at least one letter, compared in lowercase:
+punctuation and quotes do not break a copy, and numbers alone are not words, so that the canvas's row and
+column numbers (`4`, `5`, `6` down its side) are not a run that a text of numbers could share by chance.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
-_WORD = re.compile(r"[a-z0-9']+")
+_WORD = re.compile(r"[a-z0-9']*[a-z][a-z0-9']*")
 
 
 class Echo(NamedTuple):

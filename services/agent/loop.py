@@ -19,6 +19,8 @@ import time
 from dataclasses import dataclass, field
 
 from proto.canvas import CanvasModel
+from proto.errors import RemoteError
+from proto.messages import ECHO_RUN_MAX, ECHO_WORDS_MAX
 from proto.ops.grammar import answer_gbnf, gbnf
 from proto.ops.parser import Op, parse
 from proto.ops.table import AGENT_LOCAL_OPS, OPS
@@ -126,6 +128,9 @@ class Agent:
 
     def _connect(self) -> None:
         welcome = self.client.connect_with_backoff(should_stop=self.stop.is_set)
+        if "cells" not in welcome:  # a 1.5 canvas: the agent could not play its ops on a copy of its canvas
+            raise RemoteError("version_mismatch", f"this agent needs a canvas of protocol 1.6 or later (one that "
+                              f"sends its cells); this canvas speaks {welcome.get('protocol')!r}: upgrade it")
         self._see(welcome)
         if self.bank.clock()["work_started"] is None:
             self.bank.start_work(self.clock())
@@ -183,9 +188,10 @@ class Agent:
         self.bank.add_usage(0, result.tokens, evaluated)
         return result.text
 
-    def _echo(self, of: str, work: int, text: str, prompt: str) -> None:
+    def _echo(self, of: str, work: int, text: str, prompt: str, asked: bool = False) -> None:
         echo = longest_shared_run(text, prompt)
-        self.client.notify("echo", {"of": of, "work": int(work), "words": echo.words, "run": echo.run[:160]})
+        self.client.notify("echo", {"of": of, "work": int(work), "words": min(echo.words, ECHO_WORDS_MAX),
+                                    "run": echo.run[:ECHO_RUN_MAX], **({"asked": True} if asked else {})})
 
     # -- one decision ------------------------------------------------------------------------------
 
@@ -222,6 +228,8 @@ class Agent:
         if to_send:
             reply = self.client.decide("\n".join(to_send))
             self._take(reply, to_send, finished, now)
+        else:
+            self.last_result = "no op sent to the canvas"
         self.stats.decisions += 1
         self.bank.touch_turn(now)
         self.bank.add_usage(1, 0, 0)
@@ -275,7 +283,7 @@ class Agent:
                         TITLE_CHARS)
         if not text:
             return None
-        self._echo("title", sim.work, text, prompt)
+        self._echo("title", sim.work, text, prompt, asked=True)
         return text
 
     def _take(self, reply: dict, sent: list[str], finished: list[Finished], now: float) -> None:

@@ -19,6 +19,7 @@ import time
 
 import redis
 
+from proto.messages import USAGE_FIELDS
 from proto.names import name_problem  # one rule for agent names: it is what keeps the key pattern tight
 from proto.ops.manual import choice_lists, valid_lists
 from services.base.redis_server import url_with_credentials
@@ -30,7 +31,6 @@ KEYS = ("works", "notes", "dreams", "feelings", "clock", "usage", "budget", "man
 MAX_WORKS, MAX_NOTES, MAX_DREAMS, MAX_FEELINGS = 50, 50, 30, 200
 TITLE_CHARS, STATEMENT_CHARS, NOTE_CHARS, DREAM_CHARS, WORD_CHARS = 60, 280, 120, 600, 24
 FEELINGS_SHOWN = 8
-USAGE = ("decisions", "tokens", "prompt_tokens")  # tokens: generated; prompt_tokens: evaluated
 
 # The only commands an agent's user may run (redis-py sends SELECT for a db index and CLIENT SETINFO
 # on connect). No SCAN/KEYS/RANDOMKEY/DBSIZE (they see all key names), no EVAL, no admin commands.
@@ -238,7 +238,7 @@ class MemoryBank:
 
     def counters(self) -> dict:
         raw = {_s(k): int(_s(v)) for k, v in self.r.hgetall(self.key("usage")).items()}
-        return {name: raw.get(name, 0) for name in USAGE}
+        return {name: raw.get(name, 0) for name in USAGE_FIELDS}  # tokens: generated; prompt_tokens: evaluated
 
     def lists(self, seed: int) -> dict[str, list[str]]:
         """The order of this agent's manual's lists: drawn once with `seed` and kept, so a restart (or a

@@ -16,7 +16,8 @@ from typing import Any, Iterator
 from proto.canvas import CanvasModel
 from proto.ops.manual import choice_lists
 from proto.ops.parser import Op, Rejection, parse
-from services.agent.memory import USAGE, render_recent, trim_to_fit
+from proto.messages import USAGE_FIELDS
+from services.agent.memory import render_recent, trim_to_fit
 
 # The simulated clock starts here and moves on by DECISION_S per decision, so the prompts (clock line and
 # "since your last turn") are the same on every run and change from turn to turn as a resident agent's do.
@@ -91,9 +92,11 @@ class FakeBank:
 
     def __init__(self, now: float = EPOCH):
         day = 86400.0
+        # A resident agent's memories as the bank renders them; the words are the bench's own, never shown to
+        # a model of the studio (a bench measures time, not what a model makes of what it reads).
         self.works = [{"work": 1, "title": "Low Tide", "at": now - 2 * day,
-                       "statement": "blue rows under a slow bass line"}]
-        self.notes = [{"note": "the red corner", "at": now - day}]
+                       "statement": "rows under a slow bass line"}]
+        self.notes = [{"note": "a corner left open", "at": now - day}]
         self.dreams: list[dict[str, Any]] = []
         self.feelings = Counter({"calm": 3, "curious": 1})
         self._clock = {"first_woke": now - 3 * day, "work_started": None, "last_turn": None}
@@ -136,7 +139,7 @@ class FakeBank:
         self.usage.update(decisions=decisions, tokens=tokens, prompt_tokens=prompt_tokens)
 
     def counters(self) -> dict:
-        return {name: self.usage[name] for name in USAGE}
+        return {name: self.usage[name] for name in USAGE_FIELDS}
 
     def save_budget(self, state: dict) -> None:
         self.budget = state

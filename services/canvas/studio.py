@@ -13,7 +13,7 @@ from typing import Any, Callable, Protocol
 from proto.canvas import DEFAULT_HEIGHT, DEFAULT_WIDTH, CanvasModel
 from proto.envelope import DEFAULT_FRAME_LIMIT, Message, decode, encode
 from proto.errors import CODES, ProtocolError
-from proto.messages import (ACTIVITIES, AGENT_TYPES, ECHO_OF, ECHO_RUN_MAX, RECORDER_TYPES, SNAPSHOT_TYPES,
+from proto.messages import (ACTIVITIES, AGENT_TYPES, ECHO_OF, ECHO_WORDS_MAX, RECORDER_TYPES, SNAPSHOT_TYPES,
                             USAGE_FIELDS)
 from proto.names import name_problem
 from proto.ops.manual import LIST_NAMES, valid_lists
@@ -257,6 +257,7 @@ class Studio:
                 rejected.append(rejection)
                 self._publish(session.agent, "rejected", rejection, parent_id=msg.id)  # for the study
                 self.counters["ops_rejected"] += 1
+                self.counters[f"rejected_{item.code}"] += 1
                 continue
             for kind, data in canvas.apply(item):
                 self._publish(session.agent, kind, data, parent_id=msg.id)
@@ -277,10 +278,10 @@ class Studio:
             raise ProtocolError(f"activity must be one of {', '.join(sorted(ACTIVITIES))}", code="bad_field",
                                 parent_id=msg.id)
         usage = body.get("usage")
-        if usage is not None and (set(usage) != set(USAGE_FIELDS)
+        if usage is not None and (not set(USAGE_FIELDS) <= set(usage)
                                   or not all(type(v) is int and v >= 0 for v in usage.values())):
-            raise ProtocolError(f"usage holds {', '.join(USAGE_FIELDS)}, each a count", code="bad_field",
-                                parent_id=msg.id)
+            raise ProtocolError(f"usage holds {', '.join(USAGE_FIELDS)} (and maybe more), each a count",
+                                code="bad_field", parent_id=msg.id)
         activity = {"activity": body["activity"], "until": body.get("until"), "reason": body.get("reason"),
                     **({"usage": usage} if usage is not None else {})}
         self.activity[session.agent] = activity
@@ -295,11 +296,13 @@ class Studio:
 
     def _echo(self, session: Session, msg: Message) -> None:
         body = msg.body
-        if body["of"] not in ECHO_OF or not 0 <= body["words"] <= ECHO_RUN_MAX or body["work"] < 1:
+        if body["of"] not in ECHO_OF or not 0 <= body["words"] <= ECHO_WORDS_MAX or body["work"] < 1:
             raise ProtocolError(f"an echo is of one of {', '.join(sorted(ECHO_OF))}, with a work number and the "
                                 "words its longest run shares with its prompt", code="bad_field", parent_id=msg.id)
-        self._publish(session.agent, "echo", {"of": body["of"], "work": body["work"], "words": body["words"],
-                                              "run": " ".join(body["run"].split())}, parent_id=msg.id)
+        echo = {"of": body["of"], "work": body["work"], "words": body["words"], "run": " ".join(body["run"].split())}
+        if body.get("asked") is True:
+            echo["asked"] = True
+        self._publish(session.agent, "echo", echo, parent_id=msg.id)
 
     # -- output ------------------------------------------------------------------------------------
 

@@ -24,7 +24,8 @@ from proto.ops.manual import LIST_NAMES, choice_lists
 from proto.ops.table import ACCIDENTALS, COLOURS, OCTAVES, PITCH_LETTERS
 from services.report import emotions
 from services.report.markup import num, pct, table, text
-from services.report.study import ECHO_OF, AgentStudy, Study
+from proto.messages import ECHO_OF
+from services.report.study import AgentStudy, Study
 
 COPY_RUN_WORDS = 5  # a text copies its prompt when it shares a run of at least this many consecutive words
 COPIED_RUNS_LISTED = 5  # the most frequent copied runs listed per model and agent
@@ -91,8 +92,10 @@ def of_agents(agents: list[AgentStudy], classify: bool = True) -> dict[str, Any]
         "works_finished": len(works),
         "blank_works": blank,
         "blank_share": share(blank, len(works)),
+        "empty_works_refused": sum(a.refused["empty_work"] for a in agents),  # `done` on a blank canvas
         "distinct_titles": len(titles),
         "untitled_works": sum(1 for w in works if w.title is None),
+        "titles_asked": sum(a.asked_titles for a in agents),  # works ended by a bare `done`: the studio asked
         "distinct_titles_per_work": share(len(titles), len(works)),
         "copies": copies,
         "copied_runs": [[run, n] for run, n in most_common(copied, COPIED_RUNS_LISTED)],
@@ -161,6 +164,8 @@ def _rows(columns: list[dict[str, Any]], words: int) -> list[list[Any]]:
     rows = [
         ["works finished", *(c["works_finished"] for c in columns)],
         ["blank works (coverage 0)", *(f"{c['blank_works']} ({pct(c['blank_share'])})" for c in columns)],
+        ["done refused on a blank work", *(str(c["empty_works_refused"]) for c in columns)],
+        ["titles asked for after a done without one", *(str(c["titles_asked"]) for c in columns)],
         ["distinct titles per work", *(f"{num(c['distinct_titles_per_work'], 2)} ({c['distinct_titles']} titles, "
                                        f"{c['untitled_works']} works untitled)" for c in columns)],
     ]

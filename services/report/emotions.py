@@ -117,11 +117,12 @@ def _load(path: Path, bundled: bool) -> tuple[dict[str, tuple[str, ...]], dict]:
     else:
         info = {
             "name": f"lexicon from {path.name}",
-            "source": f"{path} (set by {ENV} or given)",
+            "source": f"{path.name} (set by {ENV} or given)",
             "licence": "as its owner grants (not checked here)",
             "notes": "a word counts as an emotion word when it has any category",
         }
-    info |= {"path": str(path), "sha256": digest, "words": len(lexicon),
+    # The file's name and digest, not its path: a committed report must not carry a home folder.
+    info |= {"file": path.name, "sha256": digest, "words": len(lexicon),
              "categories": sorted({c for cats in lexicon.values() for c in cats})}
     return lexicon, info
 

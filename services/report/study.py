@@ -12,21 +12,19 @@ log it was made from.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from proto.canvas import CanvasModel
 from proto.envelope import Message
-from proto.events import OP_KINDS, apply_event
+from proto.messages import ECHO_OF
+from proto.events import OP_KINDS, RECORDED_FEELING, apply_event
 from proto.ops.manual import valid_lists
 from proto.ops.parser import Op, parse_line
 from proto.ops.table import BLANK, COLOURS, OPS
 
 UNKNOWN_MODEL = "unknown"  # an agent whose `joined` events named no model
-WORD = re.compile(r"[a-z]{1,24}")  # a feeling as the op language has ever taken it (now: a dictionary word)
-ECHO_OF = ("title", "statement", "remember", "dream")  # the texts an agent publishes an `echo` event beside
 
 
 @dataclass(frozen=True)
@@ -53,7 +51,8 @@ class Echo:
     of: str  # one of ECHO_OF
     work: int
     words: int  # the longest run of consecutive words the text shares with its prompt
-    run: str  # that run (at most 160 characters)
+    run: str  # that run (at most 200 characters)
+    asked: bool = False  # a title the agent asked its model for after a `done` without one (not an op chosen)
 
 
 @dataclass
@@ -64,6 +63,7 @@ class AgentStudy:
     last_decision: str | None = None
     ops_applied: int = 0
     ops_rejected: int = 0
+    refused: Counter = field(default_factory=Counter)  # code -> lines the canvas refused with it (`empty_work`)
     notes: list[Note] = field(default_factory=list)
     feelings: Counter = field(default_factory=Counter)
     feeling_times: list[float] = field(default_factory=list)
@@ -75,6 +75,8 @@ class AgentStudy:
     known: Counter = field(default_factory=Counter)  # list name -> choices made while the agent's lists were known
     first: Counter = field(default_factory=Counter)  # list name -> of those, choices of the list's first item
     echoes: list[Echo] = field(default_factory=list)
+    asked_titles: int = 0  # titles asked for after a `done` without one (their echo says so)
+    asked_titles_seen: int = 0  # of those, the title ops seen since (not counted as the model's choice of op)
     first_time: float | None = None
     last_time: float | None = None
 
@@ -152,7 +154,7 @@ def read_study(events: Iterable[Message]) -> Study:
         try:
             fact = _fact(kind, data, msg)
             op = _op(kind, data)
-            _apply(canvases, body)
+            apply_event(canvases, body)
         except (KeyError, TypeError, ValueError) as exc:
             unreadable.append((seq, f"{kind} event of {name}: {exc!r}"[:200]))
             continue
@@ -167,15 +169,6 @@ def read_study(events: Iterable[Message]) -> Study:
         if op is not None:
             _count_choices(agent, op)
     return Study(agents, canvases, first_seq, last_seq, read, first_time, last_time, unreadable)
-
-
-def _apply(canvases: dict[str, CanvasModel], body: dict[str, Any]) -> None:
-    """`apply_event`, but for a feeling: it changes no cell, and one of a record made before feelings had to be
-    dictionary words is no op of today's language, yet the study counts it (`_fact` reads it)."""
-    if body["kind"] != "feel":
-        apply_event(canvases, body)
-    elif body["agent"] not in canvases:
-        raise ValueError(f"feel event for {body['agent']!r}, who has no canvas yet")
 
 
 def _colour(name: Any) -> str:
@@ -196,18 +189,20 @@ def _fact(kind: str, data: dict[str, Any], msg: Message) -> Any:
     if kind == "note":
         return Note(msg.time, int(data["midi"]), int(data["velocity"]), _colour(data["color"]), float(data["beats"]))
     if kind == "feel":
-        if not isinstance(data["op"], str) or not isinstance(data["feel"], str) or not WORD.fullmatch(data["feel"]):
+        if not isinstance(data["feel"], str) or not RECORDED_FEELING.fullmatch(data["feel"]):
             raise ValueError(f"no feeling in {data['feel']!r}")
         return data["feel"]
     if kind == "done":
         return Work(int(data["work"]), data.get("title"), msg.body["seq"], msg.time, coverage(data["cells"]))
     if kind == "statement":
         return int(data["work"]), str(data["text"])
+    if kind == "rejected":
+        return str(data.get("code") or "unknown")
     if kind == "echo":
         words = data["words"]
         if data["of"] not in ECHO_OF or not isinstance(words, int) or isinstance(words, bool) or words < 0:
             raise ValueError(f"an echo of {data['of']!r} with {words!r} words")
-        return Echo(data["of"], int(data["work"]), words, str(data["run"]))
+        return Echo(data["of"], int(data["work"]), words, str(data["run"]), data.get("asked") is True)
     return None
 
 
@@ -238,6 +233,9 @@ def choices_of(op: Op) -> list[tuple[str, str]]:
 
 
 def _count_choices(agent: AgentStudy, op: Op) -> None:
+    if op.name == "title" and agent.asked_titles > agent.asked_titles_seen:
+        agent.asked_titles_seen += 1  # its asked title's echo came first: the title op is the studio's, not a choice
+        return
     for name, item in choices_of(op):
         agent.choices.setdefault(name, Counter())[item] += 1
         if agent.lists is not None:
@@ -254,6 +252,7 @@ def _count(agent: AgentStudy, kind: str, fact: Any, msg: Message) -> None:
             agent.last_decision = msg.parent_id
         if kind == "rejected":
             agent.ops_rejected += 1
+            agent.refused[fact] += 1
         else:
             agent.ops_applied += 1
     if kind == "joined":
@@ -277,3 +276,4 @@ def _count(agent: AgentStudy, kind: str, fact: Any, msg: Message) -> None:
                 break
     elif kind == "echo":
         agent.echoes.append(fact)
+        agent.asked_titles += fact.asked

@@ -4,6 +4,8 @@ and a real valkey bank: titles asked for, notes kept private, feelings and works
 from __future__ import annotations
 
 import threading
+
+import pytest
 from services.agent.budget import Budget
 from services.agent.llm import GenerationResult
 from services.agent.loop import Agent
@@ -152,6 +154,7 @@ def test_every_text_is_reported_with_its_longest_run_shared_with_its_prompt(conn
         events: list = []
         replica.wait_for(lambda r: events.extend(r.poll(0.05)) or len(echoes(events)) == 3)
         got = {e["of"]: e for e in echoes(events)}
+        assert "asked" not in got["title"]  # the model named this work itself
         assert got["remember"]["words"] == 5 and got["remember"]["run"] == "write one op per line"
         assert got["title"]["words"] == 0 and got["title"]["work"] == 1
         run = f"you are {name.replace('-', ' ')} in aurora"  # a hyphen parts words
@@ -197,3 +200,20 @@ def test_the_budget_and_the_usage_count_prompt_tokens_evaluated_as_well_as_gener
         assert agent.stats.prompt_tokens == evaluated and agent.stats.tokens == 20
         assert budget.state()["tokens_last_hour"] == evaluated + 20
         assert agent.bank.counters() == {"decisions": 2, "tokens": 20, "prompt_tokens": evaluated}
+
+
+def test_an_agent_refuses_a_canvas_too_old_to_send_its_cells_with_a_clear_error():
+    from proto.errors import RemoteError
+    from services.bench.agent_fakes import FakeBank, FakeCanvasClient
+
+    class OldCanvas(FakeCanvasClient):
+        def connect_with_backoff(self, deadline=None, should_stop=lambda: False):
+            welcome = super().connect_with_backoff(deadline, should_stop)
+            del welcome["cells"]
+            return {**welcome, "protocol": "1.5"}
+
+    agent = Agent(AgentSpec(name="old", model="scripted"), ScriptedGenerator([]), OldCanvas("old"), FakeBank(),
+                  Budget(None, None))
+    with pytest.raises(RemoteError, match="protocol 1.6 or later") as refused:
+        agent.run(decisions=1)
+    assert refused.value.code == "version_mismatch"

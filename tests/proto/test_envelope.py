@@ -13,6 +13,7 @@ VALUES = {
     str: lambda n: st.text(max_size=min(n or 40, 40)),
     int: lambda n: st.integers(-2**63, 2**64 - 1),
     float: lambda n: st.floats(allow_nan=False),
+    bool: lambda n: st.booleans(),
     NoneType: lambda n: st.none(),
     dict: lambda n: st.dictionaries(st.text(max_size=8), scalars, max_size=4),
     list: lambda n: st.lists(scalars, max_size=4),

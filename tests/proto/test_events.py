@@ -94,3 +94,14 @@ def test_digest_is_the_state_not_the_object():
     assert a.digest() == b.digest()
     b.apply_text("tempo 120")  # state beyond the cells counts too
     assert a.digest() != b.digest()
+
+
+def test_a_feeling_recorded_before_feelings_had_to_be_dictionary_words_still_applies():
+    canvases: dict = {}
+    apply_event(canvases, {"agent": "ada", "kind": "new", "data": {"work": 1, "width": 4, "height": 2}})
+    apply_event(canvases, {"agent": "ada", "kind": "feel", "data": {"op": "feel xqzvvb", "feel": "xqzvvb"}})
+    assert canvases["ada"].feel == "xqzvvb" and canvases["ada"].ops == 1
+    for bad in ({"op": "feel"}, {"feel": "Not A Word"}, {"feel": "x" * 25}, {"feel": 3}):
+        with pytest.raises(ValueError):
+            apply_event(canvases, {"agent": "ada", "kind": "feel", "data": bad})
+    assert canvases["ada"].feel == "xqzvvb" and canvases["ada"].ops == 1

@@ -255,3 +255,21 @@ def test_a_lexicon_that_cannot_be_read_leaves_the_emotion_figures_unknown_and_sa
     assert (f["dictionary_share"], f["emotion_share"], f["distinct_emotion_words"], f["categories"]) == \
         (1.0, None, None, {})
     assert "not classified, the lexicon could not be read: cannot read" in "\n".join(authenticity.markdown(a))
+
+
+def test_a_done_refused_on_a_blank_work_is_counted_by_its_code():
+    refused = lambda seq, code: event(seq, "rejected", {"text": "done", "code": code, "reason": "refused"})
+    study = read_study([*begin(), refused(3, "empty_work"), refused(4, "empty_work"), refused(5, "extra_done")])
+    assert study.agents["ada"].refused == Counter({"empty_work": 2, "extra_done": 1})
+    a = authenticity.figures(study)
+    assert a["agents"]["ada"]["empty_works_refused"] == 2 and a["models"]["m"]["empty_works_refused"] == 2
+    assert "| done refused on a blank work | 2 |" in "\n".join(authenticity.markdown(a))
+
+
+def test_a_title_the_agent_asked_for_is_not_counted_as_the_models_choice_of_op():
+    lists = choice_lists(seed=1)
+    echo = event(3, "echo", {"of": "title", "work": 1, "words": 0, "run": "", "asked": True})
+    title = lambda seq: event(seq, "title", {"op": 'title "Owned"', "title": "Owned"})
+    ada = read_study([*begin(lists), echo, title(4), title(5)]).agents["ada"]
+    assert ada.asked_titles == 1 and ada.choices["ops"] == Counter({"title": 1}) and ada.known["ops"] == 1
+    assert authenticity.figures(read_study([*begin(lists), echo, title(4)]))["agents"]["ada"]["titles_asked"] == 1

@@ -244,7 +244,10 @@ class MemoryBank:
         """The order of this agent's manual's lists: drawn once with `seed` and kept, so a restart (or a
         changed seed in the roster) keeps the manual the agent has always read."""
         raw = self.r.get(self.key("manual"))
-        kept = json.loads(_s(raw)) if raw is not None else None
+        try:
+            kept = json.loads(_s(raw)) if raw is not None else None
+        except ValueError:  # a damaged key: draw the lists again rather than never wake
+            kept = None
         if valid_lists(kept):
             return kept
         lists = choice_lists(seed)

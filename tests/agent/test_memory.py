@@ -73,6 +73,8 @@ def test_restart_resumes_from_the_bank(redis_server, admin, connect_as, names):
     assert after.clock() == {"first_woke": T0 + 5, "work_started": T0 + 6, "last_turn": T0 + 5}
     assert after.counters() == {"decisions": 1, "tokens": 120, "prompt_tokens": 900}
     assert after.lists(seed=5) == lists == choice_lists(4)  # drawn once, kept: a new seed changes nothing
+    after.r.set(after.key("manual"), "{not json")
+    assert after.lists(seed=5) == choice_lists(5)  # a damaged key is drawn again, not a crash at waking
     assert after.load_budget() == {"tokens": [[T0, 120]], "decisions": [[T0, 1]]}
 
 

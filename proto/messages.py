@@ -54,6 +54,7 @@ SCHEMAS: dict[str, dict[str, Field]] = {
     "statement": {"work": _f(int), "text": _f(str, max_len=STATEMENT_MAX)},
     # how much of a text the agent generated repeats the prompt it was generated from (1.6)
     "echo": {"of": _f(str, max_len=16), "work": _f(int), "words": _f(int), "run": _f(str, max_len=ECHO_RUN_MAX),
+             "studio_words": _f(int, required=False),  # the same, against the prompt without the agent's own words
              "asked": _f(bool, required=False)},  # a title the agent asked for after a bare `done`
     "heartbeat": {},
     "bye": {},

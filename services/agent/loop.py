@@ -188,29 +188,42 @@ class Agent:
         self.bank.add_usage(0, result.tokens, evaluated)
         return result.text
 
-    def _echo(self, of: str, work: int, text: str, prompt: str, asked: bool = False) -> None:
+    def _echo(self, of: str, work: int, text: str, prompt: str, own: list[str], asked: bool = False) -> None:
+        """Report `text` with the longest run of words it shares with its `prompt`, and with the studio's words
+        in it: the prompt without the parts that are the agent's own earlier words (`own`: its memory, its
+        title), so that a model repeating itself can be told from one copying what the studio wrote."""
         echo = longest_shared_run(text, prompt)
+        studio = prompt
+        for part in own:
+            if part:
+                studio = studio.replace(part, "\n")
+        from_studio = longest_shared_run(text, studio) if studio != prompt else echo
         self.client.notify("echo", {"of": of, "work": int(work), "words": min(echo.words, ECHO_WORDS_MAX),
-                                    "run": echo.run[:ECHO_RUN_MAX], **({"asked": True} if asked else {})})
+                                    "run": echo.run[:ECHO_RUN_MAX],
+                                    "studio_words": min(from_studio.words, ECHO_WORDS_MAX),
+                                    **({"asked": True} if asked else {})})
 
     # -- one decision ------------------------------------------------------------------------------
 
-    def _turn_prompt(self) -> str:
-        """The turn's prompt for the canvas as the agent sees it now, with its memory as it is now, fitted."""
+    def _turn_prompt(self) -> tuple[str, list[str]]:
+        """The turn's prompt for the canvas as the agent sees it now, with its memory as it is now, fitted; and
+        the parts of it that are the agent's own earlier words (its memory, its work's title)."""
         clock = self.bank.clock()
+        shown: list[str] = []
 
         def build(memory_chars: int) -> str:
             memory = self.bank.render(memory_chars) if memory_chars else ""
+            shown[:] = [memory, self.state.get("title") or ""]
             turn = Turn(self.spec.name, self.view, self.state, memory, self.last_notes, self.last_result,
                         self.clock(), clock["last_turn"], clock["work_started"], clock["first_woke"])
             return self.gen.format(self.system, user_text(turn))
 
         prompt, _, _ = fit(build, self.gen.count_tokens, self._budget(self.spec.max_tokens), MEMORY_CHARS)
-        return prompt
+        return prompt, shown
 
     def decide(self) -> None:
         try:
-            prompt = self._turn_prompt()
+            prompt, own = self._turn_prompt()
         except PromptTooLong as exc:
             self._too_long("turn", exc)
             self._rest(self.clock() + TOO_LONG_PAUSE_S, "waiting", "prompt_too_long")
@@ -224,7 +237,7 @@ class Agent:
                 self.stats.unparsed_lines += 1
                 event(log, logging.ERROR, "grammar let an unparsable line through", line=item.text, reason=item.reason)
         now = self.clock()
-        to_send, finished = self._play(ops, prompt)
+        to_send, finished = self._play(ops, prompt, own)
         if to_send:
             reply = self.client.decide("\n".join(to_send))
             self._take(reply, to_send, finished, now)
@@ -240,7 +253,7 @@ class Agent:
         if len(self.bank.pending_entries()) >= self.spec.dream_every:
             self.dream()
 
-    def _play(self, ops: list[Op], prompt: str) -> tuple[list[str], list[Finished]]:
+    def _play(self, ops: list[Op], prompt: str, own: list[str]) -> tuple[list[str], list[Finished]]:
         """The lines to send, played first on a copy of the canvas: remember-notes go to the bank instead; a
         `done` that the canvas will accept gets a title when it has none (the model writes it now, looking
         at the finished work); one it will refuse is sent as it is, to be refused and counted."""
@@ -250,10 +263,10 @@ class Agent:
         for op in ops:
             if op.name in AGENT_LOCAL_OPS:
                 self.bank.remember(op.args[0], self.clock())
-                self._echo("remember", sim.work, op.args[0], prompt)
+                self._echo("remember", sim.work, op.args[0], prompt, own)
                 continue
             if op.name == "title":
-                self._echo("title", sim.work, op.args[0], prompt)
+                self._echo("title", sim.work, op.args[0], prompt, own)
             refused = sim.refusal(op) is not None
             if op.name == "done" and not refused:
                 if sim.title is None:
@@ -283,7 +296,7 @@ class Agent:
                         TITLE_CHARS)
         if not text:
             return None
-        self._echo("title", sim.work, text, prompt, asked=True)
+        self._echo("title", sim.work, text, prompt, [], asked=True)
         return text
 
     def _take(self, reply: dict, sent: list[str], finished: list[Finished], now: float) -> None:
@@ -321,7 +334,7 @@ class Agent:
         text = one_line(self._generate(prompt, answer_gbnf(STATEMENT_CHARS), STATEMENT_TOKENS, "statement"),
                         STATEMENT_CHARS)
         if text:
-            self._echo("statement", work.work, text, prompt)
+            self._echo("statement", work.work, text, prompt, [work.title or ""])
         return text or None
 
     # -- dreams ------------------------------------------------------------------------------------
@@ -353,5 +366,5 @@ class Agent:
         if dream:
             self.bank.consolidate(dream, self.clock(), upto=pending[shown - 1][0])
             self.stats.dreams += 1
-            self._echo("dream", self.state.get("work", 1), dream, prompt)
+            self._echo("dream", self.state.get("work", 1), dream, prompt, [line for _, line in pending[:shown]])
         self._status("painting")

@@ -299,7 +299,13 @@ class Studio:
         if body["of"] not in ECHO_OF or not 0 <= body["words"] <= ECHO_WORDS_MAX or body["work"] < 1:
             raise ProtocolError(f"an echo is of one of {', '.join(sorted(ECHO_OF))}, with a work number and the "
                                 "words its longest run shares with its prompt", code="bad_field", parent_id=msg.id)
+        studio_words = body.get("studio_words")
+        if studio_words is not None and not 0 <= studio_words <= body["words"]:
+            raise ProtocolError("studio_words counts a run within the prompt's, so from 0 to words", code="bad_field",
+                                parent_id=msg.id)
         echo = {"of": body["of"], "work": body["work"], "words": body["words"], "run": " ".join(body["run"].split())}
+        if studio_words is not None:
+            echo["studio_words"] = studio_words
         if body.get("asked") is True:
             echo["asked"] = True
         self._publish(session.agent, "echo", echo, parent_id=msg.id)

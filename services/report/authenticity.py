@@ -6,7 +6,10 @@ model's figures are its agents' counts added up, then divided; never a mean of s
 - works finished, the share that are blank (coverage 0), and distinct titles per work;
 - the share of titles, statements, `remember` notes and dreams that copy their prompt: each agent publishes an
   `echo` event beside each text it generates, with the longest run of consecutive words the text shares with
-  the prompt it came from; a text copies its prompt when that run is at least COPY_RUN_WORDS words;
+  the prompt it came from; a text copies its prompt when that run is at least COPY_RUN_WORDS words. Since the
+  prompt holds the agent's own earlier words too (its memory, its work's title), the echo also says the run
+  shared with the studio's words alone (`studio_words`), so that repeating itself can be told from copying
+  what the studio wrote (`of_studio`);
 - feelings that are dictionary words and emotion words, against the lexicon of `services.report.emotions`;
 - the most common colours (colour op choices) and pitches (notes played) beside a uniform choice (ties in
   alphabetical order);
@@ -79,7 +82,10 @@ def of_agents(agents: list[AgentStudy], classify: bool = True) -> dict[str, Any]
     for of in ECHO_OF:
         mine = [e for e in echoes if e.of == of]
         k = sum(1 for e in mine if e.words >= COPY_RUN_WORDS)
-        copies[of] = {"n": len(mine), "copies": k, "share": share(k, len(mine))}
+        split = [e for e in mine if e.studio_words is not None]  # echoes that tell the studio's words apart
+        studio = sum(1 for e in split if e.studio_words >= COPY_RUN_WORDS)
+        copies[of] = {"n": len(mine), "copies": k, "share": share(k, len(mine)),
+                      "of_studio": {"n": len(split), "copies": studio, "share": share(studio, len(split))}}
     colours = sum((a.choices.get("colour", Counter()) for a in agents), Counter())
     pitches = sum((a.pitches for a in agents), Counter())
     first_listed = {}
@@ -171,6 +177,8 @@ def _rows(columns: list[dict[str, Any]], words: int) -> list[list[Any]]:
     ]
     rows += [[f"{label} copying ≥ {words} words of their prompt", *(_copies(c["copies"][of]) for c in columns)]
              for of, label in TEXTS.items()]
+    rows += [[f"{label} copying ≥ {words} words of the studio's (the prompt without the agent's own words)",
+              *(_copies(c["copies"][of]["of_studio"]) for c in columns)] for of, label in TEXTS.items()]
     rows += [
         ["feelings that are dictionary words", *(pct(c["feelings"]["dictionary_share"]) for c in columns)],
         ["feelings that are emotion words", *(pct(c["feelings"]["emotion_share"]) for c in columns)],
@@ -188,7 +196,9 @@ def markdown(a: dict[str, Any]) -> list[str]:
            "How much of what each model made is its own rather than its prompt's. A text (a title, a statement, a "
            "`remember` note, a dream) *copies its prompt* when it shares a run of at least "
            f"{a['copy_run_words']} consecutive words with the prompt it was generated from (each agent publishes "
-           "the longest such run beside each text). Each agent reads the manual's lists (ops, directions, pen "
+           "the longest such run beside each text). A prompt holds the agent's own earlier words too (its "
+           "memory, its work's title): a text *copies the studio's words* when it shares such a run with the "
+           "prompt without them, and the difference is the model repeating itself. Each agent reads the manual's lists (ops, directions, pen "
            "positions, colours, brushes, durations, pitch letters, octaves) in an order of its own; *first "
            "listed* is the share of the choices its applied ops made that were the first item of its own list "
            "(a `remember` note counts as a choice of that op), beside chance, 1 / the list's length. Colours "

@@ -53,6 +53,7 @@ class Echo:
     words: int  # the longest run of consecutive words the text shares with its prompt
     run: str  # that run (at most 200 characters)
     asked: bool = False  # a title the agent asked its model for after a `done` without one (not an op chosen)
+    studio_words: int | None = None  # the run shared with the prompt without the agent's own words (None: unsaid)
 
 
 @dataclass
@@ -202,7 +203,10 @@ def _fact(kind: str, data: dict[str, Any], msg: Message) -> Any:
         words = data["words"]
         if data["of"] not in ECHO_OF or not isinstance(words, int) or isinstance(words, bool) or words < 0:
             raise ValueError(f"an echo of {data['of']!r} with {words!r} words")
-        return Echo(data["of"], int(data["work"]), words, str(data["run"]), data.get("asked") is True)
+        studio = data.get("studio_words")
+        if studio is not None and (not isinstance(studio, int) or isinstance(studio, bool) or not 0 <= studio <= words):
+            raise ValueError(f"an echo with {studio!r} of its {words} words from the studio")
+        return Echo(data["of"], int(data["work"]), words, str(data["run"]), data.get("asked") is True, studio)
     return None
 
 

@@ -156,6 +156,7 @@ def test_every_text_is_reported_with_its_longest_run_shared_with_its_prompt(conn
         got = {e["of"]: e for e in echoes(events)}
         assert "asked" not in got["title"]  # the model named this work itself
         assert got["remember"]["words"] == 5 and got["remember"]["run"] == "write one op per line"
+        assert got["remember"]["studio_words"] == 5  # the manual's words: the studio's, not its own
         assert got["title"]["words"] == 0 and got["title"]["work"] == 1
         run = f"you are {name.replace('-', ' ')} in aurora"  # a hyphen parts words
         assert got["statement"]["words"] == len(run.split()) and got["statement"]["run"] == run
@@ -217,3 +218,19 @@ def test_an_agent_refuses_a_canvas_too_old_to_send_its_cells_with_a_clear_error(
     with pytest.raises(RemoteError, match="protocol 1.6 or later") as refused:
         agent.run(decisions=1)
     assert refused.value.code == "version_mismatch"
+
+
+def test_a_text_repeating_the_agents_own_memory_is_told_from_one_copying_the_studio(connect_as, names):
+    name = names("jo")
+    with canvas_process() as (_, addrs):
+        replica = Replica(addrs.events, addrs.snapshots)
+        replica.sync()
+        agent, gen = make_agent(addrs, connect_as, name, ['title "slow rivers under a pale sky"\n'])
+        agent.bank.remember("slow rivers under a pale sky", 1000.0)
+        agent.run(decisions=1)
+        events: list = []
+        replica.wait_for(lambda r: events.extend(r.poll(0.05)) or len(echoes(events)) == 1)
+        title = echoes(events)[0]
+        assert title["of"] == "title" and title["words"] == 6  # the whole title is in its prompt: its memory
+        assert title["studio_words"] < 5
+        replica.close()

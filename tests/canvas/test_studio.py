@@ -120,6 +120,10 @@ def test_an_echo_is_published_and_a_malformed_one_refused(h):
     h.send(A, "echo", {"of": "title", "work": 1, "words": 2, "run": "blue  rain"}, "ada")
     assert h.outbox.events("echo")[-1].body["data"] == {"of": "title", "work": 1, "words": 2, "run": "blue rain"}
     assert h.outbox.published[-1][0] == "work.ada.echo"
+    h.send(A, "echo", {"of": "title", "work": 1, "words": 6, "run": "a b c d e f", "studio_words": 2}, "ada")
+    assert h.outbox.events("echo")[-1].body["data"]["studio_words"] == 2
+    assert h.send(A, "echo", {"of": "title", "work": 1, "words": 2, "run": "", "studio_words": 3}, "ada").body["code"] \
+        == "bad_field"  # a run of the studio's words lies within the prompt's
     h.send(A, "echo", {"of": "title", "work": 1, "words": 0, "run": "", "asked": True}, "ada")
     assert h.outbox.events("echo")[-1].body["data"]["asked"] is True
     assert h.send(A, "echo", {"of": "title", "work": 1, "words": 0, "run": "", "asked": 1}, "ada").body["code"] \

@@ -114,6 +114,7 @@ class Planted:
     choices: list[tuple[str, str]] = field(default_factory=list)  # (list, item) of every op applied, in order
     pitches: Counter = field(default_factory=Counter)
     titles: list[str] = field(default_factory=list)  # of every finished work
+    says_studio: bool = False  # its echoes say studio_words
     blank: int = 0  # finished works with no painted cell
     echoes: list[tuple[str, int, str]] = field(default_factory=list)  # (of, words, run)
     feelings: Counter = field(default_factory=Counter)
@@ -151,6 +152,11 @@ def _plan(agent: str, lists: dict[str, list[str]], works: int, blank_at: set[int
         op(f'title "{title}"')
         op("done")
         yield i, lines, made, title
+
+
+def studio_words(words: int) -> int:
+    """The run of the studio's words that the log plants beside an echo of `words` (cy's echoes)."""
+    return max(0, words - 3)
 
 
 def play_authenticity(w: RecordWriter) -> dict[str, Planted]:
@@ -196,6 +202,10 @@ def play_authenticity(w: RecordWriter) -> dict[str, Planted]:
             if agent == "cy" and i in (4, 8):
                 echoes.append(("dream", 3, "my works were"))
             for of, words, run in echoes:
-                w.event(agent, "echo", {"of": of, "work": i + 1, "words": words, "run": run})
+                # cy's runs of the studio's words are 3 shorter than its runs of the prompt (it repeats its own
+                # memory too); di's echoes come from before the agents said it (no studio_words)
+                p.says_studio = agent == "cy"
+                studio = {"studio_words": studio_words(words)} if p.says_studio else {}
+                w.event(agent, "echo", {"of": of, "work": i + 1, "words": words, "run": run, **studio})
                 p.echoes.append((of, words, run))
     return planted

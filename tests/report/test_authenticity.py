@@ -16,7 +16,7 @@ from services.report import authenticity, emotions, markup
 from services.report import main as report_command
 from services.report.authenticity import COPY_RUN_WORDS
 from services.report.study import read_study
-from tests.report.logs import COPYING, RUN_A, RUN_B, Planted, play_authenticity
+from tests.report.logs import COPYING, RUN_A, RUN_B, Planted, play_authenticity, studio_words
 from tests.support.record_writer import RecordWriter
 
 
@@ -50,11 +50,15 @@ def expected(agents: list[Planted]) -> dict:
     """The figures of `agents` taken together, counted from what was planted."""
     titles = [t for p in agents for t in p.titles]
     echoes = [e for p in agents for e in p.echoes]
+    split = [e for p in agents if p.says_studio for e in p.echoes]
     copies = {}
     for of in ("title", "statement", "remember", "dream"):
         mine = [words for o, words, _ in echoes if o == of]
         k = sum(1 for words in mine if words >= COPYING)
-        copies[of] = {"n": len(mine), "copies": k, "share": share(k, len(mine))}
+        studio = [studio_words(words) for o, words, _ in split if o == of]
+        s = sum(1 for words in studio if words >= COPYING)
+        copies[of] = {"n": len(mine), "copies": k, "share": share(k, len(mine)),
+                      "of_studio": {"n": len(studio), "copies": s, "share": share(s, len(studio))}}
     first_listed = {}
     for name in LIST_NAMES:
         made = [(p, item) for p in agents for lst, item in p.choices if lst == name]
@@ -134,7 +138,8 @@ def test_every_authenticity_figure_is_the_logs(planted, make_report):
     # A record made before lists and echoes: its figures are unknown, the rest is counted.
     plain = a["models"]["plain"]
     assert (plain["works_finished"], plain["blank_works"]) == (3, 1)
-    assert all(c == {"n": 0, "copies": 0, "share": None} for c in plain["copies"].values())
+    assert all(c == {"n": 0, "copies": 0, "share": None, "of_studio": {"n": 0, "copies": 0, "share": None}}
+               for c in plain["copies"].values())
     assert all(f["share"] is None and f["known"] == 0 for f in plain["first_listed"].values())
     assert plain["first_listed"]["colour"]["choices"] == 2 and plain["copied_runs"] == []
     feel = plain["feelings"]  # xqzvvb and iremirim: counted, though today's language would refuse them
@@ -182,7 +187,8 @@ def test_a_record_without_lists_or_echoes_reports_unknown_and_does_not_fail():
     ada = a["agents"]["ada"]
     assert ada["first_listed"]["colour"] == {"choices": 1, "known": 0, "first": 0, "share": None,
                                              "baseline": 1 / 16}
-    assert ada["copies"]["title"] == {"n": 0, "copies": 0, "share": None}
+    assert ada["copies"]["title"] == {"n": 0, "copies": 0, "share": None,
+                                      "of_studio": {"n": 0, "copies": 0, "share": None}}
     assert (ada["works_finished"], ada["blank_share"], ada["distinct_titles_per_work"]) == (0, None, None)
     text = "\n".join(authenticity.markdown(a))
     assert "unknown (no echo events)" in text and "unknown (1 choice, lists not recorded)" in text

@@ -12,7 +12,7 @@ import hashlib
 import json
 from typing import Any
 
-from proto.ops.parser import Op, parse_line, pitch_to_midi
+from proto.ops.parser import Op, Rejection, parse_line, pitch_to_midi
 from proto.ops.table import AGENT_LOCAL_OPS, BLANK, BRUSHES, CODE_TO_COLOUR, COLOURS, DIRECTIONS, DURATIONS
 
 DEFAULT_WIDTH = 32
@@ -78,11 +78,11 @@ class CanvasModel:
         """Whether any cell of the current work is painted."""
         return any(row.strip(BLANK) for row in self.rows())
 
-    def refusal(self, op: Op) -> tuple[str, str] | None:
-        """(code, reason) when the rules refuse `op` on this canvas as it is now, else None. A refused op
+    def refusal(self, op: Op) -> Rejection | None:
+        """The rejection of `op` when the rules refuse it on this canvas as it is now, else None. A refused op
         changes nothing and causes no event but its `rejected`."""
         if op.name == "done" and not self.painted():
-            return "empty_work", "done refused: this work has no painted cell yet"
+            return Rejection(op.text, "empty_work", "done refused: this work has no painted cell yet")
         return None
 
     def to_dict(self) -> dict[str, Any]:

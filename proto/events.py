@@ -12,9 +12,10 @@ from typing import Any
 
 from proto.canvas import CanvasModel
 from proto.ops.parser import Op
+from proto.ops.table import OPS
 
 # A feeling as the op language has ever taken it (since protocol 1.6, a word of `proto.ops.words`).
-RECORDED_FEELING = re.compile(r"[a-z]{1,24}")
+RECORDED_FEELING = re.compile(rf"[a-z]{{1,{OPS['feel'].args[0].max_len}}}")
 
 # The kinds whose `data` carries the `op` that caused them (section 5). Applying their ops in sequence order
 # rebuilds an agent's canvas. A kind not listed here is not applied, even if it carries an `op`: a kind added

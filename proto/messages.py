@@ -102,6 +102,24 @@ RECORDER_TYPES = frozenset({"record_hello", "recorded", "heartbeat"})  # what th
 CANVAS_TO_RECORDER_TYPES = frozenset({"record", "heartbeat", "error"})
 
 
+def echo_problem(echo: dict[str, Any]) -> str | None:
+    """Why an `echo` message's body, or an `echo` event's data, is not one; None when it is. The canvas refuses
+    such a message and the study skips such an event (a record is read as it was written)."""
+    of, work, words, studio = (echo.get(k) for k in ("of", "work", "words", "studio_words"))
+    count = lambda v, most: type(v) is int and 0 <= v <= most  # noqa: E731
+    if of not in ECHO_OF:
+        return f"an echo is of one of {', '.join(ECHO_OF)}"
+    if not (type(work) is int and work >= 1):
+        return "an echo names the work it was written during or about, from 1"
+    if not count(words, ECHO_WORDS_MAX):
+        return f"words counts the longest run the text shares with its prompt, 0 to {ECHO_WORDS_MAX}"
+    if studio is not None and not count(studio, words):
+        return "studio_words counts a run within the prompt's, so from 0 to words"
+    if not isinstance(echo.get("run"), str):
+        return "run is the text of that run"
+    return None
+
+
 def check_body(msg_type: str, body: dict[str, Any]) -> str | None:
     """Return why `body` does not fit the schema of `msg_type`, or None when it fits."""
     for name, field in SCHEMAS[msg_type].items():

@@ -101,7 +101,7 @@ class Agent:
         self.system = system_text(spec.name, self.lists)
         self.view = ""
         self.state: dict = {}
-        self.canvas: CanvasModel | None = None
+        self.cells: list[str] = []  # the canvas's rows as the last reply gave them (a copy is played on them)
         self.last_notes: list[str] = []
         self.last_result = ""
         self._said_too_long: set[str] = set()  # prompt kinds already reported as not fitting
@@ -136,7 +136,7 @@ class Agent:
             self.bank.start_work(self.clock())
 
     def _see(self, body: dict) -> None:
-        self.view, self.state, self.canvas = body["view"], body["state"], model_of(body)
+        self.view, self.state, self.cells = body["view"], body["state"], body["cells"]
 
     def _rest_if_spent(self) -> bool:
         until = self.budget.resting_until()
@@ -257,7 +257,7 @@ class Agent:
         """The lines to send, played first on a copy of the canvas: remember-notes go to the bank instead; a
         `done` that the canvas will accept gets a title when it has none (the model writes it now, looking
         at the finished work); one it will refuse is sent as it is, to be refused and counted."""
-        sim = CanvasModel.from_dict(self.canvas.to_dict())
+        sim = model_of({"cells": self.cells, "state": self.state})
         lines: list[str] = []
         finished: list[Finished] = []
         for op in ops:
@@ -269,13 +269,14 @@ class Agent:
                 self._echo("title", sim.work, op.args[0], prompt, own)
             refused = sim.refusal(op) is not None
             if op.name == "done" and not refused:
-                if sim.title is None:
-                    title = self._ask_title(sim)
-                    if title is not None:
-                        named = Op("title", (title,))
+                work = Finished(sim.work, sim.title, sim.view(**self._finished_view()), list(sim.rows()))
+                if work.title is None:
+                    work.title = self._ask_title(work)
+                    if work.title is not None:
+                        named = Op("title", (work.title,))
                         sim.apply(named)
                         lines.append(named.text)
-                finished.append(Finished(sim.work, sim.title, sim.view(**self._finished_view()), list(sim.rows())))
+                finished.append(work)
             if not refused:
                 sim.apply(op)
             lines.append(op.text)
@@ -285,19 +286,24 @@ class Agent:
         """A finished work is shown without the cursor, which is a tool and not part of it."""
         return {**self.spec.view, "cursor": False}
 
-    def _ask_title(self, sim: CanvasModel) -> str | None:
-        rows = list(sim.rows())
-        user = title_text(self.spec.name, sim.work, sim.view(**self._finished_view()), legend(rows, self.lists["colour"]))
+    def _ask(self, purpose: str, work: int, user: str, grammar: str, max_tokens: int, cap: int, own: list[str],
+             asked: bool = False) -> str | None:
+        """A question's one-line answer (a title, a statement), asked in a prompt of its own and reported with
+        its echo; None when the question does not fit the context (said once) or the answer is empty."""
         prompt = self.gen.format(question_system(self.spec.name), user, cue=None)
-        if self.gen.count_tokens(prompt) > self._budget(TITLE_TOKENS):
-            self._too_long("title", PromptTooLong(f"the title question does not fit {self.spec.context} tokens"))
+        if self.gen.count_tokens(prompt) > self._budget(max_tokens):
+            self._too_long(purpose, PromptTooLong(f"the {purpose} question does not fit {self.spec.context} tokens"))
             return None
-        text = one_line(self._generate(prompt, answer_gbnf(TITLE_CHARS, quotes=False), TITLE_TOKENS, "title"),
-                        TITLE_CHARS)
-        if not text:
-            return None
-        self._echo("title", sim.work, text, prompt, [], asked=True)
-        return text
+        text = one_line(self._generate(prompt, grammar, max_tokens, purpose), cap)
+        if text:
+            self._echo(purpose, work, text, prompt, own, asked)
+        return text or None
+
+    def _ask_title(self, work: Finished) -> str | None:
+        """A title for a work ended by a `done` without one, asked on the work as it is at `done`."""
+        user = title_text(self.spec.name, work.work, work.view, legend(work.rows, self.lists["colour"]))
+        return self._ask("title", work.work, user, answer_gbnf(TITLE_CHARS, quotes=False), TITLE_TOKENS,
+                         TITLE_CHARS, [], asked=True)
 
     def _take(self, reply: dict, sent: list[str], finished: list[Finished], now: float) -> None:
         """Update what the agent knows from the canvas's reply; remember feelings and finished works."""
@@ -325,17 +331,11 @@ class Agent:
             self.bank.start_work(now)
 
     def _ask_statement(self, work: Finished) -> str | None:
-        """The model's line about a work it finished, asked on the work as it is after `done`, with its title."""
+        """The model's line about a work it finished, asked on the work as it is after `done`, with its title
+        (the agent's own words in that prompt)."""
         user = statement_text(self.spec.name, work.work, work.title, work.view, legend(work.rows, self.lists["colour"]))
-        prompt = self.gen.format(question_system(self.spec.name), user, cue=None)
-        if self.gen.count_tokens(prompt) > self._budget(STATEMENT_TOKENS):
-            self._too_long("statement", PromptTooLong(f"the statement question does not fit {self.spec.context} tokens"))
-            return None
-        text = one_line(self._generate(prompt, answer_gbnf(STATEMENT_CHARS), STATEMENT_TOKENS, "statement"),
-                        STATEMENT_CHARS)
-        if text:
-            self._echo("statement", work.work, text, prompt, [work.title or ""])
-        return text or None
+        return self._ask("statement", work.work, user, answer_gbnf(STATEMENT_CHARS), STATEMENT_TOKENS,
+                         STATEMENT_CHARS, [work.title or ""])
 
     # -- dreams ------------------------------------------------------------------------------------
 

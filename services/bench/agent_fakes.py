@@ -15,7 +15,7 @@ from typing import Any, Iterator
 
 from proto.canvas import CanvasModel
 from proto.ops.manual import choice_lists
-from proto.ops.parser import Op, Rejection, parse
+from proto.ops.parser import Op, parse
 from proto.messages import USAGE_FIELDS
 from services.agent.memory import render_recent, trim_to_fit
 
@@ -59,9 +59,8 @@ class FakeCanvasClient:
         rejected: list[dict[str, Any]] = []
         notes: list[dict[str, Any]] = []
         for item in parse(text):
-            refused = self.canvas.refusal(item) if isinstance(item, Op) else None
-            if refused:
-                item = Rejection(item.text, *refused)
+            if isinstance(item, Op):
+                item = self.canvas.refusal(item) or item
             if not isinstance(item, Op):
                 rejected.append({"text": item.text, "code": item.code, "reason": item.reason})
                 continue

@@ -13,11 +13,10 @@ from typing import Any, Callable, Protocol
 from proto.canvas import DEFAULT_HEIGHT, DEFAULT_WIDTH, CanvasModel
 from proto.envelope import DEFAULT_FRAME_LIMIT, Message, decode, encode
 from proto.errors import CODES, ProtocolError
-from proto.messages import (ACTIVITIES, AGENT_TYPES, ECHO_OF, ECHO_WORDS_MAX, RECORDER_TYPES, SNAPSHOT_TYPES,
-                            USAGE_FIELDS)
+from proto.messages import ACTIVITIES, AGENT_TYPES, RECORDER_TYPES, SNAPSHOT_TYPES, USAGE_FIELDS, echo_problem
 from proto.names import name_problem
 from proto.ops.manual import LIST_NAMES, valid_lists
-from proto.ops.parser import Op, Rejection, parse
+from proto.ops.parser import Op, parse
 from proto.events import record_item
 from proto.topics import encode_event, encode_tick
 from proto.version import PROTOCOL_VERSION, compatible
@@ -249,9 +248,8 @@ class Studio:
         rejected: list[dict[str, Any]] = []
         notes: list[dict[str, Any]] = []
         for item in parse(msg.body["text"]):
-            refused = canvas.refusal(item) if isinstance(item, Op) else None
-            if refused:
-                item = Rejection(item.text, *refused)
+            if isinstance(item, Op):
+                item = canvas.refusal(item) or item
             if not isinstance(item, Op):
                 rejection = {"text": item.text, "code": item.code, "reason": item.reason}
                 rejected.append(rejection)
@@ -296,13 +294,10 @@ class Studio:
 
     def _echo(self, session: Session, msg: Message) -> None:
         body = msg.body
-        if body["of"] not in ECHO_OF or not 0 <= body["words"] <= ECHO_WORDS_MAX or body["work"] < 1:
-            raise ProtocolError(f"an echo is of one of {', '.join(sorted(ECHO_OF))}, with a work number and the "
-                                "words its longest run shares with its prompt", code="bad_field", parent_id=msg.id)
+        problem = echo_problem(body)
+        if problem:
+            raise ProtocolError(problem, code="bad_field", parent_id=msg.id)
         studio_words = body.get("studio_words")
-        if studio_words is not None and not 0 <= studio_words <= body["words"]:
-            raise ProtocolError("studio_words counts a run within the prompt's, so from 0 to words", code="bad_field",
-                                parent_id=msg.id)
         echo = {"of": body["of"], "work": body["work"], "words": body["words"], "run": " ".join(body["run"].split())}
         if studio_words is not None:
             echo["studio_words"] = studio_words

@@ -18,7 +18,7 @@ from typing import Any, Iterable
 
 from proto.canvas import CanvasModel
 from proto.envelope import Message
-from proto.messages import ECHO_OF
+from proto.messages import echo_problem
 from proto.events import OP_KINDS, RECORDED_FEELING, apply_event
 from proto.ops.manual import valid_lists
 from proto.ops.parser import Op, parse_line
@@ -48,7 +48,7 @@ class Work:
 
 @dataclass(frozen=True)
 class Echo:
-    of: str  # one of ECHO_OF
+    of: str  # one of proto.messages.ECHO_OF
     work: int
     words: int  # the longest run of consecutive words the text shares with its prompt
     run: str  # that run (at most 200 characters)
@@ -200,13 +200,11 @@ def _fact(kind: str, data: dict[str, Any], msg: Message) -> Any:
     if kind == "rejected":
         return str(data.get("code") or "unknown")
     if kind == "echo":
-        words = data["words"]
-        if data["of"] not in ECHO_OF or not isinstance(words, int) or isinstance(words, bool) or words < 0:
-            raise ValueError(f"an echo of {data['of']!r} with {words!r} words")
-        studio = data.get("studio_words")
-        if studio is not None and (not isinstance(studio, int) or isinstance(studio, bool) or not 0 <= studio <= words):
-            raise ValueError(f"an echo with {studio!r} of its {words} words from the studio")
-        return Echo(data["of"], int(data["work"]), words, str(data["run"]), data.get("asked") is True, studio)
+        problem = echo_problem(data)
+        if problem:
+            raise ValueError(problem)
+        return Echo(data["of"], data["work"], data["words"], data["run"], data.get("asked") is True,
+                    data.get("studio_words"))
     return None
 
 

@@ -114,11 +114,13 @@ OPS: dict[str, OpSpec] = {
         OpSpec("title", (Arg("text", "text", max_len=60),), "give the current work a title"),
         OpSpec("done", (), "the work is finished (it needs a painted cell); a blank canvas begins"),
         OpSpec("remember", (Arg("text", "text", max_len=60),), "keep a short note in your own memory"),
+        OpSpec("look", (), "see your whole canvas at your next turn"),
     )
 }
 
 # Ops the agent keeps to itself (its memory bank); the canvas applies nothing and publishes nothing for them.
-AGENT_LOCAL_OPS = frozenset({"remember"})
+# `look` only asks the agent to show the whole canvas again in the model's next turn.
+AGENT_LOCAL_OPS = frozenset({"remember", "look"})
 
 ALIASES: dict[str, str] = {alias: spec.name for spec in OPS.values() for alias in (spec.name, *spec.aliases)}
 

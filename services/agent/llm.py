@@ -16,8 +16,12 @@ tokens for SmolLM2, 262,144 for Gemma 3), before top-k, so no sampling setting r
   (`aurora bench agent` prints constrained_ratio for each bundled model).
 
 The KV cache is never reset between calls: the prompt's longest common prefix with what is already in
-the cache is kept (`kv_cache_seq_rm` past it) and only the rest is evaluated, so a prompt whose manual,
-memory and canvas did not change starts generating after a few tokens of prefill. The prompt is evaluated
+the cache is kept (`kv_cache_seq_rm` past it) and only the rest is evaluated. An agent's turns grow one
+context (services/agent/context.py): each turn's tokens are the last turn's, its generated tokens and what is
+new (`joint`), so only what is new is evaluated. A question asked beside the turns (`aside`) saves the
+turn's sequence (`llama_state_seq_get_data`, a few MB, a few ms) and puts it back afterwards. A model with
+sliding-window attention (Gemma 3) keeps every cell by default (llama.cpp's `swa_full`); were it to keep
+only its last window, a prefix would be reused only when nothing after it has to be dropped. The prompt is evaluated
 in batches of `n_batch` tokens, between which `on_prefill` is called and `stop` is asked, so an agent keeps
 its heartbeat and can be stopped during a long prefill too.
 
@@ -29,10 +33,11 @@ special tokens off. Content placed into a chat template is defused: text that sp
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -48,7 +53,7 @@ from services.agent.prompt import RAW_CUE
 SAMPLING_DEFAULTS: dict[str, float] = {
     "temperature": 0.8, "top_p": 0.95, "top_k": 40, "min_p": 0.05, "repeat_penalty": 1.1,
 }
-PENALTY_LAST_N = 64  # generated tokens that the repeat penalty looks back on
+PENALTY_LAST_N = 64  # tokens (read or generated) that the repeat penalty looks back on
 
 _TOKEN_DATA = np.dtype([("id", np.int32), ("logit", np.float32), ("p", np.float32)])
 assert _TOKEN_DATA.itemsize == ctypes.sizeof(llama_cpp.llama_token_data)
@@ -64,6 +69,7 @@ class GenerationResult:
     stopped: bool        # stop() returned True
     finish: str = "eos"  # "eos" (the model or the grammar ended it), "length" (max_tokens or context), "stop"
     reused_tokens: int = 0  # prompt tokens whose KV cache was kept from the previous call
+    ids: list[int] = field(default_factory=list)  # the generated tokens (an end token is never among them)
 
 
 class _Chain:
@@ -133,6 +139,10 @@ class Generator:
         self.mode = "template" if template and chat != "raw" else "raw"
         self._formatter = (Jinja2ChatFormatter(template, eos_token=self.eos_text, bos_token=self.bos_text,
                                                add_generation_prompt=True) if self.mode == "template" else None)
+        self._joint = self._joint_parts()
+        # A sliding-window cache that keeps only its window (swa_full off; llama.cpp's default is on) cannot
+        # have a suffix dropped and a prefix reused: the cells the new tokens would attend to may be gone.
+        self.swa = llama_cpp.llama_model_n_swa(self.llm._model.model) > 0 and not self.llm.context_params.swa_full
 
         self.grammars = Grammars(self._vocab, self.n_vocab, sorted(self._eog))
         self._pre, self._post, self._pick = self._build_chains()
@@ -162,8 +172,44 @@ class Generator:
         text = f"{system.rstrip()}\n\n{user.rstrip()}"
         return f"{text}\n\n{cue}\n" if cue else text
 
+    _MARK_A, _MARK_U = "\x00answer\x00", "\x00user\x00"
+
+    def _joint_parts(self) -> tuple[str, str] | None:
+        """What a template puts between an answer and the next user message, and after that message: found by
+        rendering a conversation with markers in it. None when the template renders earlier turns otherwise
+        than it rendered them at first (a context could then not grow: every turn starts afresh)."""
+        if self.mode == "raw":
+            return "\n", f"\n\n{RAW_CUE}\n"
+        first = [{"role": "system", "content": "s"}, {"role": "user", "content": "u"}]
+        try:
+            opening = self._formatter(messages=first).prompt
+            longer = self._formatter(messages=first + [{"role": "assistant", "content": self._MARK_A},
+                                                       {"role": "user", "content": self._MARK_U}]).prompt
+        except Exception:
+            return None
+        head = opening + self._MARK_A
+        if not longer.startswith(head) or longer.count(self._MARK_U) != 1:
+            return None
+        before, after = longer[len(head):].split(self._MARK_U)
+        return before, after
+
+    @property
+    def can_grow(self) -> bool:
+        return self._joint is not None
+
+    def joint(self, user: str) -> tuple[list[int], str]:
+        """What follows a generated answer to carry a turn's new `user` text and ask for the next answer (its
+        tokens and text): the template's end of the answer and a user message (the raw form: the text, the cue)."""
+        assert self._joint is not None, "this model's template cannot grow a context"
+        before, after = self._joint
+        text = before + (self._defuse(user) if self.mode == "template" else user.rstrip()) + after
+        return self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=self.mode == "template"), text
+
+    def tokenize(self, text: str) -> list[int]:
+        """The tokens that `generate(text)` feeds the model (a BOS token included where the model adds one)."""
+        return self._tokenize(text)
+
     def count_tokens(self, text: str) -> int:
-        """Tokens that `generate(text)` would feed the model (a BOS token included where the model adds one)."""
         return len(self._tokenize(text))
 
     def _tokenize(self, text: str) -> list[int]:
@@ -270,6 +316,8 @@ class Generator:
         diff = np.nonzero(cached[:n] != np.asarray(tokens[:n]))[0]
         keep = int(diff[0]) if len(diff) else n
         keep = min(keep, len(tokens) - 1)  # the last prompt token is always evaluated, for fresh logits
+        if self.swa and keep < len(cached):
+            keep = 0  # the window's cells before `keep` may be gone: dropping a suffix would attend to nothing
         if keep <= 0 or not llm._ctx.kv_cache_seq_rm(-1, keep, -1):
             keep = 0  # e.g. a sliding-window cache that cannot drop a suffix: start over
         llm.n_tokens = keep
@@ -282,10 +330,10 @@ class Generator:
                 return keep, True
         return keep, False
 
-    def generate(self, prompt: str, *, grammar: str | None = None, max_tokens: int = 64,
+    def generate(self, prompt: str | list[int], *, grammar: str | None = None, max_tokens: int = 64,
                  on_token: Callable[[], None] | None = None, stop: Callable[[], bool] | None = None,
                  on_prefill: Callable[[int, int], None] | None = None) -> GenerationResult:
-        """Continue `prompt` (a `format`ted text) token by token.
+        """Continue `prompt` (a `format`ted text, or its tokens) token by token.
 
         `grammar` (GBNF text) constrains every token; its parse is cached by text. `on_token()` is called
         after each generated token, `stop()` after it (and between prefill batches): when it returns True
@@ -294,7 +342,7 @@ class Generator:
         unfinished, and the caller decides whether to keep it (ops: drop it; free text: it may do).
         """
         t0 = time.perf_counter()
-        tokens = self._tokenize(prompt)
+        tokens = self._tokenize(prompt) if isinstance(prompt, str) else list(prompt)
         if not tokens:
             tokens = [self.llm.token_bos()]
         if len(tokens) >= self.n_ctx:
@@ -305,7 +353,12 @@ class Generator:
         ttft = 0.0
         finish = "stop" if stopped else "length"
         matcher = self.grammars.matcher(grammar) if grammar else None
-        llama_cpp.llama_sampler_reset(self._pre.ptr)  # penalties look at this generation only
+        # The repeat penalty looks at the last PENALTY_LAST_N tokens the model read or wrote, as llama.cpp's
+        # own tools do: in a context that grows turn by turn, that is the canvas's news and the end of the
+        # model's previous answer.
+        llama_cpp.llama_sampler_reset(self._pre.ptr)
+        for token in tokens[-PENALTY_LAST_N:]:
+            llama_cpp.llama_sampler_accept(self._pre.ptr, token)
         while not stopped and len(out) < max_tokens:
             if out:
                 self.llm.eval([out[-1]])
@@ -327,7 +380,28 @@ class Generator:
         total = time.perf_counter() - t0
         return GenerationResult(text=text, tokens=len(out), prompt_tokens=len(tokens),
                                 ttft_s=ttft if ttft else total, total_s=total, stopped=stopped,
-                                finish=finish, reused_tokens=reused)
+                                finish=finish, reused_tokens=reused, ids=out)
+
+    @contextlib.contextmanager
+    def aside(self):
+        """Generate beside the current context and find it again afterwards: the KV cache of sequence 0 and
+        its tokens are saved, and put back when the block ends (when they cannot be, the cache is emptied
+        and the next call evaluates its whole prompt: slower, never wrong)."""
+        llm, ctx = self.llm, self.llm._ctx.ctx
+        n = llm.n_tokens
+        ids = llm.input_ids[:n].copy()
+        size = llama_cpp.llama_state_seq_get_size(ctx, 0)
+        saved = (ctypes.c_uint8 * size)()
+        if n and llama_cpp.llama_state_seq_get_data(ctx, saved, size, 0) != size:
+            n = 0
+        try:
+            yield
+        finally:
+            llm._ctx.kv_cache_seq_rm(-1, 0, -1)
+            llm.n_tokens = 0
+            if n and llama_cpp.llama_state_seq_set_data(ctx, saved, size, 0) == size:
+                llm.input_ids[:n] = ids
+                llm.n_tokens = n
 
     # ------------------------------------------------------------------------------------------ close
 

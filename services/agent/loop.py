@@ -1,5 +1,9 @@
 """One resident agent's life: view -> prompt -> generate (under the op grammar) -> ops -> next view.
 
+The model's context grows turn by turn (services/agent/context.py): a turn appends only what is new, and the
+title, statement and dream questions are asked beside it (`Generator.aside`), so the turn's KV cache
+survives them.
+
 The model chooses everything that is art: the ops, the feelings, when a work is done, its title and the
 line about it. This loop only carries its words to the canvas and its memories to its bank, asks for a
 title when the model ends a work without one, keeps to the budget, and condenses memory now and then.
@@ -25,10 +29,11 @@ from proto.ops.grammar import answer_gbnf, gbnf
 from proto.ops.parser import Op, parse
 from proto.ops.table import AGENT_LOCAL_OPS, OPS
 from services.agent.budget import Budget
+from services.agent.context import TurnContext
 from services.agent.echo import longest_shared_run
 from services.agent.memory import MemoryBank
-from services.agent.prompt import (PromptTooLong, Turn, dream_text, fit, legend, question_system,
-                                   statement_text, system_text, title_text, user_text)
+from services.agent.prompt import (News, PromptTooLong, Turn, dream_text, fit, legend, news_text,
+                                   question_system, statement_text, system_text, title_text, user_text)
 from services.agent.roster import AgentSpec
 from services.base.log import event
 from services.canvas.client import CanvasClient, CanvasGone
@@ -58,6 +63,7 @@ class Stats:
     works: int = 0
     dreams: int = 0
     too_long: int = 0        # prompts that did not fit the context even at their smallest
+    restarts: int = 0        # turns that started the context afresh, after the first
     sent: list[str] = field(default_factory=list)  # every op line sent, for tests and the study
 
 
@@ -105,6 +111,12 @@ class Agent:
         self.last_notes: list[str] = []
         self.last_result = ""
         self._said_too_long: set[str] = set()  # prompt kinds already reported as not fitting
+        self.ctx = TurnContext(spec.context)
+        self._news_own: list[str] = []  # the agent's own words in the next news (refused ops)
+        self._news_lines: list[str] = []  # works finished and dreams since the last turn, for the next news
+        self._look = False  # the model asked to see its whole canvas at its next turn
+        self._last_lines: list[str] = []  # the ops of the decision before, to tell a repeated one
+        self._spent = [0, 0, 0.0]  # tokens generated, prompt tokens evaluated, seconds generating: this decision
 
     # -- life --------------------------------------------------------------------------------------
 
@@ -173,7 +185,7 @@ class Agent:
     def _budget(self, answer_tokens: int) -> int:
         return self.spec.context - answer_tokens - SLACK
 
-    def _generate(self, prompt: str, grammar: str, max_tokens: int, purpose: str = "ops") -> str:
+    def _generate(self, prompt: str | list[int], grammar: str, max_tokens: int, purpose: str = "ops") -> str:
         with self.client.keepalive():
             result = self.gen.generate(prompt, grammar=grammar, max_tokens=max_tokens, stop=self.stop.is_set)
         evaluated = max(0, result.prompt_tokens - result.reused_tokens)
@@ -182,10 +194,15 @@ class Agent:
               ttft_s=round(result.ttft_s, 3), total_s=round(result.total_s, 3))
         self.stats.tokens += result.tokens
         self.stats.prompt_tokens += evaluated
+        self._spent[0] += result.tokens
+        self._spent[1] += evaluated
+        self._spent[2] += result.total_s
         # Every generation counts, titles, statements and dreams too, and so does reading the prompt: on a
         # CPU most of an agent's time goes to evaluating prompt tokens.
         self.budget.charge(result.tokens + evaluated, decisions=0)
         self.bank.add_usage(0, result.tokens, evaluated)
+        if purpose == "ops":
+            self.ctx.answered(result.ids, result.text)
         return result.text
 
     def _echo(self, of: str, work: int, text: str, prompt: str, own: list[str], asked: bool = False) -> None:
@@ -221,13 +238,41 @@ class Agent:
         prompt, _, _ = fit(build, self.gen.count_tokens, self._budget(self.spec.max_tokens), MEMORY_CHARS)
         return prompt, shown
 
+    def _next_prompt(self, now: float) -> str | list[int]:
+        """The turn's prompt: the context grown by what is new since the last turn (its tokens), or, when
+        that does not fit, the whole prompt afresh (its text). Raises PromptTooLong when even the whole prompt
+        at its smallest does not fit."""
+        ctx = self.ctx
+        if ctx.started and self.gen.can_grow:
+            news = news_text(News(self.last_result, self.view, ctx.seen_view, self.state, ctx.seen_state, now,
+                                  self.bank.clock()["last_turn"], self._news_lines, self._look))
+            joint, text = self.gen.joint(news)
+            if ctx.fits(len(joint), self.spec.max_tokens + SLACK):
+                ctx.extend(joint, text, own=[self.state.get("title") or "", *self._news_own])
+                ctx.saw(self.view, self.state)
+                return list(ctx.tokens)  # a copy: the context grows on after this turn
+        prompt, own = self._turn_prompt()
+        restarted = ctx.started
+        ctx.start(self.gen.tokenize(prompt) if self.gen.can_grow else [], prompt, own)
+        ctx.saw(self.view, self.state)
+        if restarted:
+            self.stats.restarts += 1
+            self.bank.add_usage(0, 0, 0, restarts=1)
+        return prompt
+
     def decide(self) -> None:
+        t0 = time.perf_counter()
+        self._spent = [0, 0, 0.0]
+        restarts = self.stats.restarts
+        now = self.clock()
         try:
-            prompt, own = self._turn_prompt()
+            prompt = self._next_prompt(now)
         except PromptTooLong as exc:
             self._too_long("turn", exc)
             self._rest(self.clock() + TOO_LONG_PAUSE_S, "waiting", "prompt_too_long")
             return
+        self._news_lines, self._news_own, self._look = [], [], False
+        seen_text, seen_own = self.ctx.text, list(self.ctx.own)  # what the model read, for echoes
         text = self._generate(prompt, self.grammar, self.spec.max_tokens)
         ops = []
         for item in parse("\n".join(complete_lines(text))):
@@ -237,7 +282,9 @@ class Agent:
                 self.stats.unparsed_lines += 1
                 event(log, logging.ERROR, "grammar let an unparsable line through", line=item.text, reason=item.reason)
         now = self.clock()
-        to_send, finished = self._play(ops, prompt, own)
+        to_send, finished = self._play(ops, seen_text, seen_own)
+        lines = [op.text for op in ops]
+        repeated, self._last_lines = lines == self._last_lines, lines
         if to_send:
             reply = self.client.decide("\n".join(to_send))
             self._take(reply, to_send, finished, now)
@@ -252,6 +299,11 @@ class Agent:
             self._status("painting")
         if len(self.bank.pending_entries()) >= self.spec.dream_every:
             self.dream()
+        # One line per decision (at AURORA_LOG=info) for `aurora bench studio`: what it cost, all generations
+        # of the decision included (a title, a statement, a dream).
+        event(log, logging.INFO, "decided", agent=self.spec.name, tokens=self._spent[0],
+              prompt_tokens=self._spent[1], restarted=self.stats.restarts > restarts,
+              seconds=round(time.perf_counter() - t0, 4), generating_s=round(self._spent[2], 4), repeated=repeated)
 
     def _play(self, ops: list[Op], prompt: str, own: list[str]) -> tuple[list[str], list[Finished]]:
         """The lines to send, played first on a copy of the canvas: remember-notes go to the bank instead; a
@@ -261,6 +313,9 @@ class Agent:
         lines: list[str] = []
         finished: list[Finished] = []
         for op in ops:
+            if op.name == "look":
+                self._look = True
+                continue
             if op.name in AGENT_LOCAL_OPS:
                 self.bank.remember(op.args[0], self.clock())
                 self._echo("remember", sim.work, op.args[0], prompt, own)
@@ -294,7 +349,8 @@ class Agent:
         if self.gen.count_tokens(prompt) > self._budget(max_tokens):
             self._too_long(purpose, PromptTooLong(f"the {purpose} question does not fit {self.spec.context} tokens"))
             return None
-        text = one_line(self._generate(prompt, grammar, max_tokens, purpose), cap)
+        with self.gen.aside():  # the turn's context is kept and found again after the question
+            text = one_line(self._generate(prompt, grammar, max_tokens, purpose), cap)
         if text:
             self._echo(purpose, work, text, prompt, own, asked)
         return text or None
@@ -319,6 +375,7 @@ class Agent:
             self.last_notes = (self.last_notes + [f"{n['pitch']} {n['duration']} {n['velocity']}"
                                                   for n in reply["notes"]])[-8:]
         rejected = "; ".join(f"{r['text']} ({r['reason']})" for r in reply["rejected"])
+        self._news_own = [r["text"] for r in reply["rejected"]]
         self.last_result = f"{len(reply['applied'])} ops applied" + (f"; refused: {rejected}" if rejected else "")
         done = sum(1 for line in reply["applied"] if line == "done")
         for work in finished[:done]:  # the canvas applied what the copy did; `[:done]` only if they disagree
@@ -326,6 +383,8 @@ class Agent:
             if statement:
                 self.client.notify("statement", {"work": work.work, "text": statement})
             self.bank.record_work(work.work, work.title, statement, now)
+            self._news_lines.append(f"Work {work.work} is finished; its title: {work.title or 'none'}.")
+            self._news_own.append(work.title or "")
             self.stats.works += 1
         if done:
             self.bank.start_work(now)
@@ -360,11 +419,14 @@ class Agent:
             self._too_long("dream", exc)
             return
         self._status("dreaming", reason="memory")
-        text = self._generate(prompt, answer_gbnf(DREAM_CHARS, lines=DREAM_LINES), DREAM_TOKENS, "dream")
+        with self.gen.aside():
+            text = self._generate(prompt, answer_gbnf(DREAM_CHARS, lines=DREAM_LINES), DREAM_TOKENS, "dream")
         lines = complete_lines(text) or [text.strip()]
         dream = " / ".join(" ".join(line.split()) for line in lines if line.strip())
         if dream:
             self.bank.consolidate(dream, self.clock(), upto=pending[shown - 1][0])
             self.stats.dreams += 1
+            self._news_lines.append(f"Your memory, condensed: {dream}")
+            self._news_own.append(dream)
             self._echo("dream", self.state.get("work", 1), dream, prompt, [line for _, line in pending[:shown]])
         self._status("painting")

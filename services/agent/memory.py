@@ -228,10 +228,12 @@ class MemoryBank:
         raw = {_s(k): float(_s(v)) for k, v in self.r.hgetall(self.key("clock")).items()}
         return {f: raw.get(f) for f in ("first_woke", "work_started", "last_turn")}
 
-    def add_usage(self, decisions: int, tokens: int, prompt_tokens: int = 0) -> None:
-        """Count decisions, tokens generated and prompt tokens evaluated (what the budget charges)."""
+    def add_usage(self, decisions: int, tokens: int, prompt_tokens: int = 0, restarts: int = 0) -> None:
+        """Count decisions, tokens generated and prompt tokens evaluated (what the budget charges), and
+        context restarts (kept beside them; `aurora bench studio` reads them)."""
         p = self.r.pipeline()
-        for name, amount in (("decisions", decisions), ("tokens", tokens), ("prompt_tokens", prompt_tokens)):
+        for name, amount in (("decisions", decisions), ("tokens", tokens), ("prompt_tokens", prompt_tokens),
+                             ("restarts", restarts)):
             if amount:
                 p.hincrby(self.key("usage"), name, int(amount))
         p.execute()

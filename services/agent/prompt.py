@@ -6,6 +6,12 @@ and shows no example value (tests/agent/test_prompt_values.py renders every kind
 Parts are ordered from what changes least to what changes most (manual, memory, canvas, state, clock), so
 consecutive prompts share a long prefix and llama.cpp reuses its KV cache for it.
 
+A turn is read once in full, when the agent's context starts (its first turn, or when the context is full:
+services/agent/context.py); each later turn is only what is new since the one before (`news_text`): what
+the canvas did with the ops, the rows that changed (the whole canvas when a work begins, when most rows
+changed, or when the model asked to `look`), the state's fields that changed and the clock. Everything
+before it is already in the model's context and KV cache, its own ops included.
+
 Each question has its own shape, with no manual and no op cue: the finished work (or the memories) and
 then the field the answer fills (`Title:`, `Statement:`, `Condensed, ...:`), so that a base model reads a
 document that continues with the answer and a chat model one message that asks it.
@@ -91,6 +97,71 @@ def user_text(turn: Turn) -> str:
     parts.append(f"Clock: {when}. Since your last turn: {since(turn.last_turn)}. This work began: "
                  f"{ago(turn.work_started)}. You first woke: {ago(turn.first_woke)}.")
     return "\n\n".join(parts)
+
+
+@dataclass
+class News:
+    """What changed since the model last read its canvas, for a turn that continues its context."""
+
+    result: str                  # what the canvas did with the last ops
+    view: str                    # the canvas now
+    seen_view: str               # the canvas as the model last read it
+    state: dict[str, Any]
+    seen_state: dict[str, Any]
+    now: float
+    last_turn: float | None
+    finished: list[str] = field(default_factory=list)  # one line per work finished in the last turn
+    look: bool = False           # the model asked to see its whole canvas
+
+
+STATE_FIELDS = ("cursor", "pen", "color", "brush", "tempo", "title", "feel")
+
+
+def _state_field(name: str, st: dict[str, Any]) -> str:
+    if name == "cursor":
+        return f"cursor x={st['cursor'][0]} y={st['cursor'][1]}"
+    if name == "title":
+        return f"title {_quoted(st['title'])}"
+    if name == "feel":
+        return f"feeling {st['feel'] or 'none'}"
+    return f"{'colour' if name == 'color' else name} {st[name]}"
+
+
+def changed_rows(seen: str, now: str) -> list[str] | None:
+    """The lines of the view `now` that differ from `seen` (each keeps its row number when coordinates are
+    shown), or None when the whole view should be shown again: a different size or most rows changed."""
+    before, after = seen.split("\n"), now.split("\n")
+    if len(before) != len(after):
+        return None
+    changed = [line for old, line in zip(before, after) if old != line]
+    return None if len(changed) * 2 > len(after) else changed
+
+
+def news_text(news: News) -> str:
+    """A later turn: only what is new. A work that begins is shown whole, like the canvas at the start."""
+    st = news.state
+    parts = [f"Last turn: {news.result}."] + news.finished
+    rows = None if news.look or st["work"] != news.seen_state.get("work") else changed_rows(news.seen_view, news.view)
+    if rows is None:
+        parts.append(f"Your canvas (work {st['work']}):\n{news.view}")
+    elif rows:
+        parts.append("Changed rows:\n" + "\n".join(rows))
+    moved = [_state_field(f, st) for f in STATE_FIELDS if st.get(f) != news.seen_state.get(f)]
+    if moved:
+        parts.append("State: " + "; ".join(moved) + ".")
+    parts.append(clock_news(news.now, news.last_turn))
+    return "\n".join(parts)
+
+
+def clock_news(now: float, last_turn: float | None) -> str:
+    """The clock in a later turn: the time (the date was read at the context's start and the turns are
+    dated since; it is said again on a new day); the time since the last turn when it is a minute or more."""
+    day = time.strftime("%Y-%m-%d", time.gmtime(now))
+    new_day = last_turn is None or time.strftime("%Y-%m-%d", time.gmtime(last_turn)) != day
+    line = "Clock: " + time.strftime("%Y-%m-%d %H:%M:%S (%A)" if new_day else "%H:%M:%S", time.gmtime(now)) + " UTC"
+    if last_turn is not None and now - last_turn >= 60:
+        line += f"; {span(now - last_turn)} since your last turn"
+    return line + "."
 
 
 def legend(rows: list[str], colours: list[str]) -> str:

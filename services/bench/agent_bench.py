@@ -34,7 +34,7 @@ from proto.ops.grammar import gbnf
 from services.agent.budget import Budget
 from services.agent.loop import MEMORY_CHARS, Agent
 from services.agent.models import BUNDLED, ModelError, resolve
-from services.agent.prompt import RAW_CUE, Turn, system_text, user_text
+from services.agent.prompt import Turn, system_text, user_text
 from services.agent.roster import AgentSpec
 from services.base.datadir import data_dir
 from services.bench import agent_constrained, agent_mem
@@ -77,11 +77,8 @@ class RecordingGenerator:
         self.gen = gen
         self.calls: list[tuple[str, str | None, int, object, float]] = []
 
-    def format(self, system: str, user: str, cue: str | None = RAW_CUE) -> str:
-        return self.gen.format(system, user, cue)
-
-    def count_tokens(self, text: str) -> int:
-        return self.gen.count_tokens(text)
+    def __getattr__(self, name):  # format, tokenize, joint, aside, ...: the Generator's own
+        return getattr(self.gen, name)
 
     def generate(self, prompt: str, *, grammar: str | None = None, max_tokens: int = 64, **kw):
         t0 = time.perf_counter()

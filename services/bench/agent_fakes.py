@@ -134,8 +134,8 @@ class FakeBank:
     def clock(self) -> dict:
         return dict(self._clock)
 
-    def add_usage(self, decisions: int, tokens: int, prompt_tokens: int = 0) -> None:
-        self.usage.update(decisions=decisions, tokens=tokens, prompt_tokens=prompt_tokens)
+    def add_usage(self, decisions: int, tokens: int, prompt_tokens: int = 0, restarts: int = 0) -> None:
+        self.usage.update(decisions=decisions, tokens=tokens, prompt_tokens=prompt_tokens, restarts=restarts)
 
     def counters(self) -> dict:
         return {name: self.usage[name] for name in USAGE_FIELDS}

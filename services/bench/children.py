@@ -25,6 +25,18 @@ def free_address() -> str:
         return f"tcp://127.0.0.1:{s.getsockname()[1]}"
 
 
+def cpu_seconds(pid: int | None) -> float:
+    """User + system CPU time a process has used so far (Linux /proc; 0 elsewhere or when it is gone)."""
+    if pid is None:
+        return 0.0
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 class Server:
     """One server process (`python -m MODULE ARGS`), in its own session so that a Ctrl-C reaches only the
     bench, which then stops it in order."""
@@ -43,13 +55,7 @@ class Server:
                 raise RuntimeError(f"the {self.name} process did not answer within {timeout:.0f}s")
 
     def cpu_seconds(self) -> float:
-        """User + system CPU time the process has used so far (Linux /proc; 0 elsewhere)."""
-        try:
-            with open(f"/proc/{self.proc.pid}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-        except (OSError, IndexError, ValueError):
-            return 0.0
+        return cpu_seconds(self.proc.pid)
 
     def stop(self) -> None:
         if self.proc.poll() is None:

@@ -7,7 +7,7 @@ import signal
 import sys
 
 TARGETS = {"canvas": "services.bench.canvas_bench", "agent": "services.bench.agent_bench",
-           "recorder": "services.bench.recorder_bench", "gateway": "services.bench.gateway_bench"}
+           "recorder": "services.bench.recorder_bench", "gateway": "services.bench.gateway_bench", "studio": "services.bench.studio_bench"}
 
 
 def add_parser(sub) -> None:
@@ -15,7 +15,7 @@ def add_parser(sub) -> None:
     p.add_argument("target", choices=tuple(TARGETS))
     p.add_argument("--quick", action="store_true",
                    help="a shorter run (canvas: under 60 s; agent: under 90 s; recorder: under 30 s; "
-                        "gateway: 100 viewers instead of 1,000, under 30 s)")
+                        "gateway: 100 viewers instead of 1,000, under 30 s; studio: a 60 s window, under 3 min)")
     p.set_defaults(run=run)
 
 

@@ -94,7 +94,12 @@ def of_agents(agents: list[AgentStudy], classify: bool = True) -> dict[str, Any]
         known, first = sum(a.known[name] for a in agents), sum(a.first[name] for a in agents)
         first_listed[name] = {"choices": made, "known": known, "first": first, "share": share(first, known),
                               "baseline": 1 / LIST_LENGTHS[name]}
+    decisions = sum(a.decisions for a in agents)
+    repeated = sum(a.repeated_decisions for a in agents)
     return {
+        "decisions": decisions,
+        "repeated_decisions": repeated,  # the decision before it again, op for op
+        "repeated_share": share(repeated, decisions),
         "works_finished": len(works),
         "blank_works": blank,
         "blank_share": share(blank, len(works)),
@@ -172,6 +177,8 @@ def _rows(columns: list[dict[str, Any]], words: int) -> list[list[Any]]:
         ["blank works (coverage 0)", *(f"{c['blank_works']} ({pct(c['blank_share'])})" for c in columns)],
         ["done refused on a blank work", *(str(c["empty_works_refused"]) for c in columns)],
         ["titles asked for after a done without one", *(str(c["titles_asked"]) for c in columns)],
+        ["decisions repeating the decision before, op for op",
+         *(f"{c['repeated_decisions']} of {c['decisions']} ({pct(c['repeated_share'])})" for c in columns)],
         ["distinct titles per work", *(f"{num(c['distinct_titles_per_work'], 2)} ({c['distinct_titles']} titles, "
                                        f"{c['untitled_works']} works untitled)" for c in columns)],
     ]
@@ -198,9 +205,10 @@ def markdown(a: dict[str, Any]) -> list[str]:
            f"{a['copy_run_words']} consecutive words with the prompt it was generated from (each agent publishes "
            "the longest such run beside each text). A prompt holds the agent's own earlier words too (its "
            "memory, its work's title): a text *copies the studio's words* when it shares such a run with the "
-           "prompt without them, and the difference is the model repeating itself. Each agent reads the manual's lists (ops, directions, pen "
-           "positions, colours, brushes, durations, pitch letters, octaves) in an order of its own; *first "
-           "listed* is the share of the choices its applied ops made that were the first item of its own list "
+           "prompt without them, and the difference is the model repeating itself. An agent reads its own earlier "
+           "answers in its context, so a model may also answer with the decision before again, op for op "
+           "(*repeating the decision before*). Each agent reads the manual's lists (ops, directions, pen positions, "
+           "colours, brushes, durations, pitch letters, octaves) in an order of its own; *first listed* is the share of the choices its applied ops made that were the first item of its own list "
            "(a `remember` note counts as a choice of that op), beside chance, 1 / the list's length. Colours "
            f"are those chosen by colour ops, beside a uniform {pct(base['colour'])} (1 / {base['colours']}); "
            f"pitches are the notes played, beside a uniform {pct(base['pitch'])} (1 / {base['pitches']}: "

@@ -62,6 +62,11 @@ class AgentStudy:
     models: list[str] = field(default_factory=list)  # in the order its `joined` events named them
     decisions: int = 0  # decisions whose lines reached the canvas (a decision's events are consecutive)
     last_decision: str | None = None
+    # A decision that is the one before it again, op for op: a model copying its own last answer from its
+    # context (the context grows turn by turn, services/agent/context.py). Counted, never hidden.
+    repeated_decisions: int = 0
+    decision_lines: list[str] = field(default_factory=list)  # the current decision's op lines, as events say
+    previous_lines: list[str] | None = None
     ops_applied: int = 0
     ops_rejected: int = 0
     refused: Counter = field(default_factory=Counter)  # code -> lines the canvas refused with it (`empty_work`)
@@ -169,6 +174,8 @@ def read_study(events: Iterable[Message]) -> Study:
         _count(agent, kind, fact, msg)
         if op is not None:
             _count_choices(agent, op)
+    for agent in agents.values():
+        end_decision(agent)
     return Study(agents, canvases, first_seq, last_seq, read, first_time, last_time, unreadable)
 
 
@@ -247,11 +254,20 @@ def _count_choices(agent: AgentStudy, op: Op) -> None:
         agent.pitches[op.args[0]] += 1
 
 
+def end_decision(agent: AgentStudy) -> None:
+    """Close the decision whose lines were gathered: count it if it repeats the one before, op for op."""
+    if agent.decision_lines:
+        agent.repeated_decisions += agent.decision_lines == agent.previous_lines
+        agent.previous_lines, agent.decision_lines = agent.decision_lines, []
+
+
 def _count(agent: AgentStudy, kind: str, fact: Any, msg: Message) -> None:
     if kind in OP_KINDS or kind == "rejected":
         if msg.parent_id is not None and msg.parent_id != agent.last_decision:
             agent.decisions += 1
             agent.last_decision = msg.parent_id
+            end_decision(agent)
+        agent.decision_lines.append(str(msg.body["data"].get("op") or msg.body["data"].get("text")))
         if kind == "rejected":
             agent.ops_rejected += 1
             agent.refused[fact] += 1

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+from collections import Counter
 
 import pytest
 
@@ -15,7 +16,13 @@ from tests.support.processes import addr_args, aurora, canvas_process
 
 pytest.importorskip("llama_cpp", reason="llama-cpp-python is installed by `make test`")
 
-SEED = 1  # a seed with which SmolLM2 finishes a work within 20 decisions (many seeds never paint before `done`)
+SEED = 1
+DECISIONS = 20
+# What the model makes is its own: whether it paints, feels or finishes a work in 20 decisions depends on the
+# seed and on the model (SmolLM2 often repeats its last answer, a refused `done` included: `aurora report`
+# counts it). So this test asserts what the studio guarantees for whatever the model does; finishing, titling
+# and stating are asserted with a scripted stand-in in tests/agent/test_loop.py and with both real models,
+# asked directly, in tests/agent/test_memory_lives.py.
 ROSTER = f"""
 [defaults]
 threads = 1
@@ -55,37 +62,37 @@ def run_agent(tmp_path, addrs, memory_url: str, decisions: int, *extra: str) -> 
     return json.loads(stats.group(1))
 
 
-@pytest.mark.timeout(900)  # ~20 decisions of a real model on 2 shared cores: minutes, mostly prompt reading
-def test_a_real_model_paints_feels_finishes_titles_and_remembers(tmp_path, redis_server, admin):
+@pytest.mark.timeout(900)  # ~20 decisions of a real model on 2 shared cores
+def test_a_real_model_decides_against_a_real_canvas_and_its_bank_survives_a_restart(tmp_path, redis_server, admin):
     with canvas_process() as (_, addrs):
         replica = Replica(addrs.events, addrs.snapshots)
         replica.sync()
         memory_url = agent_url(redis_server.url, "smol", grant(admin, "smol"))
-        stats = run_agent(tmp_path, addrs, memory_url, 20, "--fresh")
+        stats = run_agent(tmp_path, addrs, memory_url, DECISIONS, "--fresh")
         events = []
         replica.wait_for(lambda r: events.extend(r.poll(0.05)) or r.canvases.get("smol") is not None
                          and r.canvases["smol"].ops >= stats["ops_applied"])
         kinds = [e.body["kind"] for e in events]
 
-        assert stats["decisions"] == 20
+        assert stats["decisions"] == DECISIONS
         assert stats["unparsed_lines"] == 0  # every op it sent parsed
         # the canvas refuses only what its rules refuse: `done` on a work with no painted cell
         refused = [e.body["data"]["code"] for e in events if e.body["kind"] == "rejected"]
         assert set(refused) <= {"empty_work"} and len(refused) == stats["ops_rejected"]
-        assert stats["ops_applied"] + stats["ops_rejected"] == stats["ops_sent"] > 20
-        assert "feel" in kinds, f"the model named no feeling with seed {SEED}: {sorted(set(kinds))}"
+        assert stats["ops_applied"] + stats["ops_rejected"] == stats["ops_sent"] > 0
         done = [e.body["data"] for e in events if e.body["kind"] == "done"]
-        assert done and all(d["title"] for d in done), "every finished work has the title the model chose"
-        assert "statement" in kinds
+        assert all(d["title"] for d in done), "a finished work always has a title (the model's, or asked for)"
+        assert kinds.count("statement") == len(done) == stats["works"]
         assert replica.canvases["smol"].work == 1 + len(done)
 
         bank = MemoryBank(admin, "smol")
         before = bank.clock()
-        assert bank.counters()["decisions"] == 20
-        assert bank.feelings()
+        assert bank.counters()["decisions"] == DECISIONS
+        felt = Counter(e.body["data"]["feel"] for e in events if e.body["kind"] == "feel")
+        assert dict(bank.feelings(top=100)) == dict(felt)  # every feeling the canvas applied, and no other
         # a restart resumes from the bank: same first waking, usage goes on
         stats2 = run_agent(tmp_path, addrs, agent_url(redis_server.url, "smol", grant(admin, "smol")), 2)
         assert stats2["decisions"] == 2
         assert bank.clock()["first_woke"] == before["first_woke"]
-        assert bank.counters()["decisions"] == 22
+        assert bank.counters()["decisions"] == DECISIONS + 2
         replica.close()

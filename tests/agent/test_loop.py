@@ -3,10 +3,12 @@ and a real valkey bank: titles asked for, notes kept private, feelings and works
 
 from __future__ import annotations
 
+import contextlib
 import threading
 
 import pytest
 from services.agent.budget import Budget
+from services.agent.echo import words_of
 from services.agent.llm import GenerationResult
 from services.agent.loop import Agent
 from services.agent.memory import MemoryBank
@@ -21,6 +23,7 @@ class ScriptedGenerator:
 
     mode = "raw"
     reused = 0  # prompt tokens said to be kept in the KV cache from the call before
+    can_grow = False  # every turn is a whole prompt (the growing context is tested with the real models)
 
     def __init__(self, answers: list[str]):
         self.answers = list(answers)
@@ -31,6 +34,9 @@ class ScriptedGenerator:
 
     def count_tokens(self, text: str) -> int:
         return len(text) // 4
+
+    def aside(self):
+        return contextlib.nullcontext()
 
     def generate(self, prompt: str, *, grammar: str, max_tokens: int, stop=None, **_) -> GenerationResult:
         self.prompts.append(prompt)
@@ -158,7 +164,7 @@ def test_every_text_is_reported_with_its_longest_run_shared_with_its_prompt(conn
         assert got["remember"]["words"] == 5 and got["remember"]["run"] == "write one op per line"
         assert got["remember"]["studio_words"] == 5  # the manual's words: the studio's, not its own
         assert got["title"]["words"] == 0 and got["title"]["work"] == 1
-        run = f"you are {name.replace('-', ' ')} in aurora"  # a hyphen parts words
+        run = " ".join(words_of(f"you are {name} in aurora"))  # a hyphen parts words; a tag of digits is none
         assert got["statement"]["words"] == len(run.split()) and got["statement"]["run"] == run
         replica.close()
 
@@ -234,3 +240,11 @@ def test_a_text_repeating_the_agents_own_memory_is_told_from_one_copying_the_stu
         assert title["of"] == "title" and title["words"] == 6  # the whole title is in its prompt: its memory
         assert title["studio_words"] < 5
         replica.close()
+
+
+def test_look_is_kept_by_the_agent_and_asks_for_the_whole_canvas_next_turn(connect_as, names):
+    name = names("lou")
+    with canvas_process() as (_, addrs):
+        agent, gen = make_agent(addrs, connect_as, name, ["look\nmove up\n"])
+        stats = agent.run(decisions=1)
+        assert stats.sent == ["move up 1"] and agent._look  # never sent to the canvas

@@ -34,14 +34,15 @@ def children() -> dict[int, str]:
 @pytest.mark.timeout(120)
 def test_tiny_run_prints_the_result_line_and_leaves_no_process(capsys):
     before = children()
-    ratio, p99 = run_bench(TINY)
+    ratio, p99, p99_ratio = run_bench(TINY)
 
     out = capsys.readouterr()
     lines = out.out.strip().splitlines()
-    match = re.fullmatch(r"RESULT bench=gateway ratio=(\d+\.\d{2}) p99_ms=(\d+\.\d{2})", lines[-1])
+    match = re.fullmatch(r"RESULT bench=gateway ratio=(\d+\.\d{2}) p99_ms=(\d+\.\d{2}) p99_ratio=(\d+\.\d{2})", lines[-1])
     assert match, lines[-1]
     assert float(match[1]) == round(ratio, 2) and ratio > 0
     assert float(match[2]) == round(p99, 2) and p99 > 0
+    assert float(match[3]) == round(p99_ratio, 2) and p99_ratio > 0
     assert any("SCRIPTED, NON-LLM" in line for line in lines)
     rounds = [line for line in lines if line.strip().startswith("round ")]
     assert len(rounds) == 2 and all("delivered" in line for line in rounds), lines

@@ -53,6 +53,7 @@ EXAMPLES = {
     "title": ('title "Salt Window"', Op("title", ("Salt Window",))),
     "done": ("done", Op("done")),
     "remember": ('remember "the left edge"', Op("remember", ("the left edge",))),
+    "look": ("look", Op("look")),
 }
 
 

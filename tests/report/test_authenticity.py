@@ -279,3 +279,17 @@ def test_a_title_the_agent_asked_for_is_not_counted_as_the_models_choice_of_op()
     ada = read_study([*begin(lists), echo, title(4), title(5)]).agents["ada"]
     assert ada.asked_titles == 1 and ada.choices["ops"] == Counter({"title": 1}) and ada.known["ops"] == 1
     assert authenticity.figures(read_study([*begin(lists), echo, title(4)]))["agents"]["ada"]["titles_asked"] == 1
+
+
+def test_a_decision_that_is_the_one_before_again_op_for_op_is_counted():
+    feel = lambda seq, word, d: event(seq, "feel", {"op": f"feel {word}", "feel": word}, decision=d)
+    refused = lambda seq, d: event(seq, "rejected", {"text": "done", "code": "empty_work", "reason": "r"}, decision=d)
+    events = [*begin(), feel(3, "calm", "d1"), refused(4, "d1"),
+              feel(5, "calm", "d2"), refused(6, "d2"),   # d1 again
+              feel(7, "calm", "d3"),                     # one op fewer: not a repeat
+              feel(8, "calm", "d4")]                     # d3 again, the record's last decision
+    ada = read_study(events).agents["ada"]
+    assert ada.decisions == 4 and ada.repeated_decisions == 2
+    a = authenticity.figures(read_study(events))
+    assert a["agents"]["ada"]["repeated_share"] == 0.5
+    assert "| decisions repeating the decision before, op for op | 2 of 4 (50.0%) |" in "\n".join(authenticity.markdown(a))

@@ -1,0 +1,58 @@
+"""One agent's context, grown turn by turn so that the model reads each thing once.
+
+The first turn (and the first after a restart) is the whole prompt: manual, memory, canvas, state, clock
+(`services.agent.prompt.user_text`). Each later turn appends to what the model already read: its own
+generated ops (their tokens are in the KV cache already), then, in the model's turn format
+(`Generator.joint`), only what is new (`services.agent.prompt.news_text`). llama.cpp keeps the KV cache of
+everything before, so a turn evaluates only its news.
+
+When the next turn would not fit the context, the context starts again from a fresh full prompt (a restart,
+counted: `restarts`). A model whose chat template
+cannot be grown (it renders earlier turns otherwise the second time) starts afresh every turn.
+
+The context's text is kept beside its tokens, with the parts that are the agent's own words (its ops, its
+memory, its titles), so that an echo can tell repeating oneself from copying the studio.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class TurnContext:
+    size: int                     # the model's context, in tokens
+    tokens: list[int] = field(default_factory=list)  # what the model has read and written, in order
+    text: str = ""                # the same, as text
+    own: list[str] = field(default_factory=list)     # the agent's own words in `text`
+    restarts: int = 0             # fresh starts after the first
+    seen_view: str = ""           # the canvas, state and clock as the model last read them
+    seen_state: dict = field(default_factory=dict)
+
+    @property
+    def started(self) -> bool:
+        return bool(self.tokens)
+
+    def start(self, tokens: list[int], text: str, own: list[str]) -> None:
+        if self.started:
+            self.restarts += 1
+        self.tokens, self.text, self.own = list(tokens), text, [part for part in own if part]
+
+    def fits(self, more: int, answer: int) -> bool:
+        return len(self.tokens) + more + answer <= self.size
+
+    def extend(self, tokens: list[int], text: str, own: list[str] = ()) -> None:
+        """What the studio says next (its `own` parts are the agent's words it repeats, e.g. a title)."""
+        self.tokens += tokens
+        self.text += text
+        self.own += [part for part in own if part]
+
+    def answered(self, tokens: list[int], text: str) -> None:
+        """The model's own answer, as generated (its tokens are already in the KV cache)."""
+        self.tokens += tokens
+        self.text += text
+        if text.strip():
+            self.own.append(text.strip())
+
+    def saw(self, view: str, state: dict) -> None:
+        self.seen_view, self.seen_state = view, dict(state)

@@ -240,10 +240,10 @@ class Agent:
 
     def _next_prompt(self, now: float) -> str | list[int]:
         """The turn's prompt: the context grown by what is new since the last turn (its tokens), or, when
-        that does not fit, the whole prompt afresh (its text). Raises PromptTooLong when even the whole prompt
-        at its smallest does not fit."""
+        that does not fit, or the roster says `grow = false`, the whole prompt afresh (its text). Raises
+        PromptTooLong when even the whole prompt at its smallest does not fit."""
         ctx = self.ctx
-        if ctx.started and self.gen.can_grow:
+        if ctx.started and self.gen.can_grow and self.spec.grow:
             news = news_text(News(self.last_result, self.view, ctx.seen_view, self.state, ctx.seen_state, now,
                                   self.bank.clock()["last_turn"], self._news_lines, self._look))
             joint, text = self.gen.joint(news)

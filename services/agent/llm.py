@@ -129,6 +129,8 @@ class Generator:
         self._eog = {t for t in control + [self.llm.token_eos(), llama_cpp.llama_vocab_eot(self._vocab)]
                      if t >= 0 and llama_cpp.llama_vocab_is_eog(self._vocab, t)}
         self._banned = np.array([t for t in control if t not in self._eog], dtype=np.int32)
+        self._banned_and_ends = np.array(sorted(set(self._banned.tolist()) | self._eog), dtype=np.int32)
+        self._ban = self._banned
         self._defuse_re = self._control_pattern([self._piece(t) for t in control])
 
         template = self.llm.metadata.get("tokenizer.chat_template")
@@ -268,7 +270,7 @@ class Generator:
         cur["id"] = self._ids
         cur["logit"] = logits
         cur["p"] = 0.0
-        cur["logit"][self._banned] = -np.inf
+        cur["logit"][self._ban] = -np.inf
         arr = self._array(cur, self.n_vocab)
         llama_cpp.llama_sampler_apply(self._pre.ptr, ctypes.byref(arr))  # in place: neither sorts nor cuts
         return arr
@@ -332,7 +334,7 @@ class Generator:
 
     def generate(self, prompt: str | list[int], *, grammar: str | None = None, max_tokens: int = 64,
                  on_token: Callable[[], None] | None = None, stop: Callable[[], bool] | None = None,
-                 on_prefill: Callable[[int, int], None] | None = None) -> GenerationResult:
+                 on_prefill: Callable[[int, int], None] | None = None, may_end: bool = True) -> GenerationResult:
         """Continue `prompt` (a `format`ted text, or its tokens) token by token.
 
         `grammar` (GBNF text) constrains every token; its parse is cached by text. `on_token()` is called
@@ -340,6 +342,7 @@ class Generator:
         the generation ends at once. Under a grammar, `text` is always a prefix of a sentence of the
         grammar: whole when `finish` is "eos"; when cut short ("length", "stop") its last line may be
         unfinished, and the caller decides whether to keep it (ops: drop it; free text: it may do).
+        `may_end=False` bans the end tokens too (without a grammar: a benchmark's decoding of a fixed length).
         """
         t0 = time.perf_counter()
         tokens = self._tokenize(prompt) if isinstance(prompt, str) else list(prompt)
@@ -353,6 +356,7 @@ class Generator:
         ttft = 0.0
         finish = "stop" if stopped else "length"
         matcher = self.grammars.matcher(grammar) if grammar else None
+        self._ban = self._banned if may_end or matcher is not None else self._banned_and_ends
         # Penalties look at this generation only: the studio's text must not push the model away from the
         # words it uses (a penalty on the prompt's last tokens would weigh against the ops its state line
         # names), nor its own earlier answers be made less likely by the studio.

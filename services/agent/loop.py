@@ -112,7 +112,7 @@ class Agent:
         self.last_result = ""
         self._said_too_long: set[str] = set()  # prompt kinds already reported as not fitting
         self.ctx = TurnContext(spec.context)
-        self._news_own: list[str] = []  # the agent's own words in the next news (refused ops)
+        self._news_own: list[str] = []  # the agent's own words in the next news (titles, dreams)
         self._news_lines: list[str] = []  # works finished and dreams since the last turn, for the next news
         self._look = False  # the model asked to see its whole canvas at its next turn
         self._last_lines: list[str] = []  # the ops of the decision before, to tell a repeated one
@@ -206,12 +206,14 @@ class Agent:
             self.ctx.answered(result.ids, result.text)
         return result.text
 
-    def _echo(self, of: str, work: int, text: str, prompt: str, own: list[str], asked: bool = False) -> None:
+    def _echo(self, of: str, work: int, text: str, prompt: str, own: list[str], asked: bool = False,
+              studio: str | None = None) -> None:
         """Report `text` with the longest run of words it shares with its `prompt`, and with the studio's words
-        in it: the prompt without the parts that are the agent's own earlier words (`own`: its memory, its
-        title), so that a model repeating itself can be told from one copying what the studio wrote."""
+        in it: the prompt (or `studio`, the turn context without the model's answers) without the parts that
+        are the agent's own earlier words (`own`: its memory, its titles, its dreams), so that a model
+        repeating itself can be told from one copying what the studio wrote."""
         echo = longest_shared_run(text, prompt)
-        studio = prompt
+        studio = prompt if studio is None else studio
         for part in own:
             if part:
                 studio = studio.replace(part, "\n")
@@ -245,7 +247,8 @@ class Agent:
         that does not fit, or the roster says `grow = false`, the whole prompt afresh (its text). Raises
         PromptTooLong when even the whole prompt at its smallest does not fit."""
         ctx = self.ctx
-        if ctx.started and self.gen.can_grow and self.spec.grow:
+        growing = self.gen.can_grow and self.spec.grow
+        if ctx.started and growing:
             news = news_text(News(self.last_result, self.view, ctx.seen_view, self.state, ctx.seen_state, now,
                                   self.bank.clock()["last_turn"], self._news_lines, self._look))
             joint, text = self.gen.joint(news)
@@ -256,7 +259,7 @@ class Agent:
         # The canvas in a whole prompt: its view at the last *base* (kept, so its KV cache is), then the rows
         # changed since. A new base when the work changes, when most rows changed, after `look`, and always
         # when a growing context starts afresh.
-        rebase = (self.spec.grow or self._look or self._base[0] != self.state.get("work")
+        rebase = (growing or self._look or self._base[0] != self.state.get("work")
                   or changed_rows(self._base[1], self.view) is None)
         if rebase:
             self._base = (self.state.get("work"), self.view, now)
@@ -281,7 +284,7 @@ class Agent:
             self._rest(self.clock() + TOO_LONG_PAUSE_S, "waiting", "prompt_too_long")
             return
         self._news_lines, self._news_own, self._look = [], [], False
-        seen_text, seen_own = self.ctx.text, list(self.ctx.own)  # what the model read, for echoes
+        seen = (self.ctx.text, self.ctx.studio, list(self.ctx.own))  # what the model read, for echoes
         text = self._generate(prompt, self.grammar, self.spec.max_tokens)
         ops = []
         for item in parse("\n".join(complete_lines(text))):
@@ -291,9 +294,9 @@ class Agent:
                 self.stats.unparsed_lines += 1
                 event(log, logging.ERROR, "grammar let an unparsable line through", line=item.text, reason=item.reason)
         now = self.clock()
-        to_send, finished = self._play(ops, seen_text, seen_own)
+        to_send, finished = self._play(ops, *seen)
         lines = [op.text for op in ops]
-        repeated, self._last_lines = lines == self._last_lines, lines
+        repeated, self._last_lines = bool(lines) and lines == self._last_lines, lines
         if to_send:
             reply = self.client.decide("\n".join(to_send))
             self._take(reply, to_send, finished, now)
@@ -314,7 +317,7 @@ class Agent:
               prompt_tokens=self._spent[1], restarted=self.stats.restarts > restarts,
               seconds=round(time.perf_counter() - t0, 4), generating_s=round(self._spent[2], 4), repeated=repeated)
 
-    def _play(self, ops: list[Op], prompt: str, own: list[str]) -> tuple[list[str], list[Finished]]:
+    def _play(self, ops: list[Op], prompt: str, studio: str, own: list[str]) -> tuple[list[str], list[Finished]]:
         """The lines to send, played first on a copy of the canvas: remember-notes go to the bank instead; a
         `done` that the canvas will accept gets a title when it has none (the model writes it now, looking
         at the finished work); one it will refuse is sent as it is, to be refused and counted."""
@@ -327,10 +330,10 @@ class Agent:
                 continue
             if op.name in AGENT_LOCAL_OPS:
                 self.bank.remember(op.args[0], self.clock())
-                self._echo("remember", sim.work, op.args[0], prompt, own)
+                self._echo("remember", sim.work, op.args[0], prompt, own, studio=studio)
                 continue
             if op.name == "title":
-                self._echo("title", sim.work, op.args[0], prompt, own)
+                self._echo("title", sim.work, op.args[0], prompt, own, studio=studio)
             refused = sim.refusal(op) is not None
             if op.name == "done" and not refused:
                 work = Finished(sim.work, sim.title, sim.view(**self._finished_view()), list(sim.rows()))
@@ -384,7 +387,6 @@ class Agent:
             self.last_notes = (self.last_notes + [f"{n['pitch']} {n['duration']} {n['velocity']}"
                                                   for n in reply["notes"]])[-8:]
         rejected = "; ".join(f"{r['text']} ({r['reason']})" for r in reply["rejected"])
-        self._news_own = [r["text"] for r in reply["rejected"]]
         self.last_result = f"{len(reply['applied'])} ops applied" + (f"; refused: {rejected}" if rejected else "")
         done = sum(1 for line in reply["applied"] if line == "done")
         for work in finished[:done]:  # the canvas applied what the copy did; `[:done]` only if they disagree

@@ -230,7 +230,7 @@ class MemoryBank:
 
     def add_usage(self, decisions: int, tokens: int, prompt_tokens: int = 0, restarts: int = 0) -> None:
         """Count decisions, tokens generated and prompt tokens evaluated (what the budget charges), and
-        context restarts (kept beside them; `aurora bench studio` reads them)."""
+        context restarts (kept beside them in the bank, not told in `status`)."""
         p = self.r.pipeline()
         for name, amount in (("decisions", decisions), ("tokens", tokens), ("prompt_tokens", prompt_tokens),
                              ("restarts", restarts)):

@@ -109,8 +109,11 @@ def run_decisions(gen, raw: Raw, plan: Plan) -> tuple[Side, Side, dict]:
         extra = sum(c[4] for c in rec.calls[1:])  # a title or statement the model was asked for after `done`
         decode = result.total_s - result.ttft_s
         n, first, raw_decode = raw.complete(prompt, grammar, max_tokens)  # the same prompt, right after
-        for p, g, _, _, _ in rec.calls[1:]:  # and the same KV cache history (their prompts, untimed)
-            raw.complete(p, g, 1)
+        if len(rec.calls) > 1:  # and the same KV cache history: the questions asked aside, untimed, as the
+            saved = raw.llm.save_state()  # agent does (Generator.aside), with stock llama-cpp-python's own state
+            for p, g, _, _, _ in rec.calls[1:]:
+                raw.complete(p, g, 1)
+            raw.llm.load_state(saved)
         counted = i >= plan.warmup
         if counted:
             agent_side.add(result.tokens, wall - extra - decode, decode)

@@ -23,14 +23,17 @@ def main(argv: list[str]) -> int:
     path, threads, context, tokens, rounds, seed = argv[0], *map(int, argv[1:6])
     gen = Generator(path, n_ctx=context, n_threads=threads, seed=seed)
     canvas = CanvasModel()
-    prompt = gen.format(system_text("bench"), user_text(Turn("bench", canvas.view(), canvas.state())))
+    # A fixed moment, so that every run reads the same prompt; the end tokens are banned, so that each
+    # generation decodes `tokens` tokens.
+    turn = Turn("bench", canvas.view(), canvas.state(), now=1_800_000_000.0)
+    prompt = gen.format(system_text("bench"), user_text(turn))
     gen.generate(prompt, max_tokens=2)  # the prompt in the KV cache: only decoding is timed below
     print("ready", flush=True)
     if sys.stdin.readline().strip() != "go":
         return 1
     decoded, seconds = 0, 0.0
     for _ in range(rounds):
-        result = gen.generate(prompt, max_tokens=tokens)
+        result = gen.generate(prompt, max_tokens=tokens, may_end=False)
         decoded += max(0, result.tokens - 1)
         seconds += result.total_s - result.ttft_s
     print(json.dumps({"tok_s": decoded / seconds if seconds else 0.0, "tokens": decoded}), flush=True)

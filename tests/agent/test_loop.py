@@ -42,7 +42,7 @@ class ScriptedGenerator:
         self.prompts.append(prompt)
         text = self.answers.pop(0) if self.answers else "move up\n"
         return GenerationResult(text, tokens=10, prompt_tokens=self.count_tokens(prompt), ttft_s=0.0, total_s=0.0,
-                                stopped=False, reused_tokens=self.reused)
+                                stopped=False, reused_tokens=self.reused, ids=[0] * 10)
 
 
 def make_agent(addrs, connect_as, name, answers, budget=None, **spec) -> tuple[Agent, ScriptedGenerator]:
@@ -248,3 +248,12 @@ def test_look_is_kept_by_the_agent_and_asks_for_the_whole_canvas_next_turn(conne
         agent, gen = make_agent(addrs, connect_as, name, ["look\nmove up\n"])
         stats = agent.run(decisions=1)
         assert stats.sent == ["move up 1"] and agent._look  # never sent to the canvas
+
+
+def test_a_whole_prompt_each_turn_counts_a_restart_only_for_a_new_base_view(connect_as, names):
+    name = names("kit")
+    with canvas_process() as (_, addrs):
+        agent, gen = make_agent(addrs, connect_as, name, ["move up\n"] * 3)  # a model that cannot grow
+        agent.run(decisions=3)
+        assert agent.stats.restarts == 0  # the cursor moved: two rows changed, the base view stays
+        assert "Rows changed since:" in gen.prompts[-1] and gen.prompts[-1].count("Write one op per line") == 1

@@ -2,7 +2,7 @@ import re
 
 import pytest
 
-from proto.ops.manual import manual
+from proto.ops.manual import choice_lists, manual, valid_lists
 from proto.ops.table import BLANK, BRUSHES, COLOURS, DIRECTIONS, DURATIONS, OPS
 
 MANUAL = manual()
@@ -38,3 +38,10 @@ def test_blank_and_cursor_are_explained():
                                     "feel free", "make a", "paint a", "draw a", "happy", "sad", "please"])
 def test_no_instructions_about_what_to_make_or_feel(phrase):
     assert not re.search(rf"\b{phrase}\b", MANUAL, flags=re.I)
+
+
+def test_look_is_listed_after_the_agents_own_order_so_that_kept_lists_stay_valid():
+    lists = choice_lists(7)
+    assert "look" not in lists["ops"] and valid_lists(lists)  # a bank's, a hello's or a record's lists of 1.6
+    lines = [line for line in manual(lists).split("\n") if line.startswith("  ")]
+    assert [line.split()[0].rstrip(":") for line in lines] == [*lists["ops"], "look"]

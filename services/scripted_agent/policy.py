@@ -14,7 +14,8 @@ from proto.ops.table import OCTAVES, OPS, PITCH_LETTERS
 WORDS = ("calm", "restless", "curious", "bright", "heavy", "tender", "wild", "still")
 
 def random_op(rng: random.Random, *, allow_done: bool = True) -> Op:
-    names = [n for n in OPS if allow_done or n != "done"]
+    # `look` only asks an LLM agent to show its model the canvas: nothing for a load agent to send.
+    names = [n for n in OPS if n != "look" and (allow_done or n != "done")]
     name = rng.choice(names)
     args = []
     for arg in OPS[name].args:

@@ -9,6 +9,7 @@ import re
 import select
 import signal
 import subprocess
+import threading
 import time
 from types import SimpleNamespace
 
@@ -325,6 +326,16 @@ def test_live_in_a_terminal_it_follows_the_studio_and_ctrl_c_exits_cleanly(canva
     os.close(slave)
     screen = bytearray()
     seqs: set[str] = set()
+    # Its stderr is read as it comes: a viewer blocked on a full pipe would never exit, and what it said is
+    # shown if it does not.
+    said = bytearray()
+
+    def drain() -> None:
+        for chunk in iter(lambda: viewer.stderr.read1(4096), b""):
+            said.extend(chunk)
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
 
     def read_more() -> bool:
         ready, _, _ = select.select([master], [], [], 0.2)
@@ -341,10 +352,14 @@ def test_live_in_a_terminal_it_follows_the_studio_and_ctrl_c_exits_cleanly(canva
         wait_until(read_more, timeout=20, what="the viewer drawing ada live, redrawn as she paints")
         viewer.send_signal(signal.SIGINT)
         # keep reading while it exits: a viewer blocked on a full terminal would never get there
-        # 30 s: a fresh-clone CI run on 2 shared cores once took over 10 (not reproduced since; issue 16)
-        wait_until(lambda: (read_more(), viewer.poll())[1] is not None, timeout=30, what="the viewer exiting")
+        # 30 s: fresh-clone CI runs on 2 shared cores took over 10 (issue 16)
+        try:
+            wait_until(lambda: (read_more(), viewer.poll())[1] is not None, timeout=30, what="the viewer exiting")
+        except TimeoutError as exc:
+            raise AssertionError(f"{exc}; the viewer said: {bytes(said[-3000:])!r}") from None
+        reader.join(5)
         assert viewer.returncode == 0
-        assert b"Traceback" not in viewer.stderr.read()
+        assert b"Traceback" not in said, bytes(said[-3000:])
     finally:
         stop(viewer)
         stop(agent)

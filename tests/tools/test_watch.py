@@ -322,7 +322,7 @@ def test_live_in_a_terminal_it_follows_the_studio_and_ctrl_c_exits_cleanly(canva
     master, slave = os.openpty()
     viewer = aurora("watch", "--events", addrs.events, "--snapshots", addrs.snapshots, "--refresh", "10",
                     stdin=subprocess.DEVNULL, stdout=slave, stderr=subprocess.PIPE,
-                    env_extra={"COLUMNS": "120", "LINES": "60", "TERM": "xterm-256color"})
+                    env_extra={"COLUMNS": "120", "LINES": "60", "TERM": "xterm-256color", "PYTHONFAULTHANDLER": "1"})
     os.close(slave)
     screen = bytearray()
     seqs: set[str] = set()
@@ -356,7 +356,9 @@ def test_live_in_a_terminal_it_follows_the_studio_and_ctrl_c_exits_cleanly(canva
         try:
             wait_until(lambda: (read_more(), viewer.poll())[1] is not None, timeout=30, what="the viewer exiting")
         except TimeoutError as exc:
-            raise AssertionError(f"{exc}; the viewer said: {bytes(said[-3000:])!r}") from None
+            viewer.send_signal(signal.SIGABRT)  # faulthandler writes where each of its threads is
+            reader.join(5)
+            raise AssertionError(f"{exc}; the viewer said: {bytes(said[-6000:]).decode(errors='replace')}") from None
         reader.join(5)
         assert viewer.returncode == 0
         assert b"Traceback" not in said, bytes(said[-3000:])

@@ -320,8 +320,11 @@ def test_live_in_a_terminal_it_follows_the_studio_and_ctrl_c_exits_cleanly(canva
     _, addrs = canvas
     agent = aurora("scripted-agent", "ada", "--seed", "6", "--pace", "0.05", *addr_args(addrs))
     master, slave = os.openpty()
+    # SIGINT at its default in the viewer, whatever the test process's: an ignored SIGINT survives exec, and
+    # in a full run something before this test left it ignored (the viewer then never saw the Ctrl-C).
     viewer = aurora("watch", "--events", addrs.events, "--snapshots", addrs.snapshots, "--refresh", "10",
                     stdin=subprocess.DEVNULL, stdout=slave, stderr=subprocess.PIPE,
+                    preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
                     env_extra={"COLUMNS": "120", "LINES": "60", "TERM": "xterm-256color", "PYTHONFAULTHANDLER": "1"})
     os.close(slave)
     screen = bytearray()

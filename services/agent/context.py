@@ -6,9 +6,9 @@ generated ops (their tokens are in the KV cache already), then, in the model's t
 (`Generator.joint`), only what is new (`services.agent.prompt.news_text`). llama.cpp keeps the KV cache of
 everything before, so a turn evaluates only its news.
 
-When the next turn would not fit the context, the context starts again from a fresh full prompt (a restart,
-counted: `restarts`). A model whose chat template
-cannot be grown (it renders earlier turns otherwise the second time) starts afresh every turn.
+When the next turn would not fit the context, the context starts again from a fresh full prompt (a restart;
+the agent counts them). A model whose chat template cannot be grown (it renders earlier turns otherwise the
+second time) starts afresh every turn.
 
 The context's text is kept beside its tokens, and so is the studio's text alone (the context without the
 model's answers), with the agent's own words that the studio repeats in it (its memory, titles, dreams), so
@@ -28,13 +28,10 @@ class TurnContext:
     studio: str = ""              # the text without the model's answers
     own: list[str] = field(default_factory=list)     # the agent's own words in `studio` (memory, titles, dreams)
     started: bool = False
-    restarts: int = 0             # fresh starts after the first
     seen_view: str = ""           # the canvas, state and clock as the model last read them
     seen_state: dict = field(default_factory=dict)
 
     def start(self, tokens: list[int], text: str, own: list[str]) -> None:
-        if self.started:
-            self.restarts += 1
         self.started = True
         self.tokens, self.text, self.studio, self.own = list(tokens), text, text, [part for part in own if part]
 

@@ -76,11 +76,27 @@ def _quoted(text: str | None) -> str:
     return f'"{text}"' if text else "none"
 
 
-def state_line(st: dict[str, Any]) -> str:
-    """The tools and the work's title and feeling, as plain text (`title none`, `title "..."`)."""
-    return (f"State: cursor x={st['cursor'][0]} y={st['cursor'][1]}; pen {st['pen']}; colour {st['color']}; "
-            f"brush {st['brush']}; tempo {st['tempo']}; title {_quoted(st['title'])}; "
-            f"feeling {st['feel'] or 'none'}.")
+STATE_FIELDS = ("cursor", "pen", "color", "brush", "tempo", "title", "feel")
+
+
+def _state_field(name: str, st: dict[str, Any]) -> str:
+    if name == "cursor":
+        return f"cursor x={st['cursor'][0]} y={st['cursor'][1]}"
+    if name == "title":
+        return f"title {_quoted(st['title'])}"
+    if name == "feel":
+        return f"feeling {st['feel'] or 'none'}"
+    return f"{'colour' if name == 'color' else name} {st[name]}"
+
+
+def state_line(st: dict[str, Any], fields: tuple[str, ...] = STATE_FIELDS) -> str:
+    """The tools and the work's title and feeling (or those of `fields`), as plain text (`title none`,
+    `title "..."`)."""
+    return "State: " + "; ".join(_state_field(name, st) for name in fields) + "."
+
+
+def _canvas(st: dict[str, Any], view: str) -> str:
+    return f"Your canvas (work {st['work']}):\n{view}"
 
 
 def user_text(turn: Turn) -> str:
@@ -90,7 +106,7 @@ def user_text(turn: Turn) -> str:
         parts.append(f"Your memory:\n{turn.memory}")
     rows = None if not turn.base_view or turn.base_view == turn.view else changed_rows(turn.base_view, turn.view)
     if rows is None:
-        parts.append(f"Your canvas (work {st['work']}):\n{turn.view}")
+        parts.append(_canvas(st, turn.view))
     else:  # the base stays the same from turn to turn (and in the KV cache); what changed since comes after it
         at = time.strftime("%H:%M:%S", time.gmtime(turn.base_time)) if turn.base_time is not None else "earlier"
         parts.append(f"Your canvas (work {st['work']}) at {at} UTC:\n{turn.base_view}\n\n"
@@ -122,19 +138,6 @@ class News:
     look: bool = False           # the model asked to see its whole canvas
 
 
-STATE_FIELDS = ("cursor", "pen", "color", "brush", "tempo", "title", "feel")
-
-
-def _state_field(name: str, st: dict[str, Any]) -> str:
-    if name == "cursor":
-        return f"cursor x={st['cursor'][0]} y={st['cursor'][1]}"
-    if name == "title":
-        return f"title {_quoted(st['title'])}"
-    if name == "feel":
-        return f"feeling {st['feel'] or 'none'}"
-    return f"{'colour' if name == 'color' else name} {st[name]}"
-
-
 def changed_rows(seen: str, now: str) -> list[str] | None:
     """The lines of the view `now` that differ from `seen` (each keeps its row number when coordinates are
     shown), or None when the whole view should be shown again: a different size or most rows changed."""
@@ -151,12 +154,12 @@ def news_text(news: News) -> str:
     parts = [f"Last turn: {news.result}."] + news.finished
     rows = None if news.look or st["work"] != news.seen_state.get("work") else changed_rows(news.seen_view, news.view)
     if rows is None:
-        parts.append(f"Your canvas (work {st['work']}):\n{news.view}")
+        parts.append(_canvas(st, news.view))
     elif rows:
         parts.append("Changed rows:\n" + "\n".join(rows))
-    moved = [_state_field(f, st) for f in STATE_FIELDS if st.get(f) != news.seen_state.get(f)]
+    moved = tuple(f for f in STATE_FIELDS if st.get(f) != news.seen_state.get(f))
     if moved:
-        parts.append("State: " + "; ".join(moved) + ".")
+        parts.append(state_line(st, moved))
     parts.append(clock_news(news.now, news.last_turn))
     return "\n".join(parts)
 

@@ -104,7 +104,6 @@ def test_a_full_context_starts_afresh_counted_and_never_overflows(gen):
     assert max(sizes) + 32 <= 1200
     fresh = sum(1 for p in prompts if isinstance(p, str))
     assert agent.stats.restarts == fresh - 1 >= 1 and agent.bank.usage["restarts"] == agent.stats.restarts
-    assert agent.ctx.restarts == agent.stats.restarts
 
 
 @pytest.mark.timeout(600)

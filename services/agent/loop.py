@@ -100,6 +100,8 @@ class Agent:
         self.spec, self.gen, self.client, self.bank, self.budget = spec, generator, client, bank, budget
         self.clock = clock
         self.stop = threading.Event()
+        self.turn_over = False  # set with `stop` when the agent's turn is over: it waits until `waiting_until`
+        self.waiting_until: float | None = None
         self.stats = Stats()
         self.grammar = gbnf(spec.max_ops)
         self.lists = bank.lists(spec.seed)  # this agent's order of its manual's lists, kept in its bank
@@ -136,7 +138,13 @@ class Agent:
             if not self.stop.is_set():
                 raise
             # stopped while waiting for the canvas: nothing is owed to anyone
-        self.client.close()
+        if self.turn_over and self.client.sock is not None:
+            # Its turn is over (services/supervisor/turns.py): the record says until when it waits.
+            self._status("waiting", self.waiting_until, "turns")
+            event(log, logging.INFO, "waiting its turn", agent=self.spec.name, until=self.waiting_until)
+            self.client.close(linger=5.0)
+        else:
+            self.client.close()
         return self.stats
 
     def _connect(self) -> None:
@@ -147,6 +155,9 @@ class Agent:
         self._see(welcome)
         if self.bank.clock()["work_started"] is None:
             self.bank.start_work(self.clock())
+        # Whatever it said before it left (resting, waiting its turn) is over; the record says so, with what
+        # its bank has counted so far.
+        self._status("painting")
 
     def _see(self, body: dict) -> None:
         self.view, self.state, self.cells = body["view"], body["state"], body["cells"]

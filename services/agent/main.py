@@ -25,6 +25,7 @@ from services.base.datadir import data_dir
 from services.base.redis_server import EmbeddedRedis, RedisUnavailable, free_loopback_port
 from services.base.log import event, setup
 from services.canvas.client import CanvasClient
+from services.supervisor import state as studio_state
 
 
 def add_parser(sub) -> None:
@@ -116,6 +117,11 @@ def _live(args, spec, bank: MemoryBank, keys, address: str, model_path: str) -> 
     # SIGTERM: finish the decision under way (generation stops at once; its complete ops are sent), then exit.
     signal.signal(signal.SIGTERM, lambda *_: agent.stop.set())
     signal.signal(signal.SIGINT, lambda *_: agent.stop.set())
+
+    def turn_over(*_) -> None:  # `aurora up` taking turns: rest until the time it wrote for this agent
+        agent.turn_over, agent.waiting_until = True, studio_state.waiting_until(data_dir(), f"agent {spec.name}")
+        agent.stop.set()
+    signal.signal(signal.SIGUSR1, turn_over)
     gen.grammars.matcher(agent.grammar)  # the one-time cost of constrained decoding, paid and logged here
     event(log, logging.INFO, "agent awake", agent=spec.name, model=str(model_path), mode=gen.mode,
           load_s=round(gen.load_s, 3), grammar_setup_s=round(gen.grammars.setup_s, 3),
@@ -127,6 +133,8 @@ def _live(args, spec, bank: MemoryBank, keys, address: str, model_path: str) -> 
     except RemoteError as exc:
         print(f"aurora agent {spec.name}: the canvas refused this agent: {exc}", file=sys.stderr)
         return 2
+    if agent.turn_over:
+        client.context.term()  # waits (the socket's linger at most) until its last `status` has left
     summary = {k: v for k, v in vars(stats).items() if k != "sent"}
     print(f"aurora agent {spec.name} stopped: {json.dumps(summary)}", flush=True)
     return 0

@@ -68,7 +68,7 @@ def load(path: Path = DEFAULT_ROSTER) -> list[AgentSpec]:
         raise RosterError(f"roster {path} not found") from None
     except tomllib.TOMLDecodeError as exc:
         raise RosterError(f"roster {path} is not valid TOML: {exc}") from None
-    _check_keys(str(path), data, {"defaults", "agent"})
+    _check_keys(str(path), data, {"defaults", "agent", "turns"})
     defaults = data.get("defaults", {})
     _check_keys(f"{path} [defaults]", defaults, (SCALARS - {"name", "model"}) | set(TABLES))
     specs: list[AgentSpec] = []
@@ -98,6 +98,23 @@ def load(path: Path = DEFAULT_ROSTER) -> list[AgentSpec]:
     if not specs:
         raise RosterError(f"{path}: no [[agent]] entries")
     return specs
+
+
+DEFAULT_TURN_MINUTES = 30.0
+
+
+def turn_minutes(path: Path = DEFAULT_ROSTER) -> float:
+    """`[turns] minutes`: how long agents stay awake when the roster does not fit the machine at once
+    (services/supervisor/turns.py); RosterError when it is not a positive number."""
+    try:
+        turns = tomllib.loads(Path(path).read_text()).get("turns", {})
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise RosterError(f"roster {path}: {exc}") from None
+    _check_keys(f"{path} [turns]", turns, {"minutes"})
+    minutes = turns.get("minutes", DEFAULT_TURN_MINUTES)
+    if isinstance(minutes, bool) or not isinstance(minutes, (int, float)) or minutes <= 0:
+        raise RosterError(f"{path} [turns]: minutes must be a positive number, got {minutes!r}")
+    return float(minutes)
 
 
 def find(specs: list[AgentSpec], name: str) -> AgentSpec:

@@ -102,24 +102,26 @@ class CanvasClient:
             self.reconnects += 1
             delay = min(delay * 2, RECONNECT_MAX)
 
-    def close(self, bye: bool = True) -> None:
+    def close(self, bye: bool = True, linger: float = 0.0) -> None:
+        """Leave; `linger` seconds let what is still queued (a last `status`, the `bye`) reach the canvas
+        before the context is terminated (the caller's to do; nothing waits here)."""
         with self.lock:
-            self._close(bye)
+            self._close(bye, linger)
 
-    def _close(self, bye: bool) -> None:
+    def _close(self, bye: bool, linger: float = 0.0) -> None:
         if self.sock is not None and bye:
             try:
                 self.sock.send(encode(Message("bye", {}, self.agent)), zmq.NOBLOCK)
             except zmq.ZMQError:
                 pass
-        self._close_socket()
+        self._close_socket(linger)
 
-    def _close_socket(self) -> None:
+    def _close_socket(self, linger: float = 0.0) -> None:
         if self.watch is not None:
             self.watch.close()
             self.watch = None
         if self.sock is not None:
-            self.sock.close(0)
+            self.sock.close(int(linger * 1000))
             self.sock = None
 
     # -- traffic -----------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 import time
@@ -25,6 +26,7 @@ class Child:
         self.started = 0.0
         self.started_at = 0.0  # wall clock, for `aurora status`
         self.restarts = 0
+        self.resting_until: float | None = None  # taking turns (services/supervisor/turns.py): wall clock
 
     def start(self) -> None:
         env = self.env() if self.env else None
@@ -34,8 +36,8 @@ class Child:
         self.say(f"aurora: {self.name} started (pid {self.proc.pid})")
 
     def check(self, now: float) -> None:
-        """Restart a child that exited, waiting longer after each quick crash."""
-        if self.proc is None or self.proc.poll() is None:
+        """Restart a child that exited, waiting longer after each quick crash (not one resting its turn)."""
+        if self.proc is None or self.proc.poll() is None or self.resting_until is not None:
             return
         if not self.restart_at:
             if now - self.started > STABLE_AFTER:
@@ -50,9 +52,26 @@ class Child:
 
     def state(self) -> dict:
         """What `aurora status` shows of this child (services/supervisor/state.py)."""
-        running = self.proc is not None and self.proc.poll() is None
+        running = self.running
         return {"name": self.name, "pid": self.proc.pid if self.proc else None, "running": running,
-                "started_at": self.started_at, "restarts": self.restarts}
+                "started_at": self.started_at, "restarts": self.restarts, "waiting_until": self.resting_until}
+
+    def rest(self) -> None:
+        """Its turn is over (until `resting_until`, which the studio state file tells it first): SIGUSR1 asks
+        it to finish its decision, say until when it waits, and exit."""
+        assert self.resting_until is not None
+        if self.running:
+            self.proc.send_signal(signal.SIGUSR1)
+        self.say(f"aurora: {self.name} rests until {time.strftime('%H:%M:%S', time.localtime(self.resting_until))}")
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def wake(self) -> None:
+        self.resting_until = None
+        self.restart_at, self.delay = 0.0, BACKOFF_MIN
+        self.start()
 
     def terminate(self) -> None:
         if self.proc and self.proc.poll() is None:

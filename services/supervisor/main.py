@@ -23,8 +23,11 @@ from services.base.curve import is_loopback
 from services.base.keys import Keys
 from services.base.redis_server import EmbeddedRedis, RedisUnavailable, add_port_argument, url_with_credentials
 from services.recorder import archive
+from services.supervisor import plan
 from services.supervisor.children import BACKOFF_MAX, BACKOFF_MIN, Child
 from services.supervisor.state import StudioState
+from services.supervisor.rotation import Rotation
+from services.supervisor.turns import Turns
 
 
 
@@ -46,6 +49,11 @@ def add_parser(sub) -> None:
                    help="address the web page is served on (env AURORA_GATEWAY_HOST, default 127.0.0.1)")
     p.add_argument("--gateway-port", type=int, default=int(os.environ.get("AURORA_GATEWAY_PORT", 8080)),
                    help="port of the web page (env AURORA_GATEWAY_PORT, default 8080)")
+    p.add_argument("--plan", action="store_true",
+                   help="print how the roster fits this machine (all at once, or in turns) and exit")
+    p.add_argument("--memory", type=plan.parse_size, metavar="SIZE",
+                   help="plan for this much memory for the agents (e.g. 16G) instead of what is available now")
+    p.add_argument("--cores", type=int, metavar="N", help="plan for this many cores instead of this machine's")
     p.set_defaults(run=run)
 
 
@@ -86,17 +94,34 @@ def _reader_env(redis_url: str):
     return env
 
 
+def _cycle(turns: Turns) -> int:
+    """How many turns `aurora up --plan` shows: until the first turn's agents are all awake again."""
+    if not turns.taking_turns:
+        return 1
+    first, shown = set(turns.awake), turns.schedule(0.0, len(turns.needs) + 1)
+    return next((i + 1 for i, (_, awake) in enumerate(shown[1:], 1) if set(awake) == first), len(shown))
+
+
 def run(args: argparse.Namespace) -> int:
     data = data_dir()
     addrs = addresses.from_args(args)
     addr_args = ["--agents", addrs.agents, "--events", addrs.events, "--snapshots", addrs.snapshots,
                  "--record", addrs.record]
-    specs = [] if args.no_agents else rosters.load(args.roster)
     try:
+        specs = [] if args.no_agents else rosters.load(args.roster)
+        minutes = rosters.turn_minutes(args.roster)
+        needs = []
         for spec in specs:  # install/assemble/check models before anything starts, showing progress
-            resolve(spec.model, data, progress=lambda m, n=spec.name: say(f"aurora: model for {n}: {m}"))
+            path = resolve(spec.model, data, progress=lambda m, n=spec.name: say(f"aurora: model for {n}: {m}"))
+            needs.append(plan.need_of(spec.name, path, spec.context, spec.threads))
+        machine = plan.Machine.detect(args.memory, args.cores)
+        plan.check(needs, machine)
+        turns = Turns(needs, machine, minutes * 60, time.time())
+        if args.plan:
+            print(plan.describe(needs, machine, turns.schedule(time.time(), _cycle(turns)), minutes))
+            return 0
         redis_url, server = _redis(args, data)
-    except (ModelError, RedisUnavailable, rosters.RosterError) as exc:
+    except (ModelError, RedisUnavailable, rosters.RosterError, plan.PlanError) as exc:
         say(f"aurora: cannot start: {exc}")
         return 2
     # Off loopback the canvas takes only CurveZMQ (PROTOCOL.md section 13): the studio's own children then use
@@ -120,15 +145,21 @@ def run(args: argparse.Namespace) -> int:
     stopping: list[int] = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
     signal.signal(signal.SIGINT, lambda *_: stopping.append(1))
+    state = StudioState(data, f"http://{args.gateway_host}:{args.gateway_port}/", addrs.events, keys_env)
+    rotation = Rotation(turns, {s.name: child for s, child in zip(specs, agents)}, lambda: state.update(children),
+                        say)
+    resting = [child for child in agents[:len(specs)] if child not in rotation.awake()]
     for child in children:
-        child.start()
+        if child not in resting:
+            child.start()
+    if resting:
+        say(f"aurora: {len(resting)} of {len(specs)} agents wait their turn (`aurora up --plan` shows the turns)")
     say(f"Aurora studio is up (pid {os.getpid()}), data in {data}.\n"
         f"  open http://{args.gateway_host}:{args.gateway_port}/ to watch and hear every agent\n"
         f"  agents connect to  {addrs.agents}\n"
         f"  events stream from {addrs.events} (snapshots at {addrs.snapshots})\n"
         f"  see every canvas:  aurora peek\n"
         f"Ctrl-C stops everything.")
-    state = StudioState(data, f"http://{args.gateway_host}:{args.gateway_port}/", addrs.events, keys_env)
     redis_retry_at, redis_delay = 0.0, BACKOFF_MIN
     while not stopping:
         now = time.monotonic()
@@ -144,6 +175,7 @@ def run(args: argparse.Namespace) -> int:
                 redis_delay = min(redis_delay * 2, BACKOFF_MAX)
         for child in children:
             child.check(now)
+        rotation.tick()
         state.update(children)
         time.sleep(0.2)  # the supervisor's own tick
     # Stop in reverse order of start: the agents (together) finish their decision (recorded, so the canvas

@@ -43,6 +43,15 @@ def read(data: Path) -> dict | None:
         return None
 
 
+def waiting_until(data: Path, child: str) -> float | None:
+    """Until when `aurora up` has a child wait its turn (services/supervisor/turns.py), or None."""
+    found = read(data) or {}
+    for entry in found.get("children", []):
+        if entry.get("name") == child:
+            return entry.get("waiting_until")
+    return None
+
+
 def alive(pid: int | None) -> bool:
     if not pid:
         return False

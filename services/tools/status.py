@@ -74,11 +74,14 @@ def _processes(now: float) -> list[str]:
         return ["Aurora studio: not running (start it with `make up`)"]
     lines = [f"Aurora studio: running (supervisor pid {found['pid']}, up {_ago(now - found['started_at'])}), "
              f"open {found['gateway']}",
-             f"  {'process':<28}{'pid':>8}  {'up':>9}  restarts"]
+             f"  {'process':<28}{'pid':>8}  {'up':>14}  restarts"]
     for child in found["children"]:
         running = child["running"] and studio_state.alive(child["pid"])
-        up = _ago(now - child["started_at"]) if running else "down"
-        lines.append(f"  {child['name']:<28}{child['pid'] or '-':>8}  {up:>9}  {child['restarts']}")
+        if child.get("waiting_until") and not running:  # taking turns (`aurora up --plan`)
+            up = "waits to " + time.strftime("%H:%M", time.localtime(child["waiting_until"]))
+        else:
+            up = _ago(now - child["started_at"]) if running else "down"
+        lines.append(f"  {child['name']:<28}{child['pid'] or '-':>8}  {up:>14}  {child['restarts']}")
     return lines
 
 
@@ -87,7 +90,10 @@ def run(args: argparse.Namespace) -> int:
     print("\n".join(_processes(now)))
     try:
         replica = snapshot(args, "status")
-        canvases, statuses, canvas_note = replica.canvases, replica.status, ""
+        canvases, statuses, canvas_note = replica.canvases, dict(replica.status), ""
+        for name, act in replica.activity.items():  # an agent away on its turn's rest says so
+            if statuses.get(name) == "away" and (act or {}).get("activity") == "waiting":
+                statuses[name] = "waiting"
     except TimeoutError as exc:  # says why where it knows: a refused key, a failed handshake
         canvases, statuses, canvas_note = {}, {}, f"the canvas does not answer: {exc}"
     rates: dict[str, float] = {}

@@ -92,7 +92,8 @@ export class AgentCard {
     status.dataset.status = agent.status;
     let text = agent.status;
     const act = agent.activity;
-    if (agent.status === "live" && act && act.activity) {
+    // A live agent's activity; an agent away on its turn's rest (`aurora up` taking turns) says until when.
+    if (act && act.activity && (agent.status === "live" || act.activity === "waiting")) {
       text = act.activity + (act.until ? ` until ${clock(act.until)}` : "");
       status.title = act.reason ?? "";
     } else {

@@ -7,19 +7,17 @@ every part is read and counted), or a llamafile (the GGUF stored in its zip, fou
 
 from __future__ import annotations
 
-import re
 import struct
 import zipfile
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import gguf
 
-from services.agent.gguf_header import Header
-from services.agent.models import ModelError, check_gguf
+from services.agent.gguf_header import GGUF_MAGIC, Header
+from services.agent.models import SPLIT_RE, ModelError, check_gguf
 
-SPLIT_RE = re.compile(r"^(?P<stem>.+)-(?P<no>\d{5})-of-(?P<count>\d{5})\.gguf$", re.IGNORECASE)
 KV_BYTES = 2  # llama.cpp's default K and V cache type is f16
 
 
@@ -42,16 +40,32 @@ class ModelInfo:
     sliding_window: int         # 0: none
     parts: tuple[Path, ...]
     offset: int = 0             # where the GGUF starts in `path` (a llamafile)
+    member: str = ""            # the GGUF's name inside a llamafile
 
     @property
     def is_llamafile(self) -> bool:
         return self.offset > 0
 
+    @property
+    def summary(self) -> str:
+        template = "own chat template" if self.chat_template else "no chat template (a plain document)"
+        return (f"{self.architecture}, {count_text(self.parameters)} parameters, {self.quantisation}, "
+                f"{bytes_text(self.file_bytes)}, context {self.context_length}, {template}")
+
+
+def count_text(n: int) -> str:
+    """135M, 8.0B: the way model sizes are spoken of."""
+    return f"{n / 1e9:.1f}B" if n >= 1e9 else f"{n / 1e6:.0f}M"
+
+
+def bytes_text(n: int) -> str:
+    return f"{n / 1e9:.1f} GB" if n >= 1e9 else f"{n / 1e6:.0f} MB"
+
 
 def read_info(path: Path | str) -> ModelInfo:
     """The header's account of the model at `path`; ModelError names the file when it cannot be read."""
     path = Path(path)
-    offset, length = _llamafile_entry(path) if _is_zip(path) else (0, None)
+    member, offset, length = _llamafile_entry(path) if _is_zip(path) else ("", 0, None)
     split = SPLIT_RE.match(path.name)
     if split and offset == 0:
         parts = _parts(path, split)
@@ -61,7 +75,7 @@ def read_info(path: Path | str) -> ModelInfo:
         parts = (path,)
         headers = [check_gguf(path, offset=offset, length=length)]
         file_bytes = length if length is not None else path.stat().st_size
-    return _info(path, headers, parts, file_bytes, offset)
+    return replace(_info(path, headers, parts, file_bytes), offset=offset, member=member)
 
 
 def agent_memory_bytes(info: ModelInfo, context: int) -> int:
@@ -82,7 +96,7 @@ def agent_memory_bytes(info: ModelInfo, context: int) -> int:
 
 # ------------------------------------------------------------------------------------------------ parts
 
-def _parts(first: Path, split: re.Match) -> tuple[Path, ...]:
+def _parts(first: Path, split) -> tuple[Path, ...]:
     count = int(split["count"])
     if int(split["no"]) != 1:
         raise ModelError(f"{first} is part {int(split['no'])} of a {count}-part model; give its first part "
@@ -99,15 +113,15 @@ def _is_zip(path: Path) -> bool:
     """A llamafile is an executable that is also a zip archive; a GGUF file starts with its magic instead."""
     try:
         with open(path, "rb") as f:
-            if f.read(4) == b"GGUF":
+            if f.read(4) == GGUF_MAGIC:
                 return False
     except OSError:
         return False  # check_gguf says why
     return zipfile.is_zipfile(path)
 
 
-def _llamafile_entry(path: Path) -> tuple[int, int]:
-    """(offset, length) of the GGUF stored, uncompressed, in the llamafile (zip) at `path`."""
+def _llamafile_entry(path: Path) -> tuple[str, int, int]:
+    """(name, offset, length) of the GGUF stored, uncompressed, in the llamafile (zip) at `path`."""
     with zipfile.ZipFile(path) as z:
         entries = [e for e in z.infolist() if e.filename.lower().endswith(".gguf")]
     if not entries:
@@ -119,12 +133,12 @@ def _llamafile_entry(path: Path) -> tuple[int, int]:
     with open(path, "rb") as f:  # the local header's name and extra field lengths can differ from the directory's
         f.seek(entry.header_offset + 26)
         name_len, extra_len = struct.unpack("<HH", f.read(4))
-    return entry.header_offset + 30 + name_len + extra_len, entry.file_size
+    return entry.filename, entry.header_offset + 30 + name_len + extra_len, entry.file_size
 
 
 # ----------------------------------------------------------------------------------------------- fields
 
-def _info(path: Path, headers: list[Header], parts: tuple[Path, ...], file_bytes: int, offset: int) -> ModelInfo:
+def _info(path: Path, headers: list[Header], parts: tuple[Path, ...], file_bytes: int) -> ModelInfo:
     meta = headers[0].metadata
     arch = str(meta.get("general.architecture", ""))
 
@@ -146,7 +160,7 @@ def _info(path: Path, headers: list[Header], parts: tuple[Path, ...], file_bytes
         weight_bytes=sum(t.nbytes for t in tensors), context_length=number("context_length"),
         chat_template=bool(meta.get("tokenizer.chat_template")), block_count=blocks, head_count_kv=kv_per_layer,
         key_length=number("attention.key_length", head_dim), value_length=number("attention.value_length", head_dim),
-        sliding_window=number("attention.sliding_window"), parts=parts, offset=offset)
+        sliding_window=number("attention.sliding_window"), parts=parts)
 
 
 def _stem(path: Path) -> str:

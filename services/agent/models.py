@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import os
+import re
 import time
 import uuid
 from dataclasses import dataclass
@@ -21,6 +22,10 @@ from pathlib import Path
 from typing import Callable
 
 from services.agent.gguf_header import GGUF_MAGIC, Header, Truncated, read_header
+
+
+# A model in parts: llama.cpp loads `<stem>-00001-of-0000N.gguf` and finds the other parts beside it by name.
+SPLIT_RE = re.compile(r"^(?P<stem>.+)-(?P<no>\d{5})-of-(?P<count>\d{5})\.gguf$", re.IGNORECASE)
 
 
 class ModelError(Exception):
@@ -95,7 +100,9 @@ def resolve(spec: str, data_dir: Path, progress: Callable[[str], None] = print) 
         raise ModelError(f"model {spec!r} is neither a bundled model ({', '.join(BUNDLED)}) nor a .gguf file; "
                          "check the `model` in your roster")
     check_gguf(path)
-    return path.resolve()
+    # A part keeps its own name (a Hugging Face snapshot links it to a blob named by its hash): llama.cpp
+    # finds the other parts beside it by that name.
+    return path.absolute() if SPLIT_RE.match(path.name) else path.resolve()
 
 
 def _smollm2_path() -> Path:

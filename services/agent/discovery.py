@@ -112,6 +112,14 @@ def find_all(sources: list[str]) -> tuple[list[Found], list[Problem]]:
     return _unique(found), problems
 
 
+def _unreadable(problems: list[Problem]):
+    """os.walk's onerror: a folder that cannot be listed is a problem (a folder that is not there is not)."""
+    def note(exc: OSError) -> None:
+        if not isinstance(exc, FileNotFoundError):
+            problems.append(Problem(Path(exc.filename), f"cannot list this folder: {exc.strerror}"))
+    return note
+
+
 def _relative_to(top: Path):
     return lambda path: str(path.relative_to(top))
 
@@ -131,7 +139,7 @@ def _unique(found: list[Found]) -> list[Found]:
 
 def _ollama(root: Path, found: list[Found], problems: list[Problem]) -> None:
     manifests = root / "manifests"
-    for dirpath, dirnames, filenames in os.walk(manifests):
+    for dirpath, dirnames, filenames in os.walk(manifests, onerror=_unreadable(problems)):
         dirnames.sort()
         for filename in sorted(filenames):
             manifest = Path(dirpath) / filename
@@ -184,7 +192,7 @@ def _files(top: Path, source: str, name_of, found: list[Found], problems: list[P
         candidates = [top]
     else:
         candidates = []
-        for dirpath, dirnames, filenames in os.walk(top):
+        for dirpath, dirnames, filenames in os.walk(top, onerror=_unreadable(problems)):
             dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
             candidates += [Path(dirpath) / f for f in sorted(filenames) if not f.startswith(".")]
     for path in candidates:

@@ -60,8 +60,11 @@ class Header:
 class _Reader:
     def __init__(self, f: BinaryIO):
         self.f = f
+        self.size = os.fstat(f.fileno()).st_size
 
     def read(self, n: int) -> bytes:
+        if n > self.size - self.f.tell():  # a damaged length must not make us allocate it
+            raise Truncated
         data = self.f.read(n)
         if len(data) != n:
             raise Truncated

@@ -122,8 +122,11 @@ def _is_zip(path: Path) -> bool:
 
 def _llamafile_entry(path: Path) -> tuple[str, int, int]:
     """(name, offset, length) of the GGUF stored, uncompressed, in the llamafile (zip) at `path`."""
-    with zipfile.ZipFile(path) as z:
-        entries = [e for e in z.infolist() if e.filename.lower().endswith(".gguf")]
+    try:
+        with zipfile.ZipFile(path) as z:
+            entries = [e for e in z.infolist() if e.filename.lower().endswith(".gguf")]
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise ModelError(f"{path} is neither a GGUF file nor a readable llamafile (zip: {exc})") from None
     if not entries:
         raise ModelError(f"{path} is a zip archive (a llamafile?) with no .gguf inside; give a .gguf file")
     entry = entries[0]
@@ -132,7 +135,10 @@ def _llamafile_entry(path: Path) -> tuple[str, int, int]:
                          f"it at; extract it with `unzip -j {path} {entry.filename}`")
     with open(path, "rb") as f:  # the local header's name and extra field lengths can differ from the directory's
         f.seek(entry.header_offset + 26)
-        name_len, extra_len = struct.unpack("<HH", f.read(4))
+        lengths = f.read(4)
+    if len(lengths) != 4:
+        raise ModelError(f"{path}: the zip entry {entry.filename} lies past the end of the file")
+    name_len, extra_len = struct.unpack("<HH", lengths)
     return entry.filename, entry.header_offset + 30 + name_len + extra_len, entry.file_size
 
 

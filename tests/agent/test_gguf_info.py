@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import struct
 import zipfile
 from pathlib import Path
 
@@ -95,13 +96,18 @@ def test_a_llamafile_is_read_at_the_offset_of_its_gguf(smol_path, tmp_path):
 
 
 @pytest.mark.parametrize("what, words", [("missing", "does not exist"), ("text", "not a GGUF file"),
-                                         ("cut", "truncated"), ("empty-zip", "no .gguf inside")])
+                                         ("cut", "truncated"), ("empty-zip", "no .gguf inside"),
+                                         ("huge-key", "truncated"), ("bad-zip", "nor a readable llamafile")])
 def test_a_bad_file_is_named(smol_path, tmp_path, what, words):
     path = tmp_path / "bad.gguf"
     if what == "text":
         path.write_text("not a model\n")
     elif what == "cut":
         path.write_bytes(smol_path.read_bytes()[:20 << 20])
+    elif what == "huge-key":  # a key length of 2**62 bytes: refused, never allocated
+        path.write_bytes(b"GGUF" + struct.pack("<IQQQ", 3, 0, 1, 1 << 62) + b"key")
+    elif what == "bad-zip":  # a zip's end record pointing at a central directory that is not there
+        path.write_bytes(b"MZ" + b"\0" * 100 + b"PK\x05\x06" + struct.pack("<HHHHIIH", 0, 0, 1, 1, 46, 0, 0))
     elif what == "empty-zip":
         with zipfile.ZipFile(path, "w") as z:
             z.writestr("readme.txt", "nothing here")

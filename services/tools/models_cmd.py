@@ -23,7 +23,7 @@ def add_parser(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     sources = args.sources or list(discovery.SOURCES)
-    context = args.context or rosters.load()[0].context
+    context = rosters.load()[0].context if args.context is None else args.context
     if context < 1:
         print("aurora models: --context must be at least 1", file=sys.stderr)
         return 2

@@ -63,7 +63,7 @@ class _Reader:
         self.size = os.fstat(f.fileno()).st_size
 
     def read(self, n: int) -> bytes:
-        if n > self.size - self.f.tell():  # a damaged length must not make us allocate it
+        if n > 1 << 16 and n > self.size - self.f.tell():  # a damaged length must not make us allocate it
             raise Truncated
         data = self.f.read(n)
         if len(data) != n:

@@ -30,7 +30,7 @@ from services.agent.models import SPLIT_RE, ModelError
 SOURCES = ("ollama", "lmstudio", "hf")
 OLLAMA_MODEL_LAYER = "application/vnd.ollama.image.model"
 OLLAMA_LIBRARY = ("registry.ollama.ai", "library")
-NOT_MODELS = {"mmproj", "adapter"}  # general.type of GGUFs that go beside a model
+NOT_MODELS = {"mmproj", "adapter", "clip"}  # general.type (or, in older files, architecture) of GGUFs beside a model
 _DIGEST = re.compile(r"sha256[:-][0-9a-f]{64}")
 
 
@@ -176,6 +176,8 @@ def _ollama_blob(root: Path, manifest: Path, name: str) -> Path:
     if not isinstance(digest, str) or not _DIGEST.fullmatch(digest):
         raise _Bad(manifest, f"the model layer of {name} has no sha256 digest ({digest!r}); {again}")
     blob = root / "blobs" / digest.replace(":", "-")
+    if not blob.exists() and (root / "blobs" / digest).exists():  # the name older Ollama versions gave blobs
+        blob = root / "blobs" / digest
     if not blob.exists():
         raise _Bad(blob, f"the model of {name} (manifest {manifest}) is missing; {again}")
     if isinstance(size, int) and blob.stat().st_size != size:
@@ -211,7 +213,7 @@ def _files(top: Path, source: str, name_of, found: list[Found], problems: list[P
         except ModelError as exc:
             problems.append(Problem(path, str(exc)))
             continue
-        if info.kind in NOT_MODELS:
+        if info.kind in NOT_MODELS or info.architecture in NOT_MODELS:
             continue
         found.append(Found(name_of(path), source, info, _why_not(info)))
 

@@ -73,9 +73,13 @@ def test_ollama_manifests_name_their_models_and_bad_ones_are_reported(home, tmp_
 
 
 def test_ollama_is_found_in_the_home_folder_by_default(home, smol):
-    ollama_model(home / ".ollama" / "models", "registry.ollama.ai", "library", "smollm2", "latest", smol)
+    _, blob = ollama_model(home / ".ollama" / "models", "registry.ollama.ai", "library", "smollm2", "latest", smol)
     found, problems = discovery.find("ollama")
     assert names(found) == ["smollm2:latest"] and not problems
+    older = blob.with_name(blob.name.replace("sha256-", "sha256:"))  # as older Ollama versions named blobs
+    blob.rename(older)
+    found, problems = discovery.find("ollama")
+    assert [f.info.path for f in found] == [older] and not problems
 
 
 def test_a_blob_of_the_wrong_size_is_reported(home, tmp_path, monkeypatch, smol, gemma):
@@ -91,10 +95,11 @@ def test_lm_studio_folders_new_and_old(home, smol, gemma):
     link(smol, home / ".lmstudio/models/HuggingFaceTB/SmolLM2-135M-Instruct-GGUF" / SMOL_FILE)
     header_only(home / ".lmstudio/models/HuggingFaceTB/SmolLM2-135M-Instruct-GGUF/mmproj-model-f16.gguf", "clip",
                 "mmproj")
+    header_only(home / ".lmstudio/models/HuggingFaceTB/SmolLM2-135M-Instruct-GGUF/mmproj-old.gguf", "clip")
     link(gemma, home / ".cache/lm-studio/models/unsloth/gemma-3-270m-GGUF/gemma-3-270m-Q4_K_M.gguf")
     found, problems = discovery.find("lmstudio")
     assert names(found) == [f"HuggingFaceTB/SmolLM2-135M-Instruct-GGUF/{SMOL_FILE}",
-                            "unsloth/gemma-3-270m-GGUF/gemma-3-270m-Q4_K_M.gguf"]  # the projector is no model
+                            "unsloth/gemma-3-270m-GGUF/gemma-3-270m-Q4_K_M.gguf"]  # projectors are no models
     assert not problems and {f.source for f in found} == {"lmstudio"}
 
 

@@ -14,11 +14,11 @@ from services.recorder import main as recorder
 from services.report import main as report
 from services.scripted_agent import main as scripted_agent
 from services.supervisor import main as supervisor
-from services.tools import (export_cmd, grant_cmd, health, keys_cmd, ops_cmd, peek, replay_cmd, roster_cmd, status,
-                            watch)
+from services.tools import (export_cmd, grant_cmd, health, keys_cmd, models_cmd, ops_cmd, peek, replay_cmd, roster_cmd,
+                            status, watch)
 
 SUBCOMMANDS = (supervisor, status, canvas, recorder, gateway, agent, scripted_agent, peek, watch, replay_cmd,
-               export_cmd, report, ops_cmd, roster_cmd, keys_cmd, grant_cmd, health, bench)
+               export_cmd, report, ops_cmd, models_cmd, roster_cmd, keys_cmd, grant_cmd, health, bench)
 
 
 def build_parser() -> argparse.ArgumentParser:

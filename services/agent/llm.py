@@ -41,11 +41,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+import jinja2
 import numpy as np
 
 import llama_cpp
-from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
+from services.agent.chat_template import ChatTemplate, syntax_error
 from services.agent.constraint import Grammars
 from services.agent.models import ModelError, bundled_for, check_gguf, hint_for
 from services.agent.prompt import RAW_CUE
@@ -118,6 +119,8 @@ class Generator:
         except ValueError as exc:
             raise ModelError(f"llama.cpp could not load {self.model_path} ({exc}); "
                              f"{hint_for(self.model_path, bundled_for(self.model_path))}") from None
+        except jinja2.TemplateSyntaxError as exc:
+            raise syntax_error(str(self.model_path), exc) from None
         self.load_s = time.perf_counter() - t0
         self._vocab = self.llm._model.vocab
         self.n_vocab = self.llm.n_vocab()
@@ -134,13 +137,18 @@ class Generator:
         self._defuse_re = self._control_pattern([self._piece(t) for t in control])
 
         template = self.llm.metadata.get("tokenizer.chat_template")
+        label = self._label()
         if chat == "template" and not template:
             self.close()
-            raise ModelError(f"{self.model_path} has no chat template in its metadata; use chat = \"raw\" "
+            raise ModelError(f"model {label} has no chat template in its metadata; use chat = \"raw\" "
                              "for this model in your roster")
         self.mode = "template" if template and chat != "raw" else "raw"
-        self._formatter = (Jinja2ChatFormatter(template, eos_token=self.eos_text, bos_token=self.bos_text,
-                                               add_generation_prompt=True) if self.mode == "template" else None)
+        try:
+            self._template = (ChatTemplate(template, model=label, bos=self.bos_text, eos=self.eos_text)
+                              if self.mode == "template" else None)
+        except ModelError:
+            self.close()
+            raise
         self._joint = self._joint_parts()
         # A sliding-window cache that keeps only its window (swa_full off; llama.cpp's default is on) cannot
         # have a suffix dropped and a prefix reused: the cells the new tokens would attend to may be gone.
@@ -157,20 +165,15 @@ class Generator:
     def format(self, system: str, user: str, cue: str | None = RAW_CUE) -> str:
         """The full prompt text, in this model's own format (see `mode`).
 
-        template: the GGUF's chat template (Jinja, from `tokenizer.chat_template`) with a system and a user
-        message and the generation prompt. raw: a plain document, because a base model such as Gemma 3
+        template: the GGUF's chat template (Jinja, from `tokenizer.chat_template`, checked at start-up by
+        services/agent/chat_template.py) with a system and a user message and the generation prompt. raw: a plain document, because a base model such as Gemma 3
         270M carries no chat template and was never trained on turns; it continues a document best, so the
         prompt is the system text, the user text and, for a turn, a cue line after which op-codes naturally
         follow. A question (title, statement, dream) has no cue (`cue=None`): its user text ends with the
         field its answer fills.
         """
         if self.mode == "template":
-            system, user = self._defuse(system), self._defuse(user)
-            try:
-                return self._formatter(messages=[{"role": "system", "content": system},
-                                                 {"role": "user", "content": user}]).prompt
-            except Exception:  # a template that refuses a system turn: one user turn holds both
-                return self._formatter(messages=[{"role": "user", "content": f"{system}\n\n{user}"}]).prompt
+            return self._template.prompt(self._defuse(system), self._defuse(user))
         text = f"{system.rstrip()}\n\n{user.rstrip()}"
         return f"{text}\n\n{cue}\n" if cue else text
 
@@ -182,11 +185,11 @@ class Generator:
         than it rendered them at first (a context could then not grow: every turn starts afresh)."""
         if self.mode == "raw":
             return "\n", f"\n\n{RAW_CUE}\n"
-        first = [{"role": "system", "content": "s"}, {"role": "user", "content": "u"}]
+        first = self._template.messages("s", "u")
         try:
-            opening = self._formatter(messages=first).prompt
-            longer = self._formatter(messages=first + [{"role": "assistant", "content": self._MARK_A},
-                                                       {"role": "user", "content": self._MARK_U}]).prompt
+            opening = self._template.render(first)
+            longer = self._template.render(first + [{"role": "assistant", "content": self._MARK_A},
+                                                    {"role": "user", "content": self._MARK_U}])
         except Exception:
             return None
         head = opening + self._MARK_A
@@ -229,6 +232,11 @@ class Generator:
     def _control_pattern(texts: list[str]) -> re.Pattern | None:
         texts = sorted({t for t in texts if len(t) > 1}, key=len, reverse=True)
         return re.compile("|".join(map(re.escape, texts))) if texts else None
+
+    def _label(self) -> str:
+        """The model as a message names it: its file, and its own name when the header gives one."""
+        name = self.llm.metadata.get("general.name")
+        return f"{self.model_path} ({name})" if name else str(self.model_path)
 
     def _piece(self, token: int) -> str:
         return self.llm._model.token_get_text(token)

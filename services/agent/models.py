@@ -14,14 +14,18 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import os
-import struct
+import re
 import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Callable
+from typing import Callable
 
-GGUF_MAGIC = b"GGUF"
+from services.agent.gguf_header import GGUF_MAGIC, Header, Truncated, read_header
+
+
+# A model in parts: llama.cpp loads `<stem>-00001-of-0000N.gguf` and finds the other parts beside it by name.
+SPLIT_RE = re.compile(r"^(?P<stem>.+)-(?P<no>\d{5})-of-(?P<count>\d{5})\.gguf$", re.IGNORECASE)
 
 
 class ModelError(Exception):
@@ -96,7 +100,9 @@ def resolve(spec: str, data_dir: Path, progress: Callable[[str], None] = print) 
         raise ModelError(f"model {spec!r} is neither a bundled model ({', '.join(BUNDLED)}) nor a .gguf file; "
                          "check the `model` in your roster")
     check_gguf(path)
-    return path.resolve()
+    # A part keeps its own name (a Hugging Face snapshot links it to a blob named by its hash): llama.cpp
+    # finds the other parts beside it by that name.
+    return path.absolute() if SPLIT_RE.match(path.name) else path.resolve()
 
 
 def _smollm2_path() -> Path:
@@ -157,67 +163,10 @@ def sha256_file(path: Path) -> str:
 
 # ------------------------------------------------------------------------------------------- check_gguf
 
-# ggml type id -> (elements per block, bytes per block); checked against libggml's ggml_type_size/blck_size.
-_GGML_TYPES: dict[int, tuple[int, int]] = {
-    0: (1, 4), 1: (1, 2), 2: (32, 18), 3: (32, 20), 6: (32, 22), 7: (32, 24), 8: (32, 34), 9: (32, 36),
-    10: (256, 84), 11: (256, 110), 12: (256, 144), 13: (256, 176), 14: (256, 210), 15: (256, 292),
-    16: (256, 66), 17: (256, 74), 18: (256, 98), 19: (256, 50), 20: (32, 18), 21: (256, 110), 22: (256, 82),
-    23: (256, 136), 24: (1, 1), 25: (1, 2), 26: (1, 4), 27: (1, 8), 28: (1, 8), 29: (256, 56), 30: (1, 2),
-    34: (256, 54), 35: (256, 66), 39: (32, 17), 40: (64, 36), 41: (128, 18),
-}
-# GGUF metadata value types -> fixed size in bytes (8: string, 9: array are variable).
-_FIXED = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}
+def check_gguf(path: Path, bundled: Bundled | None = None, offset: int = 0, length: int | None = None) -> Header:
+    """The header of a whole GGUF file (header parsed, every tensor inside the file), or a ModelError.
 
-
-class _Truncated(Exception):
-    pass
-
-
-class _Reader:
-    def __init__(self, f: BinaryIO):
-        self.f = f
-
-    def read(self, n: int) -> bytes:
-        data = self.f.read(n)
-        if len(data) != n:
-            raise _Truncated
-        return data
-
-    def u32(self) -> int:
-        return struct.unpack("<I", self.read(4))[0]
-
-    def u64(self) -> int:
-        return struct.unpack("<Q", self.read(8))[0]
-
-    def string(self) -> bytes:
-        return self.read(self.u64())
-
-    def skip(self, n: int) -> None:
-        self.f.seek(n, os.SEEK_CUR)
-
-    def skip_string(self) -> None:
-        self.skip(self.u64())
-
-    def skip_value(self, vtype: int) -> None:
-        if vtype in _FIXED:
-            self.skip(_FIXED[vtype])
-        elif vtype == 8:
-            self.skip_string()
-        elif vtype == 9:
-            etype, count = self.u32(), self.u64()
-            if etype in _FIXED:
-                self.skip(_FIXED[etype] * count)
-            elif etype == 8:
-                for _ in range(count):
-                    self.skip_string()
-            else:
-                raise ValueError(f"array of unknown type {etype}")
-        else:
-            raise ValueError(f"unknown metadata type {vtype}")
-
-
-def check_gguf(path: Path, bundled: Bundled | None = None) -> None:
-    """Raise ModelError unless `path` is a whole GGUF file (header parsed, every tensor inside the file)."""
+    `offset` and `length`: a GGUF embedded in a larger file (a llamafile's zip entry)."""
     path = Path(path)
     bundled = bundled or bundled_for(path)
     hint = hint_for(path, bundled)
@@ -225,51 +174,21 @@ def check_gguf(path: Path, bundled: Bundled | None = None) -> None:
         raise ModelError(f"model file {path} does not exist; {hint}")
     if path.is_dir():
         raise ModelError(f"model path {path} is a directory, not a .gguf file; {hint}")
-    size = path.stat().st_size
+    size = path.stat().st_size - offset if length is None else length
     try:
         with open(path, "rb") as f:
+            f.seek(offset)
             if f.read(4) != GGUF_MAGIC:
                 raise ModelError(f"{path} is not a GGUF file (it does not start with b'GGUF'); {hint}")
-            need = _gguf_extent(_Reader(f))
-    except _Truncated:
+            f.seek(offset)
+            header = read_header(f)
+    except Truncated:
         raise ModelError(f"{path} is truncated: it ends inside its GGUF header ({size} bytes); {hint}") from None
     except ValueError as exc:
         raise ModelError(f"{path} has a damaged GGUF header ({exc}); {hint}") from None
     except OSError as exc:
         raise ModelError(f"cannot read model file {path}: {exc.strerror or exc}; {hint}") from None
-    if need > size:
-        raise ModelError(f"{path} is truncated: its tensors need {need} bytes but the file has {size}; {hint}")
-
-
-def _gguf_extent(r: _Reader) -> int:
-    """The number of bytes a GGUF file must have, read from its header (the magic already consumed)."""
-    version = r.u32()
-    if version not in (2, 3):
-        raise ValueError(f"unsupported GGUF version {version}")
-    n_tensors, n_kv = r.u64(), r.u64()
-    if n_tensors > 1 << 20 or n_kv > 1 << 20:
-        raise ValueError(f"implausible counts ({n_tensors} tensors, {n_kv} metadata keys)")
-    alignment = 32
-    for _ in range(n_kv):
-        key = r.string()
-        vtype = r.u32()
-        if key == b"general.alignment" and vtype == 4:
-            alignment = r.u32() or 32
-        else:
-            r.skip_value(vtype)
-    end = 0
-    for _ in range(n_tensors):
-        r.skip_string()
-        n_dims = r.u32()
-        if n_dims > 8:
-            raise ValueError(f"tensor with {n_dims} dimensions")
-        dims = struct.unpack(f"<{n_dims}Q", r.read(8 * n_dims))
-        ttype, offset = r.u32(), r.u64()
-        n = 1
-        for d in dims:
-            n *= d
-        block, nbytes = _GGML_TYPES.get(ttype, (1, 0))  # unknown type: only its offset is checked
-        end = max(end, offset + n // block * nbytes)
-    header_end = r.f.tell()
-    data_start = (header_end + alignment - 1) // alignment * alignment
-    return data_start + end if n_tensors else header_end
+    if header.extent > size:
+        raise ModelError(f"{path} is truncated: its tensors need {header.extent} bytes but the file has {size}; "
+                         f"{hint}")
+    return header

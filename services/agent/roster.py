@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from proto.names import name_problem
+from proto.names import RESERVED_NAMES, name_problem
+
+if TYPE_CHECKING:
+    from services.agent.discovery import Found
 
 DEFAULT_ROSTER = Path(__file__).with_name("default_roster.toml")
 
@@ -124,11 +129,28 @@ def find(specs: list[AgentSpec], name: str) -> AgentSpec:
     raise RosterError(f"no agent named {name!r} in the roster (it has: {', '.join(s.name for s in specs)})")
 
 
-def from_folder(folder: Path) -> str:
-    """A roster text listing every .gguf file in `folder`, one agent each (`aurora roster DIR`)."""
+def agent_names(labels: list[str]) -> list[str]:
+    """An agent name for each label (a model's name), passing proto/names.py's rule and unique: lower case,
+    every run of other characters a dash, a letter first (else "m-" before), at most 32 characters, and a
+    "-2", "-3"... where a name is taken."""
+    names: list[str] = []
+    for label in labels:
+        base = re.sub(r"[^a-z0-9_]+", "-", label.lower()).strip("-_")
+        if not base[:1].isalpha() or base in RESERVED_NAMES:
+            base = f"m-{base}"
+        base = base[:32].rstrip("-_")
+        name, n = base, 1
+        while name in names:
+            n += 1
+            name = f"{base[:32 - len(str(n)) - 1].rstrip('-_')}-{n}"
+        names.append(name)
+    return names
+
+
+def from_found(found: list[Found]) -> str:
+    """A roster text with one agent per model found (`aurora roster --from ...`), on the bundled roster's defaults."""
     lines = [DEFAULT_ROSTER.read_text().split("[[agent]]")[0].rstrip(), ""]
-    for i, path in enumerate(sorted(Path(folder).glob("*.gguf"))):
-        stem = "".join(c if c.isalnum() else "-" for c in path.stem.lower()).strip("-")
-        name = ("m-" + stem)[:32].rstrip("-")
-        lines += ["[[agent]]", f'name = "{name}"', f'model = "{path.resolve()}"', f"seed = {i + 1}", ""]
+    for i, (f, name) in enumerate(zip(found, agent_names([f.short for f in found]))):
+        lines += [f"# {f.name} ({f.source}): {f.info.summary}", "[[agent]]", f"name = {json.dumps(name)}",
+                  f"model = {json.dumps(str(f.info.path.absolute()), ensure_ascii=False)}", f"seed = {i + 1}", ""]
     return "\n".join(lines)

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from services.agent import models
+from services.agent.gguf_header import GGML_TYPES
 from services.agent.models import BUNDLED, ModelError, check_gguf, resolve
 
 MB = 1 << 20
@@ -118,7 +119,7 @@ def test_tensor_type_sizes_match_ggml():
     lib = ctypes.CDLL(str(Path(llama_cpp.__file__).parent / "lib" / "libggml-base.so"))
     lib.ggml_type_size.restype = ctypes.c_size_t
     lib.ggml_blck_size.restype = ctypes.c_int64
-    for t, (block, size) in models._GGML_TYPES.items():
+    for t, (block, size) in GGML_TYPES.items():
         assert (lib.ggml_blck_size(t), lib.ggml_type_size(t)) == (block, size), t
 
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from proto.names import name_problem
+from services.agent import discovery
 from services.agent import roster as rosters
+from tests.support.model_layouts import header_only
 
 
 def test_the_bundled_roster_runs_one_agent_per_bundled_model():
@@ -41,9 +44,24 @@ def test_a_bad_roster_says_what_and_where(tmp_path, text, words):
 
 def test_a_folder_of_fourteen_gguf_files_becomes_a_roster_of_fourteen_agents(tmp_path):
     for i in range(14):
-        (tmp_path / f"Model_{i:02d}.Q4_K_M.gguf").write_bytes(b"GGUF")
+        header_only(tmp_path / f"Model_{i:02d}.Q4_K_M.gguf")
+    found, problems = discovery.find(str(tmp_path))
     out = tmp_path / "roster.toml"
-    out.write_text(rosters.from_folder(tmp_path))
+    out.write_text(rosters.from_found(found))
     specs = rosters.load(out)
-    assert len(specs) == 14 and len({s.name for s in specs}) == 14
+    assert len(specs) == 14 and len({s.name for s in specs}) == 14 and not problems
+    assert [s.name for s in specs][:2] == ["model_00-q4_k_m", "model_01-q4_k_m"]
     assert all(s.model.endswith(".gguf") and s.model.startswith(str(tmp_path)) for s in specs)
+    assert [s.seed for s in specs] == list(range(1, 15))
+
+
+@pytest.mark.parametrize("labels", [
+    ["llama3.1:8b", "Llama3.1:8B", "llama3.1-8b"],   # the same name three ways
+    ["canvas", "studio", "3b-model", "", "---", "ünïcode model"],  # reserved, no letter first, nothing left
+    ["a" * 40, "a" * 40 + "b", "a" * 31 + ":x"] + ["a" * 32] * 12,  # long, and cut to the same 32 characters
+])
+def test_agent_names_from_model_names_are_valid_and_unique(labels):
+    names = rosters.agent_names(labels)
+    assert len(names) == len(labels) and len(set(names)) == len(names)
+    assert all(name_problem(n) is None for n in names), names
+    assert rosters.agent_names(["llama3.1:8b"]) == ["llama3-1-8b"]

@@ -47,6 +47,7 @@ class Plan:
     limit_rounds: int = 4
     start_timeout: float = 300.0
     roster: Path = rosters.DEFAULT_ROSTER
+    up_args: tuple[str, ...] = ()  # more arguments for `aurora up` (services/bench/turns_bench.py: a budget)
 
 
 FULL = Plan()
@@ -80,12 +81,13 @@ class Studio:
         redis_port, gateway_port = (int(free_address().rsplit(":", 1)[1]) for _ in range(2))
         argv = [sys.executable, "-m", "services.cli", "up", "--roster", str(plan.roster),
                 "--agents", ports[0], "--events", ports[1], "--snapshots", ports[2], "--record", ports[3],
-                "--redis-port", str(redis_port), "--gateway-port", str(gateway_port)]
+                "--redis-port", str(redis_port), "--gateway-port", str(gateway_port), *plan.up_args]
         env = {**os.environ, "AURORA_DATA": str(folder), "AURORA_LOG": "info"}
         env.pop("REDIS_URL", None)
         self.proc = spawn(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.lock = threading.Lock()
         self.said: list[str] = []
+        self.said_at: list[float] = []  # when each line of `said` was read (Unix time)
         threading.Thread(target=self._read_out, daemon=True).start()
         threading.Thread(target=self._read_err, daemon=True).start()
 
@@ -93,6 +95,7 @@ class Studio:
         for line in self.proc.stdout:
             with self.lock:
                 self.said.append(line.rstrip())
+                self.said_at.append(time.time())
             for agent in self.agents.values():  # "aurora: agent NAME started (pid N)"
                 if line.startswith(f"aurora: agent {agent.name} started (pid "):
                     agent.pid = int(line.rsplit("pid ", 1)[1].split(")")[0])

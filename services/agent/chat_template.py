@@ -65,3 +65,21 @@ class ChatTemplate:
 
     def prompt(self, system: str, user: str) -> str:
         return self.render(self.messages(system, user))
+
+
+def check_before_start(model_path, chat: str) -> None:
+    """The check an agent makes when its model loads, made by `aurora up` before it starts anything, from the
+    GGUF header alone (no model loaded): a template that cannot be rendered stops the studio at once, naming
+    the model, instead of an agent failing at each restart. The begin and end tokens are left empty here;
+    the agent renders with the model's own."""
+    from services.agent.models import check_gguf
+    source = check_gguf(model_path).metadata.get("tokenizer.chat_template")
+    if not isinstance(source, str) or not source:
+        return
+    if chat != "raw":
+        ChatTemplate(source, model=str(model_path), bos="", eos="")
+        return
+    try:  # a plain document is asked for, but llama-cpp-python still compiles the template as it loads
+        Jinja2ChatFormatter(source, eos_token="", bos_token="")
+    except jinja2.TemplateSyntaxError as exc:
+        raise syntax_error(str(model_path), exc) from None

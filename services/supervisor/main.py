@@ -15,6 +15,7 @@ import time
 import redis
 
 from services.agent import roster as rosters
+from services.agent.chat_template import check_before_start
 from services.agent.memory import agent_url, grant
 from services.agent.models import ModelError, resolve
 from services.base import addresses
@@ -113,6 +114,7 @@ def run(args: argparse.Namespace) -> int:
         needs = []
         for spec in specs:  # install/assemble/check models before anything starts, showing progress
             path = resolve(spec.model, data, progress=lambda m, n=spec.name: say(f"aurora: model for {n}: {m}"))
+            check_before_start(path, spec.chat)
             needs.append(plan.need_of(spec.name, path, spec.context, spec.threads))
         machine = plan.Machine.detect(args.memory, args.cores)
         plan.check(needs, machine)

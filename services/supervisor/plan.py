@@ -133,9 +133,11 @@ def describe(needs: list[Need], machine: Machine, schedule: list[tuple[float, li
     for i, (at, awake) in enumerate(schedule):
         when = "now" if at == start else f"+{round((at - start) / 60, 2):g} min"
         lines.append(f"  turn {i + 1:<3}{when:>11}   {', '.join(awake)}")
-    rounds = schedule[:-1]  # the last turn shown begins the next round
-    awake_turns = {n.name: sum(n.name in awake for _, awake in rounds) for n in needs}
+    round_ = set(schedule[-1][1]) == set(schedule[0][1])  # the last turn shown begins the next round
+    turns = schedule[:-1] if round_ else schedule
+    awake_turns = {n.name: sum(n.name in awake for _, awake in turns) for n in needs}
     low, high = min(awake_turns.values()), max(awake_turns.values())
-    lines.append(f"A round is {len(rounds)} turns; each agent is awake for {low}" + (f" to {high}" if high > low else "")
+    lines.append((f"A round is {len(turns)} turns" if round_ else f"Over these {len(turns)} turns")
+                 + f"; each agent is awake for {low}" + (f" to {high}" if high > low else "")
                  + " of them. A resting agent's model is closed (its memory freed); its bank, canvas and clock are kept.")
     return "\n".join(lines)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from services.agent.chat_template import ChatTemplate
+from services.agent.chat_template import ChatTemplate, check_before_start
 from services.agent.llm import Generator
 from services.agent.models import ModelError, resolve
 from tests.support.gguf_copies import copy_gguf
@@ -119,3 +119,15 @@ def test_a_template_that_is_not_jinja_fails_at_load_naming_the_model(copies):
             Generator(path, n_ctx=256, n_threads=1, chat=chat)
         message = str(err.value)
         assert f"model {path}:" in message and BROKEN["syntax"][1] in message and "gguf-new-metadata" in message
+
+
+def test_aurora_up_finds_a_template_that_cannot_be_rendered_before_it_starts_anything(smol_path, copies):
+    """From the header alone (no model loaded), as `aurora up` checks every agent's model first."""
+    check_before_start(smol_path, "auto")
+    check_before_start(copies("missing"), "auto")
+    check_before_start(copies("raises"), "raw")  # the roster's fix: a plain document
+    with pytest.raises(ModelError, match=BROKEN["raises"][1]):
+        check_before_start(copies("raises"), "auto")
+    for chat in ("auto", "raw"):
+        with pytest.raises(ModelError, match="gguf-new-metadata"):
+            check_before_start(copies("syntax"), chat)

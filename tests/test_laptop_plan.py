@@ -12,7 +12,7 @@ from tests.support.processes import ROOT, aurora
 def test_fourteen_models_on_a_laptop_take_turns_and_every_one_gets_a_turn(tmp_path):
     subprocess.run([sys.executable, str(ROOT / "docs/examples/laptop_plan.py"), str(tmp_path)], check=True,
                    capture_output=True, timeout=60)
-    assert sum(f.stat().st_blocks for f in tmp_path.iterdir()) * 512 < 10 << 20  # sparse: headers only on disk
+    assert sum(f.stat().st_blocks for f in tmp_path.iterdir()) * 512 < 64 << 20  # sparse: headers only on disk
     plan = aurora("up", "--plan", "--roster", str(tmp_path / "roster.toml"), "--memory", "12G", "--cores", "8",
                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env_extra={"AURORA_DATA": str(tmp_path)})
     out, err = plan.communicate(timeout=120)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import BinaryIO
 
 GGUF_MAGIC = b"GGUF"
@@ -48,6 +48,7 @@ class Header:
     tensors: tuple[Tensor, ...]
     header_end: int  # from the start of the GGUF (not of a file it is embedded in)
     data_start: int  # header_end aligned up to general.alignment
+    lengths: dict[str, int] = field(default_factory=dict)  # the length of each array skipped (the vocabulary)
 
     @property
     def extent(self) -> int:
@@ -60,6 +61,7 @@ class Header:
 class _Reader:
     def __init__(self, f: BinaryIO):
         self.f = f
+        self.skipped = 0  # the length of the last array `value` skipped
         self.size = os.fstat(f.fileno()).st_size
 
     def read(self, n: int) -> bytes:
@@ -93,7 +95,9 @@ class _Reader:
             if count <= SHORT_ARRAY:
                 return list(struct.unpack(f"<{count}{fmt}", self.read(struct.calcsize(fmt) * count)))
             self.skip(struct.calcsize(fmt) * count)
+            self.skipped = count
         elif etype == 8:
+            self.skipped = count
             for _ in range(count):
                 self.skip(self.unpack("Q"))
         else:
@@ -114,11 +118,15 @@ def read_header(f: BinaryIO) -> Header:
     if n_tensors > 1 << 20 or n_kv > 1 << 20:
         raise ValueError(f"implausible counts ({n_tensors} tensors, {n_kv} metadata keys)")
     metadata: dict[str, object] = {}
+    lengths: dict[str, int] = {}
     for _ in range(n_kv):
         key = r.string()
+        r.skipped = 0
         value = r.value(r.unpack("I"))
         if value is not None:
             metadata[key] = value
+        elif r.skipped:
+            lengths[key] = r.skipped
     alignment = metadata.get("general.alignment")
     alignment = alignment if isinstance(alignment, int) and alignment > 0 else 32
     tensors = []
@@ -136,4 +144,4 @@ def read_header(f: BinaryIO) -> Header:
         tensors.append(Tensor(n, ttype, offset, n // block * size))
     header_end = f.tell() - start
     data_start = (header_end + alignment - 1) // alignment * alignment
-    return Header(version, metadata, tuple(tensors), header_end, data_start)
+    return Header(version, metadata, tuple(tensors), header_end, data_start, lengths)

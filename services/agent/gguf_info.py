@@ -33,6 +33,7 @@ class ModelInfo:
     weight_bytes: int           # every tensor's data
     context_length: int         # the context it was trained for (0: not in the header)
     chat_template: bool         # tokenizer.chat_template is present
+    vocabulary: int             # tokens in tokenizer.ggml.tokens (0: not in the header)
     block_count: int
     head_count_kv: tuple[int, ...]  # per layer (a header may give one number for all)
     key_length: int
@@ -92,6 +93,24 @@ def agent_memory_bytes(info: ModelInfo, context: int) -> int:
     """
     per_token = sum(h * (info.key_length + info.value_length) for h in info.head_count_kv) * KV_BYTES
     return info.weight_bytes + context * per_token
+
+
+# What an agent process holds beside its weights and KV cache: Python with llama.cpp, llguidance, numpy and
+# the clients (~60 MB resident), the op grammar's matcher over the vocabulary, llama.cpp's compute buffers and
+# logits, which grow with the vocabulary. Fitted to the bundled models, measured 2026-12-05 (resident size
+# after loading at context 2048, compiling the op grammar and generating under it, less weights and KV cache):
+# 125 MiB for SmolLM2 (49,152 tokens), 256 MiB for Gemma 3 (262,144 tokens); with margin.
+PROCESS_BASE = 112 << 20
+PROCESS_PER_TOKEN = 700
+
+
+def process_bytes(info: ModelInfo) -> int:
+    return PROCESS_BASE + PROCESS_PER_TOKEN * info.vocabulary
+
+
+def agent_need_bytes(info: ModelInfo, context: int) -> int:
+    """The memory one agent on `info` needs at `context`: weights, KV cache and its process (estimated)."""
+    return agent_memory_bytes(info, context) + process_bytes(info)
 
 
 # ------------------------------------------------------------------------------------------------ parts
@@ -164,7 +183,8 @@ def _info(path: Path, headers: list[Header], parts: tuple[Path, ...], file_bytes
         kind=str(meta.get("general.type", "model")), parameters=sum(t.n_elements for t in tensors),
         quantisation=_quantisation(meta.get("general.file_type"), tensors), file_bytes=file_bytes,
         weight_bytes=sum(t.nbytes for t in tensors), context_length=number("context_length"),
-        chat_template=bool(meta.get("tokenizer.chat_template")), block_count=blocks, head_count_kv=kv_per_layer,
+        chat_template=bool(meta.get("tokenizer.chat_template")),
+        vocabulary=headers[0].lengths.get("tokenizer.ggml.tokens", 0), block_count=blocks, head_count_kv=kv_per_layer,
         key_length=number("attention.key_length", head_dim), value_length=number("attention.value_length", head_dim),
         sliding_window=number("attention.sliding_window"), parts=parts)
 

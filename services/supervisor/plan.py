@@ -15,10 +15,6 @@ from dataclasses import dataclass
 
 GIB = 1 << 30
 MIB = 1 << 20
-# Memory an agent process holds beside its model and KV cache: Python with llama.cpp, llguidance, numpy,
-# ZeroMQ and Redis clients loaded (~60 MB resident, measured by importing them), the op grammar's compiled
-# matcher and llama.cpp's compute buffers. An estimate with margin, not a measurement of each model.
-AGENT_OVERHEAD = 200 * MIB
 # What the studio's own processes hold (Redis, canvas, recorder, gateway, this supervisor): an estimate with
 # margin from their resident sizes in a running studio; kept out of what the agents may use.
 STUDIO_RESERVE = 512 * MIB
@@ -110,10 +106,10 @@ def gib(n: int) -> str:
 
 
 def need_of(name: str, model_path, context: int, threads: int) -> Need:
-    """What one agent needs: its model's weights and KV cache at `context` (read from the GGUF header,
-    services/agent/gguf_info.py), and the process around them."""
-    from services.agent.gguf_info import agent_memory_bytes, read_info
-    return Need(name, agent_memory_bytes(read_info(model_path), context) + AGENT_OVERHEAD, threads)
+    """What one agent needs: its model's weights and KV cache at `context` (read from the GGUF header), and
+    the process around them (services/agent/gguf_info.py)."""
+    from services.agent.gguf_info import agent_need_bytes, read_info
+    return Need(name, agent_need_bytes(read_info(model_path), context), threads)
 
 
 def describe(needs: list[Need], machine: Machine, schedule: list[tuple[float, list[str]]], minutes: float) -> str:
@@ -137,7 +133,7 @@ def describe(needs: list[Need], machine: Machine, schedule: list[tuple[float, li
     turns = schedule[:-1] if round_ else schedule
     awake_turns = {n.name: sum(n.name in awake for _, awake in turns) for n in needs}
     low, high = min(awake_turns.values()), max(awake_turns.values())
-    lines.append((f"A round is {len(turns)} turns" if round_ else f"Over these {len(turns)} turns")
-                 + f"; each agent is awake for {low}" + (f" to {high}" if high > low else "")
+    lines.append((f"A round is {len(turns)} turns;" if round_ else f"Over these {len(turns)} turns,")
+                 + f" each agent is awake for {low}" + (f" to {high}" if high > low else "")
                  + " of them. A resting agent's model is closed (its memory freed); its bank, canvas and clock are kept.")
     return "\n".join(lines)

@@ -7,7 +7,7 @@ import sys
 
 from services.agent import discovery
 from services.agent import roster as rosters
-from services.agent.gguf_info import agent_memory_bytes, bytes_text, count_text
+from services.agent.gguf_info import agent_need_bytes, bytes_text, count_text
 
 COLUMNS = ("NAME", "SOURCE", "FAMILY", "PARAMS", "QUANT", "SIZE", "CONTEXT", "MEMORY", "TEMPLATE", "PATH")
 
@@ -39,7 +39,8 @@ def run(args: argparse.Namespace) -> int:
     widths = [max(len(r[i]) for r in rows) for i in range(len(COLUMNS) - 1)]
     for r in rows:
         print("  ".join(cell.ljust(w) for cell, w in zip(r, widths)) + "  " + r[-1])
-    print(f"\nMEMORY: weights + KV cache at a context of {context} tokens (--context N), for one agent")
+    print(f"\nMEMORY: weights + KV cache at a context of {context} tokens (--context N) + the agent's process "
+          "(estimated), for one agent: what `aurora up --plan` counts")
     for f in found:
         if f.why_not:
             print(f"{f.name}: {f.why_not}")
@@ -48,6 +49,6 @@ def run(args: argparse.Namespace) -> int:
 
 def _row(f: discovery.Found, context: int) -> tuple[str, ...]:
     i = f.info
-    memory = "-" if f.why_not else bytes_text(agent_memory_bytes(i, context))
+    memory = "-" if f.why_not else bytes_text(agent_need_bytes(i, context))
     return (f.name, f.source, i.architecture, count_text(i.parameters), i.quantisation, bytes_text(i.file_bytes),
             str(i.context_length or "?"), memory, "own" if i.chat_template else "none", str(i.path))

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from services.agent import roster as rosters
-from services.agent.gguf_info import agent_memory_bytes, bytes_text, read_info
+from services.agent.gguf_info import agent_need_bytes, bytes_text, read_info
 from services.agent.models import resolve
 from services.cli import main
 from tests.support.model_layouts import digest, header_only, hf_file, link, ollama_model
@@ -50,14 +50,14 @@ def test_models_lists_every_place_and_reports_problems_with_their_paths(home, tm
                                 "PATH"]
     rows = {line.split()[0]: line.split() for line in lines[1:4]}
     assert set(rows) == {"smollm2:135m", "Qwen/Qwen3-GGUF/Qwen3-Q8_0.gguf", "mistralai/Tiny-GGUF/tiny-Q4_K_M.gguf"}
-    memory = bytes_text(agent_memory_bytes(read_info(smol), rosters.load()[0].context))
+    memory = bytes_text(agent_need_bytes(read_info(smol), rosters.load()[0].context))
     assert " ".join(rows["smollm2:135m"][1:11]) == f"ollama llama 135M Q4_1 98 MB 8192 {memory} own"
     assert rows["Qwen/Qwen3-GGUF/Qwen3-Q8_0.gguf"][1:3] == ["lmstudio", "qwen3"]
     broken = tmp_path / "ollama/manifests/registry.ollama.ai/library/broken/latest"
     assert err.startswith(f"aurora models: {broken}: not a readable Ollama manifest")
 
     rc, out, _ = run(capsys, "models", "--from", "ollama", "--context", "8192")
-    assert rc == 0 and bytes_text(agent_memory_bytes(read_info(smol), 8192)) in out.splitlines()[1]
+    assert rc == 0 and bytes_text(agent_need_bytes(read_info(smol), 8192)) in out.splitlines()[1]
     assert "Qwen" not in out and "a context of 8192 tokens" in out
 
 

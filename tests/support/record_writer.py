@@ -110,10 +110,11 @@ BO = ["color teal", "brush square", "pen down", "move down 2", "pen up", "move r
       "move left 1", "color orange", "move up 1", "done", "pen down", "move right 2", "brush dot", "move down 2"]
 
 
-def write_record(r: redis.Redis) -> RecordWriter:
+def write_record(r: redis.Redis, w: RecordWriter | None = None) -> RecordWriter:
     """Two agents, interleaved: ada from the start (12x8), bo joining later (10x6); a status and a `rejected`
-    event (kinds that change no canvas), three finished works, one with a statement, one untitled."""
-    w = RecordWriter(r)
+    event (kinds that change no canvas), three finished works, one with a statement, one untitled. Into `w`,
+    a RecordWriter of `r`, if given."""
+    w = w or RecordWriter(r)
     w.join("ada", 12, 8)
     w.event("ada", "status", {"activity": "thinking", "until": None, "reason": None})
     for text in ADA[:6]:

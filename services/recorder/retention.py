@@ -6,8 +6,9 @@ segment of them once it is closed: `events` of them, or all of one `span` (an ho
 passed the window. Each segment is written and fsynced (services/recorder/segments.py) before one script
 trims Redis behind it: a crash between the two leaves the same events in both, which readers take once (by
 seq), never a gap. The same script keeps each agent's canvas at the new archived seq (its anchor), so the
-canvases at every seq Redis still holds are rebuilt from Redis alone, and drops the snapshots before it (the
-segment holds them). Snapshots after the archived seq, the gallery, notes, feelings and facts stay in Redis.
+canvases at every seq Redis still holds are rebuilt from Redis alone, and drops the snapshots and notes before
+it (the segment holds their events; a note's count stays in the agent's facts). The gallery, feelings and
+facts stay in Redis.
 
 It runs in the recorder, on a thread of its own with its own Redis connection (`RetentionThread`): the only
 writer of the record stays the recorder.
@@ -49,6 +50,7 @@ while i <= #ARGV do
     redis.call('HSET', 'aurora:anchor:' .. agent, 'seq', ARGV[2], 'canvas', ARGV[i + 1], 'digest', ARGV[i + 2])
   end
   redis.call('XTRIM', 'aurora:snapshots:' .. agent, 'MINID', keep)
+  redis.call('XTRIM', 'aurora:notes:' .. agent, 'MINID', keep)
   i = i + 3
 end
 redis.call('HSET', 'aurora:recorder', 'archived', ARGV[2], 'archive_dir', ARGV[3])

@@ -41,6 +41,9 @@ def test_a_studio_past_its_window_archives_and_its_tools_read_across_the_boundar
         assert where == folder.resolve() and cut >= segments.listing(folder)[3].last
         first_in_redis = int(r.xrange(archive.EVENTS, count=1)[0][0].split(b"-")[0])
         assert first_in_redis > cut  # trimmed behind the archive, never ahead of it
+        notes = r.xrange("aurora:notes:scripted-1", count=1)  # trimmed with it; their count stays in the facts
+        assert not notes or int(notes[0][0].split(b"-")[0]) > cut
+        assert int(r.hget("aurora:facts:scripted-1", "notes") or 0) >= r.xlen("aurora:notes:scripted-1")
         r.close()
     finally:
         up.send_signal(signal.SIGINT)

@@ -52,7 +52,11 @@ def report(r: redis.Redis, per_agent_day: float | None) -> int:
     events, seconds = span(r)
     agents = len(archive.agents(r))
     if not events or not agents:
-        print("footprint: the record holds no events", file=sys.stderr)
+        print("footprint: Redis holds no events of the record", file=sys.stderr)
+        return 1
+    if per_agent_day is None and seconds <= 0:
+        print("footprint: the record spans no time to take a rate from; give --events-per-agent-day",
+              file=sys.stderr)
         return 1
     total = sum(sizes.values())
     moved = sum(sizes[f] for f in MOVED)

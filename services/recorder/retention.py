@@ -184,7 +184,7 @@ class RetentionThread:
         while not self._stop.wait(self.retention.policy.every):
             try:
                 self.retention.run()
-            except (redis.RedisError, OSError, RuntimeError) as exc:
+            except Exception as exc:  # noqa: BLE001 - the thread's boundary: say it, keep the record, try again
                 reason = f"{type(exc).__name__}: {exc}"
                 if reason != self.failing:
                     event(log, logging.ERROR, "archiving old events failed; Redis keeps them meanwhile. Check the "

@@ -4,29 +4,18 @@ them, and every reader takes the archive and Redis as one record (each seq once,
 from __future__ import annotations
 
 import pytest
+import redis
 
 from services.recorder import archive, segments
 from services.recorder.retention import Policy, Retention
-from tests.support.record_writer import RecordWriter, write_record
+from tests.support.record_writer import ClockedWriter, write_record
 
 T0 = 1_800_000_000.0  # a multiple of the span: spans start at T0, T0 + 10, ...
 
 
-class ClockedWriter(RecordWriter):
-    """Event `seq` happens at T0 + seq seconds."""
-
-    @property
-    def now(self):
-        return T0 + self.seq
-
-    @now.setter
-    def now(self, value):
-        pass
-
-
 @pytest.fixture
 def timed(r):
-    return write_record(r, ClockedWriter(r))
+    return write_record(r, ClockedWriter(r, T0))
 
 
 def retention(r, folder, *, cutoff: float, span: float = 10.0, events: int = 7, reports=None) -> Retention:
@@ -103,6 +92,18 @@ def test_a_corrupt_or_missing_segment_is_reported_and_the_rest_is_read(r, timed,
         segments.read(first.path)
     reports.clear()
     assert archive.canvas_at(r, "ada", 5, on_corrupt=reports) is None and reports
+
+
+def test_a_full_redis_is_still_archived_and_trimmed(r, timed, tmp_path, reports):
+    ceiling = r.config_get("maxmemory")["maxmemory"]
+    r.config_set("maxmemory", 1)  # full: it refuses every write that adds memory (noeviction)
+    try:
+        with pytest.raises(redis.exceptions.OutOfMemoryError):
+            r.hset("aurora:recorder", "full", "1")
+        assert retention(r, tmp_path, cutoff=T0 + 40, reports=reports).run() == 39  # trimming frees memory
+    finally:
+        r.config_set("maxmemory", ceiling)
+    assert archive.archived(r)[0] == 39 and every_seq(r, reports) == list(range(1, timed.seq + 1))
 
 
 def test_a_segment_round_trips_and_refuses_what_is_not_one(tmp_path):

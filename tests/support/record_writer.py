@@ -100,6 +100,22 @@ class RecordWriter:
         return canvas
 
 
+class ClockedWriter(RecordWriter):
+    """A RecordWriter whose event `seq` happens at `t0` + seq seconds."""
+
+    def __init__(self, r: redis.Redis, t0: float):
+        self.t0 = t0
+        super().__init__(r)
+
+    @property
+    def now(self) -> float:
+        return self.t0 + self.seq
+
+    @now.setter
+    def now(self, value) -> None:
+        pass  # the clock is the seq's
+
+
 ADA = ["color red", "pen down", "move right 3", "brush cross", "move down 2", "note C4 quarter 80", "feel calm",
        "pen up", "move left 4", "color blue", "pen down", "move up-left 2", "tempo 132", "rest half", "brush square",
        "move down-right 3", "title Tide", "done",

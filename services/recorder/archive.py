@@ -16,9 +16,8 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-from typing import Any, Callable, Iterator
-
 from pathlib import Path
+from typing import Any, Callable, Iterator
 
 import redis
 

@@ -13,6 +13,7 @@ import redis
 
 from proto.canvas import CanvasModel
 from proto.events import apply_event
+from services.canvas.replica import Replica
 from services.recorder import archive, segments
 from tests.support.processes import ROOT, addr_args, aurora, free_addresses, free_port, stop, wait_until
 
@@ -33,12 +34,14 @@ def test_a_studio_past_its_window_archives_and_its_tools_read_across_the_boundar
                 str(free_port()), *addr_args(addrs), env_extra=env, stdout=subprocess.DEVNULL)
     folder = tmp_path / "archive"
     try:
-        wait_until(lambda: proc_alive(up) and len(segments.listing(folder)) >= 4, timeout=120,
-                   what="four archive segments")
-        password = (tmp_path / "redis" / "admin.pass").read_text().strip()
-        r = redis.Redis(port=redis_port, password=password)
+        wait_until(lambda: proc_alive(up) and (tmp_path / "redis" / "admin.pass").exists(), timeout=60,
+                   what="the studio's Redis")
+        r = redis.Redis(port=redis_port, password=(tmp_path / "redis" / "admin.pass").read_text().strip())
+        # Four segments written, and Redis trimmed behind them (a moment after each file is on disk).
+        wait_until(lambda: proc_alive(up) and archived_behind(r, segments.listing(folder)[3:4]), timeout=120,
+                   what="four segments archived")
         cut, where = archive.archived(r)
-        assert where == folder.resolve() and cut >= segments.listing(folder)[3].last
+        assert where == folder.resolve()
         first_in_redis = int(r.xrange(archive.EVENTS, count=1)[0][0].split(b"-")[0])
         assert first_in_redis > cut  # trimmed behind the archive, never ahead of it
         notes = r.xrange("aurora:notes:scripted-1", count=1)  # trimmed with it; their count stays in the facts
@@ -67,11 +70,33 @@ def test_a_studio_past_its_window_archives_and_its_tools_read_across_the_boundar
             apply_event(canvases, e)
         assert replayed.stdout.splitlines()[1:] == canvases["scripted-1"].view(cursor=False).splitlines()
 
+    # The studio started again on this data resumes each canvas from the record: the recorder rebuilds it from
+    # the anchors and the events Redis kept, as the exported events build it.
+    again = aurora("up", "--no-agents", "--redis-port", str(free_port()), "--gateway-port", str(free_port()),
+                   *addr_args(addrs), env_extra=env, stdout=subprocess.DEVNULL)
+    replica = Replica(addrs.events, addrs.snapshots)
+    try:
+        replica.sync(timeout=60)
+        assert replica.canvases["scripted-1"].rows() == canvases["scripted-1"].rows()
+    finally:
+        replica.close()
+        again.send_signal(signal.SIGINT)
+        assert again.wait(60) == 0
+        stop(again)
+
     reported = tool("report", "--out", str(tmp_path / "report"), "--permutations", "20", env=tools_env)
     assert reported.returncode == 0, reported.stderr
     figures = json.loads((tmp_path / "report" / "report.json").read_text())
     assert figures["record"]["first_seq"] == 1 and figures["record"]["last_seq"] == len(seqs)
     assert figures["record"]["events"] == len(seqs) and figures["record"]["undecodable"] == 0
+
+
+def archived_behind(r: redis.Redis, found: list) -> bool:
+    """Redis is trimmed behind the segment in `found` (none: not yet written)."""
+    try:
+        return bool(found) and archive.archived(r)[0] >= found[0].last
+    except redis.ConnectionError:  # the studio's Redis is still starting
+        return False
 
 
 def proc_alive(proc) -> bool:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -94,9 +95,11 @@ class Retention:
             return 0
         try:
             segments.read(last.path)
-        except segments.SegmentCorrupt as exc:  # written again, whole, by the next pass
-            event(log, logging.WARNING, "an unfinished archive segment is written again", path=str(last.path),
-                  reason=str(exc))
+        except segments.SegmentCorrupt as exc:  # set aside (kept to look at), and written again by this pass
+            aside = last.path.with_name(last.path.name + ".corrupt")
+            os.replace(last.path, aside)
+            event(log, logging.WARNING, "an archive segment that Redis is not yet trimmed behind does not read; "
+                  "it is set aside and written again from Redis", path=str(aside), reason=str(exc))
             return 0
         self._trim_behind(last.last, cut)
         return last.last - cut

@@ -78,6 +78,16 @@ def test_a_crash_between_the_segment_and_the_trim_leaves_duplicates_that_are_rea
     assert every_seq(r, reports) == list(range(1, timed.seq + 1)) and reports == []
 
 
+def test_a_corrupt_segment_that_redis_is_not_trimmed_behind_is_set_aside_and_written_again(r, timed, tmp_path,
+                                                                                             reports):
+    policy = retention(r, tmp_path, cutoff=T0 + 20, reports=reports)
+    path = segments.write(tmp_path, policy._next_segment())
+    path.write_bytes(path.read_bytes()[:-10])  # ... and its end is lost before the trim
+    assert policy.run() == 19 and archive.archived(r)[0] == 19
+    assert (tmp_path / (path.name + ".corrupt")).exists() and segments.read(path).last == 7
+    assert every_seq(r, reports) == list(range(1, timed.seq + 1)) and reports == []
+
+
 def test_a_corrupt_or_missing_segment_is_reported_and_the_rest_is_read(r, timed, tmp_path, reports):
     retention(r, tmp_path, cutoff=T0 + 20, reports=reports).run()
     first, second = segments.listing(tmp_path)[:2]

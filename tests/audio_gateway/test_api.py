@@ -261,3 +261,18 @@ def test_healthz_is_503_until_the_canvas_comes_and_degraded_while_the_record_is_
             viewer.close()
         finally:
             stop(canvas)
+
+
+def test_healthz_is_degraded_with_503_once_the_canvas_falls_silent(record_url):
+    addrs = free_addresses()
+    canvas = aurora("canvas", *addr_args(addrs), "--volatile", "--heartbeat-interval", INTERVAL)
+    try:
+        with gateway_process(addrs, redis_url=record_url) as gateway:
+            status, health = gateway.health()
+            assert status == 200 and health["status"] == "ok" and health["record"] == "ok"
+            stop(canvas)
+            wait_until(lambda: gateway.health()[0] == 503, timeout=30, what="/healthz 503")
+            status, health = gateway.health()
+            assert health["status"] == "degraded" and not health["canvas_reachable"] and health["synced"]
+    finally:
+        stop(canvas)

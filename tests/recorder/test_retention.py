@@ -3,9 +3,12 @@ them, and every reader takes the archive and Redis as one record (each seq once,
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import redis
 
+from services import cli
 from services.recorder import archive, segments
 from services.recorder.retention import Policy, Retention
 from tests.support.record_writer import ClockedWriter, write_record
@@ -64,6 +67,19 @@ def test_a_span_still_in_the_window_is_not_archived_until_it_is_closed(r, timed,
     assert r.xlen("aurora:events") == 0 and every_seq(r, reports) == list(range(1, timed.seq + 1))
     ada = archive.canvas_at(r, "ada", timed.seq, on_corrupt=reports)  # from its anchor, all else archived
     assert ada.digest() == timed.digests[timed.seq]["ada"] and reports == []
+
+
+def test_the_tools_read_a_record_whose_events_are_all_archived(r, timed, tmp_path, record_url, monkeypatch,
+                                                                capsys):
+    retention(r, tmp_path / "archive", cutoff=T0 + 10_000, span=10_000.0, events=1000).run()
+    r.delete("aurora:events")  # as good as empty: a record whose Redis holds none of its events
+    monkeypatch.setenv("REDIS_URL", record_url)
+    assert cli.main(["export", str(tmp_path / "out")]) == 0
+    lines = (tmp_path / "out" / "events.jsonl").read_text().splitlines()
+    assert [json.loads(line)["seq"] for line in lines] == list(range(1, timed.seq + 1))
+    capsys.readouterr()
+    assert cli.main(["replay", "--agent", "bo", "--at", "30"]) == 0
+    assert capsys.readouterr().out.startswith("bo, work ")
 
 
 def test_a_crash_between_the_segment_and_the_trim_leaves_duplicates_that_are_read_once(r, timed, tmp_path, reports):

@@ -6,8 +6,9 @@ what this module uses. Keyspace-wide commands are left out on purpose: with a ke
 lets SCAN, RANDOMKEY and DBSIZE see every key name in the database, so the bank never scans; it keeps its
 data in a fixed set of key names (KEYS) and `wipe` deletes exactly those.
 
-ACL users live in the server's memory, not in the AOF: grant them again at every start (a fresh
-password each time, which also cuts off any stale process still holding the old one).
+A user is granted at every start of its agent (a fresh password each time, which also cuts off any stale
+process still holding the old one) and saved to the embedded server's ACL file, so that it outlives a restart
+of Redis (services/base/redis_server.py).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import redis
 from proto.messages import USAGE_FIELDS
 from proto.names import name_problem  # one rule for agent names: it is what keeps the key pattern tight
 from proto.ops.manual import choice_lists, valid_lists
-from services.base.redis_server import url_with_credentials
+from services.base.redis_server import save_users, url_with_credentials
 
 # Every key a bank owns, under agent:<name>:. Adding a key here is all `wipe` needs.
 KEYS = ("works", "notes", "dreams", "feelings", "clock", "usage", "budget", "manual")
@@ -57,11 +58,13 @@ def grant(admin: redis.Redis, agent: str) -> str:
     admin.execute_command("ACL", "SETUSER", user, "reset", "on", f">{password}", f"~agent:{agent}:*",
                           "resetchannels", *(f"+{c}" for c in AGENT_COMMANDS))
     admin.client_kill_filter(user=user)  # a connection made with the old password loses its access now
+    save_users(admin)
     return password
 
 
 def revoke(admin: redis.Redis, agent: str) -> None:
     admin.execute_command("ACL", "DELUSER", user_name(agent))  # also closes its connections
+    save_users(admin)
 
 
 def agent_url(base_url: str, agent: str, password: str) -> str:

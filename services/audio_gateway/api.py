@@ -162,7 +162,8 @@ async def notes(request: Request, latest: int = Query(10, ge=0, le=NOTES_KEPT)):
         for name in sorted(live.notes)}}
 
 
-@router.get("/healthz", response_model=schemas.Health, summary="200 once the replica has synced, else 503",
+@router.get("/healthz", response_model=schemas.Health,
+            summary="200 while everything the gateway serves from is serving, else 503 and what is not",
             responses={503: {"model": schemas.Health}})
 async def healthz(request: Request):
     gateway = _gateway(request)
@@ -171,9 +172,12 @@ async def healthz(request: Request):
     record = "none"
     if gateway.record is not None:
         record = "ok" if await gateway.read_record(lambda r: r.client.ping()) else "unreachable"
-    status = "failed" if feed.failed else "ok" if hub.synced else "unsynced"
-    body = {"status": status, "synced": hub.synced, "seq": hub.seq,
-            "canvas_reachable": silent is not None and silent < gateway.settings.silence,
+    reachable = silent is not None and silent < gateway.settings.silence
+    # degraded: synced, but the canvas has gone silent or the record's Redis does not serve (a load balancer
+    # sends viewers elsewhere; the page still shows what the gateway holds)
+    status = ("failed" if feed.failed else "unsynced" if not hub.synced
+              else "degraded" if not reachable or record == "unreachable" else "ok")
+    body = {"status": status, "synced": hub.synced, "seq": hub.seq, "canvas_reachable": reachable,
             "canvas_silent_seconds": silent, "viewers": len(hub.viewers), "record": record}
     return JSONResponse(body, status_code=200 if status == "ok" else 503)
 

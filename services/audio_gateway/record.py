@@ -97,10 +97,11 @@ class Record:
                 for name, h in zip(names, await pipe.execute())}
 
     async def notes(self, names: list[str], latest: int) -> dict[str, dict[str, Any]]:
-        """Per agent: `count` (notes played) and its `latest` notes, newest first."""
+        """Per agent: `count` (notes played: its facts', as the notes of the archived past are no longer in its
+        notes stream) and its `latest` notes, newest first."""
         pipe = self.client.pipeline(transaction=False)
         for name in names:
-            pipe.xlen(f"aurora:notes:{name}")
+            pipe.hget(f"aurora:facts:{name}", "notes")
             if latest:
                 pipe.xrevrange(f"aurora:notes:{name}", count=latest)
         results = iter(await pipe.execute())
@@ -108,7 +109,7 @@ class Record:
         for name in names:
             count = next(results)
             entries = next(results) if latest else []
-            out[name] = {"count": int(count), "latest": [_note(entry_id, fields) for entry_id, fields in entries]}
+            out[name] = {"count": _int(count), "latest": [_note(entry_id, fields) for entry_id, fields in entries]}
         return out
 
 

@@ -91,7 +91,9 @@ class Notes(BaseModel):
 
 
 class Health(BaseModel):
-    status: Literal["ok", "unsynced", "failed"]
+    status: Literal["ok", "degraded", "unsynced", "failed"] = Field(
+        description="ok (200); else 503: degraded (the canvas silent or the record unreachable), unsynced (no "
+                    "snapshot of the studio yet), failed (the gateway's link to the canvas failed)")
     synced: bool = Field(description="the gateway's replica has had a snapshot of the studio")
     seq: int
     canvas_reachable: bool = Field(description="the canvas was heard (an event or a tick) within its liveness")

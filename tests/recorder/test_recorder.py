@@ -124,6 +124,23 @@ def test_a_refused_write_is_not_confirmed_and_is_retried_until_redis_takes_it(re
     assert db.xlen("aurora:events") == 3 and rec.failing is None
 
 
+def test_a_full_redis_refuses_writes_and_the_recorder_says_it_is_full_and_what_to_do(rec, db, caplog):
+    s = Studio()
+    feed(rec, s.ops("ada", "pen down"))
+    ceiling = db.config_get("maxmemory")["maxmemory"]
+    assert db.config_get("maxmemory-policy")["maxmemory-policy"] == "noeviction"  # it never drops the record
+    db.config_set("maxmemory", 1)  # full: every write that adds memory is refused with OOM
+    try:
+        feed(rec, s.ops("ada", "move right"))
+        assert [m.type for m in rec.sent_messages].count("recorded") == 1 and "OutOfMemoryError" in rec.failing
+        assert "Redis is full" in caplog.text and "AURORA_REDIS_MAXMEMORY" in caplog.text
+    finally:
+        db.config_set("maxmemory", ceiling)
+    rec.clock_.now += 60
+    rec.tick()
+    assert last(rec).type == "recorded" and last(rec).body == {"seq": 3} and db.xlen("aurora:events") == 3
+
+
 def test_a_restarted_recorder_says_hello_with_the_recorded_canvases(rec, db):
     s = Studio()
     feed(rec, s.ops("ada", "color blue", "pen down", "move left 3", 'title "Blue"', "done", "move up"))

@@ -100,6 +100,22 @@ class RecordWriter:
         return canvas
 
 
+class ClockedWriter(RecordWriter):
+    """A RecordWriter whose event `seq` happens at `t0` + seq seconds."""
+
+    def __init__(self, r: redis.Redis, t0: float):
+        self.t0 = t0
+        super().__init__(r)
+
+    @property
+    def now(self) -> float:
+        return self.t0 + self.seq
+
+    @now.setter
+    def now(self, value) -> None:
+        pass  # the clock is the seq's
+
+
 ADA = ["color red", "pen down", "move right 3", "brush cross", "move down 2", "note C4 quarter 80", "feel calm",
        "pen up", "move left 4", "color blue", "pen down", "move up-left 2", "tempo 132", "rest half", "brush square",
        "move down-right 3", "title Tide", "done",
@@ -110,10 +126,11 @@ BO = ["color teal", "brush square", "pen down", "move down 2", "pen up", "move r
       "move left 1", "color orange", "move up 1", "done", "pen down", "move right 2", "brush dot", "move down 2"]
 
 
-def write_record(r: redis.Redis) -> RecordWriter:
+def write_record(r: redis.Redis, w: RecordWriter | None = None) -> RecordWriter:
     """Two agents, interleaved: ada from the start (12x8), bo joining later (10x6); a status and a `rejected`
-    event (kinds that change no canvas), three finished works, one with a statement, one untitled."""
-    w = RecordWriter(r)
+    event (kinds that change no canvas), three finished works, one with a statement, one untitled. Into `w`,
+    a RecordWriter of `r`, if given."""
+    w = w or RecordWriter(r)
     w.join("ada", 12, 8)
     w.event("ada", "status", {"activity": "thinking", "until": None, "reason": None})
     for text in ADA[:6]:

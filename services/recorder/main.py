@@ -30,6 +30,7 @@ from proto.errors import ProtocolError
 from proto.heartbeat import INTERVAL, LIVENESS, RECONNECT_MAX, RECONNECT_MIN
 from proto.messages import CANVAS_TO_RECORDER_TYPES
 from services.base import addresses, curve
+from services.base.keys import RECORDER, Keys
 from services.base.log import event, setup
 from services.base.loop import ServiceLoop
 from services.recorder.store import Store, Stored
@@ -233,7 +234,7 @@ def run(args: argparse.Namespace) -> int:
               "(`aurora up` starts one and passes it)", flush=True)
         return 2
     addrs = addresses.from_args(args)
-    keys = curve.client_from_args(args, addrs.record, prog="recorder")
+    keys = curve.client_from_args(args, addrs.record, prog="recorder", default=_local_keys(args, addrs.record))
     loop = ServiceLoop("recorder")
     loop.install_signal_handlers()
     sock = loop.socket(zmq.DEALER, MAXMSGSIZE=FRAME_LIMIT, SNDHWM=0)
@@ -266,6 +267,19 @@ def run(args: argparse.Namespace) -> int:
     finally:
         writer.close()
     return 2 if watch is not None and watch.refused else 0
+
+
+def _local_keys(args, record: str) -> dict[str, str] | None:
+    """The record socket takes only CurveZMQ, and only the recorder's key (PROTOCOL.md section 13). On the canvas's
+    host, given no keys, the recorder uses the studio's own (DATA/keys, made if missing, as the canvas does)."""
+    if args.curve_server_key or args.curve_key or os.environ.get(curve.SERVER_KEY_ENV) \
+            or os.environ.get(curve.KEY_ENV) or not curve.is_loopback(record):
+        return None
+    try:
+        return Keys.studio().local_client(RECORDER)
+    except (curve.CurveError, OSError) as exc:
+        raise SystemExit(f"aurora recorder: the record socket takes only the recorder's CurveZMQ key, and this host's "
+                         f"cannot be read or made ({exc}); give --curve-server-key and --curve-key") from None
 
 
 def _report_corrupt(key: str, entry_id: str, reason: str) -> None:

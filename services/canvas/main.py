@@ -14,7 +14,7 @@ from proto.canvas import DEFAULT_HEIGHT, DEFAULT_WIDTH
 from proto.messages import AGENT_FRAME_LIMIT
 from proto.heartbeat import INTERVAL, LIVENESS, REMOVE_AFTER
 from services.base import addresses, curve
-from services.agent.roster import RosterError
+from services.agent.roster import DEFAULT_ROSTER, RosterError
 from services.base.keys import Keys, hello_proof
 from services.base.log import event, setup
 from services.base.loop import ServiceLoop
@@ -74,7 +74,8 @@ def add_parser(sub) -> None:
                         "largest valid message)")
     p.add_argument("--roster", default=None, metavar="FILE",
                    help="enforce the decisions_per_minute of each agent this roster names (`aurora up` passes its "
-                        "own); agents it does not name are not rate-limited")
+                        "own; `default`: the bundled one, which the agents of an image use); agents it does not name "
+                        "are not rate-limited")
     p.add_argument("--ready-file", default=None, metavar="PATH",
                    help="once bound, write the three addresses here as JSON (bind to port * to let the OS choose)")
     p.add_argument("--heartbeat-interval", type=float, default=INTERVAL, help="seconds (PROTOCOL.md section 9)")
@@ -93,7 +94,8 @@ def run(args: argparse.Namespace) -> int:
     try:  # before anything binds: a socket that must take CurveZMQ never starts plaintext
         security = Security({"agents": addrs.agents, "events": addrs.events, "snapshots": addrs.snapshots,
                              "record": addrs.record}, force=args.curve, keys=keys)
-        rate = DecisionRate.from_roster(args.roster) if args.roster else DecisionRate()
+        roster = DEFAULT_ROSTER if args.roster == "default" else args.roster
+        rate = DecisionRate.from_roster(roster) if roster else DecisionRate()
         # A plaintext hello proves its name with the studio's hello secret (PROTOCOL.md section 13).
         secret = None if "agents" in security.curve else keys.hello_secret()
     except (curve.CurveError, RosterError, OSError) as exc:

@@ -38,9 +38,11 @@ log = logging.getLogger("aurora.client")
 REPLY_TYPES = frozenset({"welcome", "result", "heartbeat", "error", "wait"})
 FATAL_CODES = frozenset({"version_mismatch", "bad_name", "identity_mismatch", "key_refused", "unauthorized"})
 RESYNC_CODES = frozenset({"internal", "decision_in_flight"})  # only a fresh start (a new hello) helps
-# A decision with no reply, and no `wait` saying the canvas holds it, for this many heartbeat intervals is
-# taken as lost: the agent resyncs rather than wait for ever while heartbeats keep it live.
+# A decision with no reply, and no `wait` saying the canvas holds it, for this many heartbeat intervals (and at
+# least DECIDE_TIMEOUT_MIN_S: a canvas on a loaded machine may be slow) is taken as lost: the agent resyncs
+# rather than wait for ever while heartbeats keep it live.
 DECIDE_TIMEOUT_INTERVALS = 10
+DECIDE_TIMEOUT_MIN_S = 10.0
 
 
 class CanvasGone(Exception):
@@ -150,9 +152,10 @@ class CanvasClient:
 
     def decide(self, text: str, timeout: float | None = None) -> dict[str, Any]:
         """Send one decision's op-code text; return the `result` body. With no reply (nor `wait`) within `timeout`
-        (default DECIDE_TIMEOUT_INTERVALS heartbeat intervals), or a refusal only a new hello helps, CanvasGone."""
+        (default: DECIDE_TIMEOUT_INTERVALS heartbeat intervals, at least DECIDE_TIMEOUT_MIN_S), or a refusal only
+        a new hello helps, CanvasGone."""
         if timeout is None:
-            timeout = self.interval * DECIDE_TIMEOUT_INTERVALS
+            timeout = max(self.interval * DECIDE_TIMEOUT_INTERVALS, DECIDE_TIMEOUT_MIN_S)
         with self.lock:
             try:
                 return self._request(Message("ops", {"text": text}, self.agent), timeout, held=True).body

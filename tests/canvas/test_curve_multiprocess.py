@@ -171,3 +171,14 @@ def _ok(request) -> bool:
         return request().status_code == 200
     except Exception:
         return False
+
+
+def test_the_recorder_s_key_joins_no_socket_but_the_record_socket(studio, ctx):
+    recorder = studio.client("recorder")
+    client = CanvasClient("recorder", studio.addrs.agents, context=ctx, curve=recorder)
+    with pytest.raises(KeyRefused):
+        client.connect_with_backoff(deadline=time.monotonic() + 20)
+    client.close(bye=False)
+    wait_until(lambda: studio.logged("refused a key on a socket it may not join", socket="agents", name="recorder"),
+               timeout=10, what="the refusal logged")
+    assert studio.stopped_counters()["keys_refused"] >= 1

@@ -16,6 +16,10 @@ CODES: dict[str, int] = {
     "frame_too_large": 413,
     "bad_name": 422,
     "name_taken": 423,
+    "decision_in_flight": 425,
+    "unauthorized": 407,
+    "rate_limited": 429,
+    "internal": 500,
     "unavailable": 503,
     "version_mismatch": 426,
     "unknown_op": 460,
@@ -27,17 +31,20 @@ CODES: dict[str, int] = {
 
 
 class ProtocolError(Exception):
-    """A message that cannot be accepted. `code` is a key of CODES; `parent_id` the offending message's id."""
+    """A message that cannot be accepted. `code` is a key of CODES; `parent_id` the offending message's id;
+    `retry_after`, for a refusal that lifts by itself (`rate_limited`), the seconds until it does."""
 
     code = "bad_envelope"
 
-    def __init__(self, reason: str, *, parent_id: str | None = None, code: str | None = None):
+    def __init__(self, reason: str, *, parent_id: str | None = None, code: str | None = None,
+                 retry_after: float | None = None):
         super().__init__(reason)
         if code is not None:
             self.code = code
         assert self.code in CODES, self.code
         self.reason = reason
         self.parent_id = parent_id
+        self.retry_after = retry_after
 
     @property
     def number(self) -> int:
@@ -71,7 +78,8 @@ class VersionMismatch(ProtocolError):
 class RemoteError(Exception):
     """An `error` reply received from a peer, raised on the client side."""
 
-    def __init__(self, code: str, reason: str):
+    def __init__(self, code: str, reason: str, retry_after: float | None = None):
         super().__init__(f"{code}: {reason}")
         self.code = code
         self.reason = reason
+        self.retry_after = retry_after

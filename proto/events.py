@@ -24,7 +24,17 @@ OP_KINDS = frozenset({"stroke", "move", "tool", "note", "rest", "tempo", "feel",
 
 # The kinds whose `data` the canvas sends beside the envelope in a `record` batch (section 11): what the
 # recorder derives the study's keys from, so that it decodes no envelope of the others.
-RECORD_DATA_KINDS = frozenset({"note", "feel", "done", "statement", "new"})
+RECORD_DATA_KINDS = frozenset({"note", "feel", "done", "statement", "new", "rejected"})
+
+
+def rejected_lines(data: dict[str, Any]) -> dict[str, int]:
+    """The refused lines a `rejected` event stands for, by code (section 5): its one line, or, for the event that
+    sums a flood of them (`count`), its `codes`. A record is read as it was written: what is not a count counts 1."""
+    codes = data.get("codes")
+    if isinstance(codes, dict) and codes and all(isinstance(k, str) and type(n) is int and n > 0
+                                                 for k, n in codes.items()):
+        return dict(codes)
+    return {str(data.get("code") or "unknown"): 1}
 
 
 def record_item(seq: int, agent: str, kind: str, data: dict[str, Any], envelope: bytes) -> list:

@@ -24,6 +24,11 @@ def _f(*types: type, required: bool = True, max_len: int | None = None) -> Field
 
 NAME_MAX = 32
 TEXT_MAX = 4096  # op-code text of one decision
+# The largest frame the canvas decodes on the agents socket: room for the largest valid message (an `ops` text of
+# TEXT_MAX characters of up to 4 bytes each, and its envelope); a larger one is refused before it is decoded.
+AGENT_FRAME_LIMIT = 20 * 1024
+PROOF_MAX = 128  # a hello's proof (PROTOCOL.md section 13)
+REJECTED_EACH_MAX = 8  # refused lines of one decision published one by one; the rest as one event with a count
 STATEMENT_MAX = 200  # an agent's one-line statement about a finished work
 ECHO_RUN_MAX = 200  # the words an `echo` quotes from the prompt
 USAGE_FIELDS = ("decisions", "tokens", "prompt_tokens")  # a `status`'s usage: counts, each an int >= 0
@@ -43,6 +48,7 @@ SCHEMAS: dict[str, dict[str, Field]] = {
         "pid": _f(int, NoneType, required=False),
         "view": _f(dict, NoneType, required=False),  # view options: {coords: bool, cursor: bool}
         "lists": _f(dict, NoneType, required=False),  # the order of each list in this agent's manual (1.6)
+        "proof": _f(str, NoneType, required=False, max_len=PROOF_MAX),  # that the studio lets it use this name (1.7)
     },
     "ops": {"text": _f(str, max_len=TEXT_MAX)},
     "status": {
@@ -80,7 +86,8 @@ SCHEMAS: dict[str, dict[str, Field]] = {
         "cells": _f(list, required=False),
         "seq": _f(int),
     },
-    "error": {"code": _f(str), "number": _f(int), "reason": _f(str)},
+    "error": {"code": _f(str), "number": _f(int), "reason": _f(str),
+              "retry_after": _f(float, int, NoneType, required=False)},  # seconds, for `rate_limited` (1.7)
     # viewer <-> canvas
     "snapshot_request": {"agent": _f(str, NoneType, required=False, max_len=64)},
     "snapshot": {"seq": _f(int), "canvases": _f(dict)},

@@ -2,11 +2,30 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import redis
 
 from services.base.redis_server import EmbeddedRedis
 from tests.support.processes import free_port
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def studio_data(tmp_path_factory):
+    """The session's own data folder (AURORA_DATA) for every test and the processes it starts: the keys and the
+    hello secret a studio makes on its first start go there, never into the checkout's ./data. The models are the
+    checkout's (a link), so nothing is assembled twice."""
+    data = tmp_path_factory.mktemp("data")
+    models = ROOT / "data" / "models"
+    if models.is_dir():
+        (data / "models").symlink_to(models.resolve())
+    patch = pytest.MonkeyPatch()
+    patch.setenv("AURORA_DATA", str(data))
+    yield data
+    patch.undo()
 
 
 @pytest.fixture(scope="session")

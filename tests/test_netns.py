@@ -38,7 +38,7 @@ STUDIO_IP = f"10.213.{_BASE >> 8}.{(_BASE & 0xFF) + 1}"
 AGENTS_IP = f"10.213.{_BASE >> 8}.{(_BASE & 0xFF) + 2}"
 # Each namespace is a host of its own: the canvas's default ports are free there.
 AGENTS, EVENTS, SNAPSHOTS = (f"tcp://{STUDIO_IP}:{port}" for port in (5555, 5556, 5557))
-RECORD = "tcp://127.0.0.1:5558"  # the recorder is on the canvas's host: loopback, plaintext
+RECORD = "tcp://127.0.0.1:5558"  # the recorder is on the canvas's host: loopback (CurveZMQ, the recorder's key)
 GATEWAY = f"http://{STUDIO_IP}:8080"  # the page, served to other hosts
 # A browser's requests from the agents' host: the page, the API, the WebSocket from the page's origin and from
 # a foreign one. Printed as one JSON line.
@@ -157,7 +157,9 @@ def studio(tmp_path_factory):
         redis = running.run_in(NS_STUDIO, "-c", REDIS, str(redis_dir), str(DEFAULT_PORT), stdout=subprocess.PIPE,
                                text=True)
         assert redis.stdout.readline().strip() == "ready", "the embedded Redis did not start in the namespace"
-        running.run_in(NS_STUDIO, "recorder", "--record", RECORD, "--redis-url", url.rsplit("/", 1)[0] + "/1")
+        # On the canvas's host, given no keys, the recorder uses the studio's (the record socket takes only its key).
+        running.run_in(NS_STUDIO, "recorder", "--record", RECORD, "--redis-url", url.rsplit("/", 1)[0] + "/1",
+                       env={"AURORA_DATA": str(studio_data)})
         ready = tmp / "ready.json"
         with running.canvas_log.open("w") as log:
             canvas = running.run_in(NS_STUDIO, "canvas", "--agents", AGENTS, "--events", EVENTS, "--snapshots",
@@ -219,7 +221,7 @@ def test_agents_on_another_host_paint_across_and_are_seen_from_there(studio):
     assert code == 0, err
     assert "2 canvas(es)" in out and "ada" in out and "bob" in out and EVENTS in out
     served = [e for e in studio.canvas_entries() if e.get("msg") == "canvas ready"]
-    assert served and served[0]["curve"] == ["agents", "events", "snapshots"]  # the record socket: loopback
+    assert served and served[0]["curve"] == ["agents", "events", "snapshots", "record"]  # record: always CurveZMQ
     print(f"two agents across the veth pair, then peek and watch: {time.monotonic() - started:.1f}s")
 
 

@@ -33,6 +33,9 @@ def test_up_runs_the_studio_restarts_a_killed_canvas_and_stops_cleanly(tmp_path,
         assert any(f"open http://127.0.0.1:{web}/" in line for line in lines)
         replica.sync(timeout=10)
         replica.wait_for(lambda r: "scripted-1" in r.canvases and r.canvases["scripted-1"].ops > 0, timeout=20)
+        # The record socket took the recorder's own key; the agent proved its name with the studio's secret.
+        assert (tmp_path / "keys" / "authorized" / "recorder.key").is_file()
+        assert (tmp_path / "keys" / "hello.secret").stat().st_mode & 0o077 == 0
         # The web page is served, and the gateway reads the record as its read-only user.
         wait_until(lambda: _page(web).count("Enable sound") == 1, timeout=20, what="the web page served")
         wait_until(lambda: _agents(web).get("source") == "record" and any(

@@ -36,7 +36,7 @@ from services.agent.prompt import (News, PromptTooLong, Turn, changed_rows, drea
                                    question_system, statement_text, system_text, title_text, user_text)
 from services.agent.roster import AgentSpec
 from services.base.log import event
-from services.canvas.client import CanvasClient, CanvasGone
+from services.canvas.client import FATAL_CODES, CanvasClient, CanvasGone, RateLimited
 
 log = logging.getLogger("aurora.agent")
 
@@ -59,6 +59,7 @@ class Stats:
     ops_sent: int = 0
     ops_applied: int = 0
     ops_rejected: int = 0
+    refused: int = 0         # decisions the canvas refused whole (rate_limited, a frame too large, ...)
     unparsed_lines: int = 0  # lines the grammar let through that the parser refused: must stay 0
     works: int = 0
     dreams: int = 0
@@ -309,7 +310,11 @@ class Agent:
         lines = [op.text for op in ops]
         repeated, self._last_lines = bool(lines) and lines == self._last_lines, lines
         if to_send:
-            reply = self.client.decide("\n".join(to_send))
+            try:
+                reply = self.client.decide("\n".join(to_send))
+            except RemoteError as exc:  # CanvasGone (a resync) goes up to run(), which reconnects
+                self._refused(exc)
+                return
             self._take(reply, to_send, finished, now)
         else:
             self.last_result = "no op sent to the canvas"
@@ -327,6 +332,19 @@ class Agent:
         event(log, logging.INFO, "decided", agent=self.spec.name, tokens=self._spent[0],
               prompt_tokens=self._spent[1], restarted=self.stats.restarts > restarts,
               seconds=round(time.perf_counter() - t0, 4), generating_s=round(self._spent[2], 4), repeated=repeated)
+
+    def _refused(self, exc: RemoteError) -> None:
+        """The canvas refused the whole decision: nothing of it was applied. Rest as long as a rate limit asks;
+        any other refusal is the agent's own mistake, said and counted, and the agent goes on."""
+        if exc.code in FATAL_CODES:
+            raise exc
+        self.stats.refused += 1
+        self.last_result = f"no op applied: the canvas refused the decision ({exc.code})"
+        if isinstance(exc, RateLimited):
+            self._rest(self.clock() + exc.retry_after, "resting", "rate_limited")
+        else:
+            event(log, logging.ERROR, "the canvas refused a decision", agent=self.spec.name, code=exc.code,
+                  reason=exc.reason)
 
     def _play(self, ops: list[Op], prompt: str, studio: str, own: list[str]) -> tuple[list[str], list[Finished]]:
         """The lines to send, played first on a copy of the canvas: remember-notes go to the bank instead; a
@@ -390,14 +408,16 @@ class Agent:
         self.stats.sent.extend(sent)
         self.stats.ops_sent += len(sent)
         self.stats.ops_applied += len(reply["applied"])
-        self.stats.ops_rejected += len(reply["rejected"])
+        self.stats.ops_rejected += sum(r.get("count", 1) for r in reply["rejected"])
         for line in reply["applied"]:
             if line.startswith("feel "):
                 self.bank.record_feel(line[5:], now)
         if reply["notes"]:
             self.last_notes = (self.last_notes + [f"{n['pitch']} {n['duration']} {n['velocity']}"
                                                   for n in reply["notes"]])[-8:]
-        rejected = "; ".join(f"{r['text']} ({r['reason']})" for r in reply["rejected"])
+        rejected = "; ".join(f"{r['text']} ({r['reason']})" if "count" not in r else
+                             f"{r['count']} more lines ({', '.join(sorted(r.get('codes') or {}))})"
+                             for r in reply["rejected"])
         self.last_result = f"{len(reply['applied'])} ops applied" + (f"; refused: {rejected}" if rejected else "")
         done = sum(1 for line in reply["applied"] if line == "done")
         for work in finished[:done]:  # the canvas applied what the copy did; `[:done]` only if they disagree

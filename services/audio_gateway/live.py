@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import Counter, OrderedDict, defaultdict, deque
 from typing import Any
 
-from proto.events import OP_KINDS
+from proto.events import OP_KINDS, rejected_lines
 from services.audio_gateway.messages import png_path
 
 NOTES_KEPT = 50  # latest notes kept per agent
@@ -51,7 +51,7 @@ class LiveStudio:
         if kind in OP_KINDS:
             self.ops_applied[agent] += 1
         if kind == "rejected":
-            self.ops_rejected[agent] += 1
+            self.ops_rejected[agent] += sum(rejected_lines(data).values())
         elif kind == "note":
             self.notes[agent] += 1
             self.latest_notes[agent].append({"seq": seq, "time": time, **data})

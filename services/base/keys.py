@@ -4,6 +4,7 @@
     authorized/NAME.key                the public keys of the clients the canvas lets in (agents, recorders,
                                        viewers); its ZAP handler reads the folder again whenever it changes
     clients/NAME.key, NAME.key_secret  keypairs `aurora keys create` made on this host
+    hello.secret                       0600: what the proof in a plaintext hello is made from (hello_proof)
 
 and, outside it, the folders `aurora keys setup --dir DIR` fills, one per client, each for that client alone:
 
@@ -15,13 +16,19 @@ canvas's ZAP handler) ever sees half a key, and no other user ever sees a secret
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
+import hmac
 import os
 import re
+import secrets
 import shutil
 import stat
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import zmq.auth
 
@@ -32,6 +39,12 @@ SERVER = "canvas"
 # The key `aurora up` makes for the studio's own processes on the canvas's host (local_client): the one key that
 # may say hello as any agent. Every other key may speak only for the agent it is authorized as (PROTOCOL.md 13).
 STUDIO = "studio"
+# The one key the record socket takes (PROTOCOL.md section 13); it joins no other socket.
+RECORDER = "recorder"
+# A plaintext hello's proof that the studio lets the agent use its name (PROTOCOL.md section 13): given to each
+# agent by `aurora up` in this variable, else made by the client from hello.secret where it can read it.
+PROOF_ENV = "AURORA_HELLO_PROOF"
+HELLO_SECRET = "hello.secret"
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 
@@ -102,10 +115,41 @@ class Keys:
     def local_client(self, name: str = STUDIO) -> dict[str, str]:
         """The environment (AURORA_CURVE_SERVER_KEY, AURORA_CURVE_KEY) that lets this host's own services talk
         CurveZMQ to its canvas: the canvas's keypair and clients/NAME, each made (and NAME authorized) if missing.
-        For a supervisor whose canvas binds off loopback or runs with --curve."""
-        self.server_key(create=True)
-        _, secret = self.create_client(name, exist_ok=True)
+        For a supervisor whose canvas binds off loopback or runs with --curve, and for the record socket, which
+        takes only CurveZMQ: the canvas, the recorder and `aurora up` may each be first, so it is made under a lock."""
+        with self._locked():
+            self.server_key(create=True)
+            _, secret = self.create_client(name, exist_ok=True)
         return {SERVER_KEY_ENV: str(self.server_public), KEY_ENV: str(secret)}
+
+    def server_key_made(self) -> tuple[bytes, bytes]:
+        """The canvas's keypair, made if missing (under the same lock as local_client)."""
+        with self._locked():
+            return self.server_key(create=True)
+
+    def hello_secret(self) -> bytes:
+        """The secret plaintext hellos' proofs are made from, made if missing (0600, in a 0700 folder)."""
+        path = self.root / HELLO_SECRET
+        if not path.exists():
+            with self._locked():
+                if not path.exists():
+                    _write_private(path, secrets.token_hex(32), mode=0o600)
+        return path.read_bytes().strip()
+
+    def hello_proof(self, agent: str) -> str | None:
+        """The proof a plaintext hello as `agent` carries; None where the secret cannot be read or made (another
+        user's studio): the canvas then refuses the hello, saying what to do."""
+        try:
+            return hello_proof(self.hello_secret(), agent)
+        except OSError:
+            return None
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with open(self.root / ".lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            yield
 
     def give_client(self, name: str, directory: Path) -> tuple[Path, bool, bool]:
         """Everything client NAME needs, alone in `directory`/NAME/: its keypair NAME.key / NAME.key_secret (made
@@ -143,6 +187,11 @@ class Keys:
             except CurveError as exc:
                 bad[path] = str(exc)
         return found, bad
+
+
+def hello_proof(secret: bytes, agent: str) -> str:
+    """HMAC-SHA256 of the agent's name under the studio's hello secret, in hex."""
+    return hmac.new(secret, f"aurora hello {agent}".encode(), hashlib.sha256).hexdigest()
 
 
 def check_name(name: str) -> str:

@@ -41,6 +41,7 @@ from proto.messages import RECORDER_TYPES
 from proto.ops.parser import Op, parse
 from proto.events import record_item
 from proto.topics import encode_event
+from services.base.keys import Keys
 from services.base.redis_server import EmbeddedRedis, RedisUnavailable
 from services.bench.children import Server, free_address
 from services.scripted_agent.policy import decision
@@ -141,13 +142,17 @@ def _valkey_cpu(client: redis.Redis) -> float:
 
 
 class CanvasEnd:
-    """The canvas's side of the record socket, as the bench plays it: a ROUTER the recorder connects to."""
+    """The canvas's side of the record socket, as the bench plays it: a ROUTER the recorder connects to, a CurveZMQ
+    server with the studio's keypair as the canvas's record socket is (PROTOCOL.md section 13), so the batches cost
+    the encryption they cost in the studio. (No ZAP handler: libzmq lets the recorder's key in.)"""
 
     def __init__(self) -> None:
         self.address = free_address()
         self.sock = zmq.Context.instance().socket(zmq.ROUTER)
         self.sock.setsockopt(zmq.LINGER, 0)
         self.sock.setsockopt(zmq.MAXMSGSIZE, FRAME_LIMIT)
+        self.sock.curve_server = True
+        self.sock.curve_publickey, self.sock.curve_secretkey = Keys.studio().server_key_made()
         self.sock.bind(self.address)
         self.route: bytes | None = None  # the recorder's, from its hello
         self.last_route = b""

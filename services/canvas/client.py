@@ -5,12 +5,20 @@ heartbeats go out whenever the agent calls in (`decide`, `idle`). Around long wo
 (a model reading a long prompt), `with client.keepalive():` heartbeats from a helper thread. The socket is
 only ever used under `self.lock`, which is the full memory barrier ZeroMQ asks for when a socket moves
 between threads. Given `curve` (services/base/curve.py) it talks CurveZMQ, and a canvas that refuses its key
-ends it with KeyRefused; without, it refuses to connect to an address that is not loopback.
+ends it with KeyRefused; without, it refuses to connect to an address that is not loopback, and its hello carries
+the proof that the studio lets it use its name (PROTOCOL.md section 13): `proof`, else AURORA_HELLO_PROOF, else
+made from the studio's data folder (services/base/keys.py), which only the studio's owner can read.
+
+What the canvas refuses comes back as RemoteError, except what asks for a fresh start: a decision that got no
+reply in time, or that the canvas failed on (`internal`) or still holds (`decision_in_flight`), is CanvasGone,
+and the caller reconnects, which resyncs it with the canvas as it is. `rate_limited` is RateLimited, with the
+seconds until the canvas takes the next decision.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from contextlib import contextmanager
@@ -23,22 +31,36 @@ from proto.errors import ProtocolError, RemoteError
 from proto.heartbeat import INTERVAL, LIVENESS, RECONNECT_MAX, RECONNECT_MIN
 from proto.version import PROTOCOL_VERSION
 from services.base.curve import ClientCurve, HandshakeWatch, require
+from services.base.keys import PROOF_ENV, Keys
 
 log = logging.getLogger("aurora.client")
 
 REPLY_TYPES = frozenset({"welcome", "result", "heartbeat", "error", "wait"})
-FATAL_CODES = frozenset({"version_mismatch", "bad_name", "identity_mismatch", "key_refused"})
+FATAL_CODES = frozenset({"version_mismatch", "bad_name", "identity_mismatch", "key_refused", "unauthorized"})
+RESYNC_CODES = frozenset({"internal", "decision_in_flight"})  # only a fresh start (a new hello) helps
+# A decision with no reply, and no `wait` saying the canvas holds it, for this many heartbeat intervals (and at
+# least DECIDE_TIMEOUT_MIN_S: a canvas on a loaded machine may be slow) is taken as lost: the agent resyncs
+# rather than wait for ever while heartbeats keep it live.
+DECIDE_TIMEOUT_INTERVALS = 10
+DECIDE_TIMEOUT_MIN_S = 10.0
 
 
 class CanvasGone(Exception):
     """Nothing heard from the canvas for INTERVAL x LIVENESS: reconnect."""
 
 
+class RateLimited(RemoteError):
+    """The canvas took no more decisions of this agent for now (`rate_limited`): send again in `retry_after` s."""
+
+    def __init__(self, reason: str, retry_after: float):
+        super().__init__("rate_limited", reason, retry_after)
+
+
 class CanvasClient:
     def __init__(self, agent: str, address: str, *, model: str | None = None,
                  context: zmq.Context | None = None, protocol: str = PROTOCOL_VERSION,
                  view: dict[str, bool] | None = None, curve: ClientCurve | None = None,
-                 lists: dict[str, list[str]] | None = None):
+                 lists: dict[str, list[str]] | None = None, proof: str | None = None):
         require(address, curve)  # CurveError now, rather than a canvas that never answers plaintext
         self.curve = curve
         self.watch: HandshakeWatch | None = None
@@ -48,6 +70,7 @@ class CanvasClient:
         self.protocol = protocol
         self.view = view
         self.lists = lists  # the order of its manual's lists, told at hello so the study can read it
+        self.proof = proof
         self.context = context or zmq.Context.instance()
         self.sock: zmq.Socket | None = None
         self.interval = INTERVAL
@@ -56,6 +79,7 @@ class CanvasClient:
         self.welcome: dict[str, Any] | None = None
         self.reconnects = 0
         self.waits = 0  # replies the canvas said were waiting for the recorder
+        self.held_for: str | None = None  # the id of the message the last `wait` was about
         self.lock = threading.RLock()
 
     # -- connection --------------------------------------------------------------------------------
@@ -77,6 +101,8 @@ class CanvasClient:
         body = {"agent": self.agent, "protocol": self.protocol, "model": self.model, "view": self.view}
         if self.lists is not None:
             body["lists"] = self.lists
+        if self.curve is None:  # the key speaks for the name under CurveZMQ; on plaintext loopback, a proof
+            body["proof"] = self.proof or os.environ.get(PROOF_ENV) or Keys.studio().hello_proof(self.agent)
         hello = Message("hello", body, self.agent)
         reply = self._request(hello, timeout)
         self.welcome = reply.body
@@ -127,9 +153,24 @@ class CanvasClient:
     # -- traffic -----------------------------------------------------------------------------------
 
     def decide(self, text: str, timeout: float | None = None) -> dict[str, Any]:
-        """Send one decision's op-code text; return the `result` body."""
+        """Send one decision's op-code text; return the `result` body. With no reply (nor `wait`) within `timeout`
+        (default: DECIDE_TIMEOUT_INTERVALS heartbeat intervals, at least DECIDE_TIMEOUT_MIN_S), or a refusal only
+        a new hello helps, CanvasGone."""
+        if timeout is None:
+            timeout = max(self.interval * DECIDE_TIMEOUT_INTERVALS, DECIDE_TIMEOUT_MIN_S)
         with self.lock:
-            return self._request(Message("ops", {"text": text}, self.agent), timeout).body
+            try:
+                return self._request(Message("ops", {"text": text}, self.agent), timeout, held=True).body
+            except CanvasGone:
+                self._close(bye=True)  # a connection that may still look live to the canvas frees the name
+                raise
+            except RemoteError as exc:
+                if exc.code in RESYNC_CODES:
+                    self._close(bye=True)  # frees the name at once for the new hello
+                    raise CanvasGone(f"the canvas answered {exc.code}: {exc.reason}; resyncing") from None
+                if exc.code == "rate_limited":
+                    raise RateLimited(exc.reason, float(exc.retry_after or self.interval)) from None
+                raise
 
     def notify(self, msg_type: str, body: dict[str, Any]) -> None:
         """Send a message the canvas does not answer (`status`, `statement`); a refusal is logged."""
@@ -167,7 +208,9 @@ class CanvasClient:
         if gone:
             raise gone[0]
 
-    def _request(self, msg: Message, timeout: float | None) -> Message:
+    def _request(self, msg: Message, timeout: float | None, held: bool = False) -> Message:
+        """Send `msg` and return its reply. With `held`, a `wait` for it lifts `timeout`: the canvas has the
+        message and answers once the recorder has stored its effect, however long that takes."""
         assert self.sock is not None, "connect first"
         self._send(msg)
         give_up = time.monotonic() + timeout if timeout is not None else None
@@ -175,8 +218,10 @@ class CanvasClient:
             reply = self._drain(self.interval, parent=msg.id)
             if reply is not None:
                 if reply.type == "error":
-                    raise RemoteError(reply.body["code"], reply.body["reason"])
+                    raise RemoteError(reply.body["code"], reply.body["reason"], reply.body.get("retry_after"))
                 return reply
+            if held and self.held_for == msg.id:
+                give_up = None
             if self.watch is not None:
                 self.watch.check()  # KeyRefused: the canvas will never answer this key
             self._heartbeat_if_due()
@@ -204,6 +249,7 @@ class CanvasClient:
                                  f"({reply.body['code']}); reconnecting")
             if reply.type == "wait":  # the reply waits for the recorder; it will come (PROTOCOL.md 11)
                 self.waits += 1
+                self.held_for = reply.parent_id
                 log.info("the canvas holds our reply until it is recorded",
                          extra={"fields": {"reason": reply.body["reason"]}})
                 continue

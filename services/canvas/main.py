@@ -11,12 +11,14 @@ from pathlib import Path
 import zmq
 
 from proto.canvas import DEFAULT_HEIGHT, DEFAULT_WIDTH
-from proto.envelope import DEFAULT_FRAME_LIMIT
+from proto.messages import AGENT_FRAME_LIMIT
 from proto.heartbeat import INTERVAL, LIVENESS, REMOVE_AFTER
 from services.base import addresses, curve
-from services.base.keys import Keys
+from services.agent.roster import DEFAULT_ROSTER, RosterError
+from services.base.keys import Keys, hello_proof
 from services.base.log import event, setup
 from services.base.loop import ServiceLoop
+from services.canvas.limits import DecisionRate
 from services.canvas.sessions import Sessions
 from services.canvas.studio import Studio
 from services.canvas.zap import Security
@@ -67,7 +69,13 @@ def add_parser(sub) -> None:
     curve.add_server_arguments(p)
     p.add_argument("--width", type=int, default=DEFAULT_WIDTH, help=f"canvas width (default {DEFAULT_WIDTH})")
     p.add_argument("--height", type=int, default=DEFAULT_HEIGHT, help=f"canvas height (default {DEFAULT_HEIGHT})")
-    p.add_argument("--frame-limit", type=int, default=DEFAULT_FRAME_LIMIT, help="largest frame accepted, bytes")
+    p.add_argument("--frame-limit", type=int, default=AGENT_FRAME_LIMIT,
+                   help=f"largest frame decoded from an agent or viewer, bytes (default {AGENT_FRAME_LIMIT}: the "
+                        "largest valid message)")
+    p.add_argument("--roster", default=None, metavar="FILE",
+                   help="enforce the decisions_per_minute of each agent this roster names (`aurora up` passes its "
+                        "own; `default`: the bundled one, which the agents of an image use); agents it does not name "
+                        "are not rate-limited")
     p.add_argument("--ready-file", default=None, metavar="PATH",
                    help="once bound, write the three addresses here as JSON (bind to port * to let the OS choose)")
     p.add_argument("--heartbeat-interval", type=float, default=INTERVAL, help="seconds (PROTOCOL.md section 9)")
@@ -82,10 +90,15 @@ def add_parser(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     log = setup("aurora.canvas")
     addrs = addresses.from_args(args)
+    keys = Keys.studio()
     try:  # before anything binds: a socket that must take CurveZMQ never starts plaintext
         security = Security({"agents": addrs.agents, "events": addrs.events, "snapshots": addrs.snapshots,
-                             "record": addrs.record}, force=args.curve, keys=Keys.studio())
-    except curve.CurveError as exc:
+                             "record": addrs.record}, force=args.curve, keys=keys)
+        roster = DEFAULT_ROSTER if args.roster == "default" else args.roster
+        rate = DecisionRate.from_roster(roster) if roster else DecisionRate()
+        # A plaintext hello proves its name with the studio's hello secret (PROTOCOL.md section 13).
+        secret = None if "agents" in security.curve else keys.hello_secret()
+    except (curve.CurveError, RosterError, OSError) as exc:
         print(f"aurora canvas: {exc}", file=sys.stderr, flush=True)
         return 2
     loop = ServiceLoop("canvas")
@@ -98,7 +111,8 @@ def run(args: argparse.Namespace) -> int:
     outbox = ZmqOutbox(loop, agents, snapshots, pub, record)
     sessions = Sessions(args.heartbeat_interval, args.liveness, args.remove_after)
     studio = Studio(outbox, width=args.width, height=args.height, frame_limit=args.frame_limit, sessions=sessions,
-                    durable=not args.volatile)
+                    durable=not args.volatile, rate=rate,
+                    proof=None if secret is None else lambda name: hello_proof(secret, name))
     studio.counters = loop.counters  # one set of counters for the service
     # On CurveZMQ, each message comes with the name its connection's key is authorized under (ZAP's User-Id).
     loop.on_frames(agents, studio.on_agent_frames, with_user="agents" in security.curve)
@@ -123,7 +137,7 @@ def run(args: argparse.Namespace) -> int:
     event(log, logging.INFO, "canvas ready", agents=addrs.agents, events=addrs.events,
           snapshots=addrs.snapshots, record=addrs.record, width=args.width, height=args.height,
           journal="volatile" if args.volatile else "durable (serving agents once a recorder has said hello)",
-          curve=security.curve)
+          curve=security.curve, rate_limited=sorted(rate.limits))
     try:
         loop.run()
     finally:

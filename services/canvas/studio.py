@@ -6,24 +6,30 @@ against a fake transport and the real service only wires sockets to them (servic
 
 from __future__ import annotations
 
+import hmac
+import logging
 import time
 from collections import Counter
 from typing import Any, Callable, Protocol
 
 from proto.canvas import DEFAULT_HEIGHT, DEFAULT_WIDTH, CanvasModel
-from proto.envelope import DEFAULT_FRAME_LIMIT, Message, decode, encode
+from proto.envelope import Message, decode, encode
 from proto.errors import CODES, ProtocolError
-from proto.messages import ACTIVITIES, AGENT_TYPES, RECORDER_TYPES, SNAPSHOT_TYPES, USAGE_FIELDS, echo_problem
+from proto.messages import (ACTIVITIES, AGENT_FRAME_LIMIT, AGENT_TYPES, RECORDER_TYPES, REJECTED_EACH_MAX,
+                            SNAPSHOT_TYPES, USAGE_FIELDS, echo_problem)
 from proto.names import name_problem
 from proto.ops.manual import LIST_NAMES, valid_lists
 from proto.ops.parser import Op, parse
 from proto.events import record_item
 from proto.topics import encode_event, encode_tick
 from proto.version import PROTOCOL_VERSION, compatible
+from services.base.log import event
 from services.canvas.journal import Held, Journal
+from services.canvas.limits import DecisionRate
 from services.canvas.recording import RecorderLink
 from services.canvas.sessions import LIVE, MISSING, Session, Sessions
 
+log = logging.getLogger("aurora.canvas")
 SENDER = "canvas"
 VIEW_OPTIONS = frozenset({"coords", "cursor"})
 
@@ -44,8 +50,9 @@ class Outbox(Protocol):
 
 class Studio:
     def __init__(self, outbox: Outbox, *, width: int = DEFAULT_WIDTH, height: int = DEFAULT_HEIGHT,
-                 frame_limit: int = DEFAULT_FRAME_LIMIT, sessions: Sessions | None = None,
-                 clock: Callable[[], float] = time.monotonic, durable: bool = True):
+                 frame_limit: int = AGENT_FRAME_LIMIT, sessions: Sessions | None = None,
+                 clock: Callable[[], float] = time.monotonic, durable: bool = True,
+                 rate: DecisionRate | None = None, proof: Callable[[str], str] | None = None):
         CanvasModel(width, height)  # refuse a bad size at start-up, not at the first agent
         self.outbox = outbox
         self.width, self.height = width, height
@@ -62,6 +69,10 @@ class Studio:
                                      liveness=self.sessions.liveness, clock=clock, adopt=self._adopt,
                                      applied=lambda: self.seq, canvas_of=lambda agent: self.canvases.get(agent))
         self.early_snapshots: list[tuple[bytes, Message]] = []  # asked for before the recorder said hello
+        self.rate = rate or DecisionRate()
+        # On a plaintext agents socket, a hello proves its name: proof(name) is what it must carry (section 13).
+        self.proof = proof
+        self.in_flight: set[str] = set()  # agents whose last decision's reply has not gone out yet
 
     # -- transport edges ---------------------------------------------------------------------------
 
@@ -74,6 +85,7 @@ class Studio:
                 self._error(frames[0], ProtocolError(f"expected 1 frame, got {len(frames) - 1}"))
             return
         route, frame = frames
+        msg: Message | None = None
         try:
             msg = decode(frame, limit=self.frame_limit, accept=AGENT_TYPES)
             if not self.recorder.ready:  # it knows no one yet: a hello is to retry, anything else to say hello
@@ -85,6 +97,22 @@ class Studio:
             self._dispatch(route, msg, user)
         except ProtocolError as exc:
             self._error(route, exc)
+        except Exception as exc:  # a bug in a handler: the agent hears of it, the service goes on
+            self._failed(route, msg, exc)
+
+    def _failed(self, route: bytes, msg: Message | None, exc: Exception) -> None:
+        """A handler raised on `msg`. What it published before stays (each event was applied first); the agent
+        is told to resync rather than left waiting for a reply that will never come."""
+        self.counters["handler_errors"] += 1
+        session = self.sessions.by_route.get(route)
+        if session is not None:
+            self.in_flight.discard(session.agent)
+        kind = msg.type if msg is not None else "message"
+        log.exception("a handler failed; the agent is told to resync", extra={"fields": {
+            "type": kind, "agent": session.agent if session else None, "error": repr(exc)[:200]}})
+        self._error(route, ProtocolError(f"the canvas failed on this {kind} ({type(exc).__name__}); what it "
+                                         "applied before failing stays: say hello again to see the canvas as it is",
+                                         code="internal", parent_id=msg.id if msg is not None else None))
 
     def on_snapshot_frames(self, frames: list[bytes]) -> None:
         if len(frames) != 2:
@@ -211,6 +239,9 @@ class Studio:
             raise ProtocolError(f"this connection's key is authorized as {user[:64]!r}, so it may say hello as "
                                 f"{user[:64]!r} only; give agent {name!r} a key of its own (aurora keys create "
                                 f"{name})", code="identity_mismatch", parent_id=msg.id)
+        if user is None and self.proof is not None and not hmac.compare_digest(
+                str(body.get("proof") or "").encode(), self.proof(name).encode()):
+            self._refused_name(name, msg)
         view = body.get("view") or {}
         if set(view) - VIEW_OPTIONS or not all(type(v) is bool for v in view.values()):
             raise ProtocolError(f"view options are booleans named {', '.join(sorted(VIEW_OPTIONS))}",
@@ -242,33 +273,68 @@ class Studio:
             "heartbeat_interval": self.sessions.interval, "liveness": self.sessions.liveness,
         }, SENDER), current)
 
+    def _refused_name(self, name: str, msg: Message) -> None:
+        self.counters["hellos_unproven"] += 1
+        event(log, logging.WARNING, "refused a hello that does not prove its name", agent=name,
+              proof="wrong" if msg.body.get("proof") else "none", refused_total=self.counters["hellos_unproven"])
+        raise ProtocolError(f"a hello as {name!r} on this socket carries the proof the studio gives that agent "
+                            "(AURORA_HELLO_PROOF, or read from the studio's data folder by its owner); from another "
+                            f"user or host, connect with a CurveZMQ key of its own (aurora keys create {name})",
+                            code="unauthorized", parent_id=msg.id)
+
+    def _admit(self, session: Session, msg: Message) -> None:
+        """One decision in flight per agent, and no more than its roster allows per minute (section 7)."""
+        if session.agent in self.in_flight:
+            raise ProtocolError("this agent's previous decision has not been answered yet; wait for its reply "
+                                "(one decision at a time)", code="decision_in_flight", parent_id=msg.id)
+        wait = self.rate.admit(session.agent, self.clock())
+        if wait is not None:
+            self.counters["decisions_rate_limited"] += 1
+            raise ProtocolError(f"this agent's decisions per minute are spent (its roster's limit, "
+                                f"{self.rate.limits[session.agent]}); send again in {wait:.1f}s",
+                                code="rate_limited", parent_id=msg.id, retry_after=round(wait, 3))
+
     def _ops(self, session: Session, msg: Message) -> None:
+        self._admit(session, msg)
+        self.in_flight.add(session.agent)
         canvas = self.canvases[session.agent]
         applied: list[str] = []
         rejected: list[dict[str, Any]] = []
+        flood: dict[str, Any] | None = None  # the refused lines past REJECTED_EACH_MAX, summed
         notes: list[dict[str, Any]] = []
         for item in parse(msg.body["text"]):
             if isinstance(item, Op):
                 item = canvas.refusal(item) or item
             if not isinstance(item, Op):
-                rejection = {"text": item.text, "code": item.code, "reason": item.reason}
-                rejected.append(rejection)
-                self._publish(session.agent, "rejected", rejection, parent_id=msg.id)  # for the study
                 self.counters["ops_rejected"] += 1
                 self.counters[f"rejected_{item.code}"] += 1
+                if len(rejected) < REJECTED_EACH_MAX:
+                    rejection = {"text": item.text, "code": item.code, "reason": item.reason}
+                    rejected.append(rejection)
+                    self._publish(session.agent, "rejected", rejection, parent_id=msg.id)  # for the study
+                else:
+                    flood = flood or {"text": item.text, "code": item.code, "reason": item.reason, "count": 0,
+                                      "codes": Counter()}
+                    flood["count"] += 1
+                    flood["codes"][item.code] += 1
                 continue
             for kind, data in canvas.apply(item):
                 self._publish(session.agent, kind, data, parent_id=msg.id)
                 if kind == "note":
                     notes.append({k: v for k, v in data.items() if k != "op"})
             applied.append(item.text)
+        if flood is not None:  # one event for the rest of a flood of refused lines, not one per line
+            flood["codes"] = dict(flood["codes"])
+            rejected.append(flood)
+            self._publish(session.agent, "rejected", flood, parent_id=msg.id)
         self.counters["ops_applied"] += len(applied)
         self.counters["decisions"] += 1
+        agent = session.agent
         self._reply(session.route, msg.reply("result", {
             "applied": applied, "rejected": rejected, "notes": notes,
             "view": canvas.view(**(session.view or {})), "state": canvas.state(), "cells": list(canvas.rows()),
             "seq": self.seq,
-        }, SENDER), session)
+        }, SENDER), session, done=lambda: self.in_flight.discard(agent))
 
     def _status(self, session: Session, msg: Message) -> None:
         body = msg.body
@@ -314,10 +380,13 @@ class Studio:
         if self.journal.durable:
             self.recorder.changed(agent, kind)
 
-    def _reply(self, route: bytes, msg: Message, session: Session) -> None:
-        """A reply that shows the effect of this decision's events: sent once they are committed."""
-        self.journal.hold(Held(self.seq, lambda: self._send(route, msg, session), self.clock(), route,
-                               msg.parent_id))
+    def _reply(self, route: bytes, msg: Message, session: Session, done: Callable[[], None] | None = None) -> None:
+        """A reply that shows the effect of this decision's events: sent once they are committed (then `done`)."""
+        def release() -> None:
+            if done is not None:
+                done()
+            self._send(route, msg, session)
+        self.journal.hold(Held(self.seq, release, self.clock(), route, msg.parent_id))
 
     def _send(self, route: bytes, msg: Message, session: Session | None = None) -> None:
         self.outbox.send(route, encode(msg))
@@ -331,4 +400,6 @@ class Studio:
 
 def _error_message(exc: ProtocolError) -> Message:
     body = {"code": exc.code, "number": CODES[exc.code], "reason": exc.reason}
+    if exc.retry_after is not None:
+        body["retry_after"] = exc.retry_after
     return Message("error", body, SENDER, parent_id=exc.parent_id)

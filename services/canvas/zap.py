@@ -2,8 +2,11 @@
 that lets in only the keys in DATA/keys/authorized/, logging and counting every key it refuses.
 
 A socket bound to loopback stays plaintext unless the canvas runs with `--curve`; a socket bound anywhere else
-is a CURVE server, and the canvas will not start without its key (no plaintext fallback). Every CURVE socket has
-its name as ZAP domain, so a refusal says which socket refused. The ZAP handler (pyzmq's ThreadAuthenticator) is
+is a CURVE server, and the canvas will not start without its key (no plaintext fallback). The record socket is a
+CURVE server wherever it binds: it takes only the recorder's key (on one host the canvas's keypair is made at its
+first start, and the recorder's by whichever of the two comes first). Every CURVE socket has its name as ZAP
+domain: the handler lets a key join only the sockets its name may join (`may_join`), and a refusal says which
+socket refused. The ZAP handler (pyzmq's ThreadAuthenticator) is
 a thread in the canvas's process and context, started before any socket binds: libzmq lets every CURVE client
 in when no handler answers. Handshakes that fail before ZAP (a plaintext client, the wrong canvas key) are seen
 on each socket's monitor and logged as well.
@@ -22,7 +25,7 @@ from zmq.auth.thread import ThreadAuthenticator
 from zmq.utils.monitor import parse_monitor_message
 
 from services.base.curve import CurveError, fingerprint, is_loopback
-from services.base.keys import STUDIO, Keys
+from services.base.keys import RECORDER, STUDIO, Keys
 from services.base.log import event
 from services.base.loop import ServiceLoop
 
@@ -31,6 +34,12 @@ log = logging.getLogger("aurora.canvas.zap")
 LOG_EVERY = 60.0  # seconds: the same refusal again and again is logged once a minute, and counted every time
 REFUSED, FAILED = "keys_refused", "curve_handshakes_failed"
 PROTOCOL_ERRORS = {getattr(zmq, n): n[len("PROTOCOL_ERROR_"):] for n in dir(zmq) if n.startswith("PROTOCOL_ERROR_")}
+
+
+def may_join(domain: str, name: str) -> bool:
+    """Whether an authorized key named `name` may join socket `domain`: the record socket only the recorder's, and
+    the recorder's no other (PROTOCOL.md section 13)."""
+    return (name == RECORDER) == (domain == "record")
 
 
 class Throttle:
@@ -78,17 +87,22 @@ class AuthorizedKeys:
 
     def callback(self, domain: str, key: bytes) -> bool:
         name = self.current().get(key)
-        self.granted = name
-        if name is not None:
+        self.granted = name if name is not None and may_join(domain, name) else None
+        if self.granted is not None:
             event(log, logging.INFO, "let a client in", socket=domain, name=name, peer=self.peer)
             return True
         self.counters[REFUSED] += 1  # the key was seeded: no new key is ever added from this thread
         quiet = self.throttle.due((key, self.peer, domain))
-        if quiet is not None:
-            event(log, logging.WARNING, "refused a client whose key is not authorized",
-                  socket=domain, fingerprint=fingerprint(key), key=key.decode("ascii", "replace"), peer=self.peer,
-                  refused_since_last_said=quiet, refused_total=self.counters[REFUSED],
+        if quiet is None:
+            return False
+        said = dict(socket=domain, fingerprint=fingerprint(key), key=key.decode("ascii", "replace"), peer=self.peer,
+                    refused_since_last_said=quiet, refused_total=self.counters[REFUSED])
+        if name is None:
+            event(log, logging.WARNING, "refused a client whose key is not authorized", **said,
                   to_let_it_in="aurora keys authorize FILE (its NAME.key)")
+        else:
+            event(log, logging.WARNING, "refused a key on a socket it may not join", **said, name=name,
+                  who_may=f"the record socket takes only the key authorized as {RECORDER!r}, which joins no other")
         return False
 
 
@@ -130,18 +144,22 @@ class Security:
 
     def __init__(self, endpoints: dict[str, str], *, force: bool, keys: Keys):
         self.endpoints, self.keys = endpoints, keys
-        self.curve = [name for name, endpoint in endpoints.items() if force or not is_loopback(endpoint)]
+        self.curve = [name for name, endpoint in endpoints.items()
+                      if force or name == "record" or not is_loopback(endpoint)]
         self.server: tuple[bytes, bytes] | None = None
         self.guard: Guard | None = None
         self.throttle = Throttle()
-        if self.curve:
-            why = ("the canvas runs with --curve" if force else
-                   "; ".join(f"the {n} socket binds {endpoints[n]}, which is not loopback" for n in self.curve))
-            try:
-                self.server = keys.server_key(create=False)
-            except CurveError as exc:
-                raise CurveError(f"{why}: there the canvas takes only CurveZMQ, and {exc} (or bind 127.0.0.1 "
-                                 "to keep a studio on this machine plaintext)") from None
+        off = [n for n in self.curve if not is_loopback(endpoints[n])]
+        if not (force or off):  # only the record socket, on this host: the studio makes its own keys
+            self.server = keys.server_key_made()
+            return
+        why = ("the canvas runs with --curve" if force else
+               "; ".join(f"the {n} socket binds {endpoints[n]}, which is not loopback" for n in off))
+        try:
+            self.server = keys.server_key(create=False)
+        except CurveError as exc:
+            raise CurveError(f"{why}: there the canvas takes only CurveZMQ, and {exc} (or bind 127.0.0.1 "
+                             "to keep a studio on this machine plaintext)") from None
 
     def start(self, loop: ServiceLoop) -> None:
         if not self.curve:
@@ -149,7 +167,7 @@ class Security:
         for name in (REFUSED, FAILED):
             loop.counters[name] += 0  # the ZAP thread only ever updates keys that exist
         provider = AuthorizedKeys(self.keys, loop.counters)
-        if not provider.current():
+        if self.curve != ["record"] and not provider.current():
             event(log, logging.WARNING, "no client key is authorized: every CurveZMQ client will be refused "
                   "(`aurora keys create NAME`, `aurora keys authorize FILE`)", folder=str(self.keys.authorized))
         self.guard = Guard(loop.context, provider)

@@ -35,6 +35,7 @@ from proto.heartbeat import INTERVAL, LIVENESS, RECONNECT_MAX, RECONNECT_MIN
 from proto.messages import CANVAS_TO_RECORDER_TYPES
 from services.base import addresses, curve
 from services.base.datadir import data_dir
+from services.base.keys import RECORDER, Keys
 from services.base.log import event, setup
 from services.base.loop import ServiceLoop
 from services.recorder.retention import Policy, Retention, RetentionThread
@@ -270,7 +271,7 @@ def run(args: argparse.Namespace) -> int:
               "(`aurora up` starts one and passes it)", flush=True)
         return 2
     addrs = addresses.from_args(args)
-    keys = curve.client_from_args(args, addrs.record, prog="recorder")
+    keys = curve.client_from_args(args, addrs.record, prog="recorder", default=_local_keys(args, addrs.record))
     loop = ServiceLoop("recorder")
     loop.install_signal_handlers()
     sock = loop.socket(zmq.DEALER, MAXMSGSIZE=FRAME_LIMIT, SNDHWM=0)
@@ -315,6 +316,19 @@ def _retention(args: argparse.Namespace, url: str) -> RetentionThread:
                     every=args.retention_every)
     client = redis.Redis.from_url(url, socket_timeout=30, socket_connect_timeout=2, health_check_interval=10)
     return RetentionThread(Retention(client, folder, policy, on_corrupt=_report_corrupt)).start()
+
+
+def _local_keys(args, record: str) -> dict[str, str] | None:
+    """The record socket takes only CurveZMQ, and only the recorder's key (PROTOCOL.md section 13). On the canvas's
+    host, given no keys, the recorder uses the studio's own (DATA/keys, made if missing, as the canvas does)."""
+    if args.curve_server_key or args.curve_key or os.environ.get(curve.SERVER_KEY_ENV) \
+            or os.environ.get(curve.KEY_ENV) or not curve.is_loopback(record):
+        return None
+    try:
+        return Keys.studio().local_client(RECORDER)
+    except (curve.CurveError, OSError) as exc:
+        raise SystemExit(f"aurora recorder: the record socket takes only the recorder's CurveZMQ key, and this host's "
+                         f"cannot be read or made ({exc}); give --curve-server-key and --curve-key") from None
 
 
 def _report_corrupt(key: str, entry_id: str, reason: str) -> None:

@@ -21,7 +21,7 @@ import redis
 from proto.canvas import CanvasModel
 from proto.envelope import decode
 from proto.canvas import digest_of
-from proto.events import OP_KINDS
+from proto.events import OP_KINDS, rejected_lines
 from services.recorder import archive
 from services.recorder.png import canvas_png
 
@@ -115,8 +115,8 @@ class Store:
         counts[facts, "events"] += 1
         if kind in OP_KINDS:
             counts[facts, "ops_applied"] += 1
-        if kind == "rejected":
-            counts[facts, "ops_rejected"] += 1
+        if kind == "rejected":  # one refused line, or the sum of a flood of them (PROTOCOL.md section 5)
+            counts[facts, "ops_rejected"] += sum(rejected_lines(data or {}).values())
         elif kind == "note":
             fields = [v for k in NOTE_FIELDS if k in data for v in (k, data[k])]
             _command(args, "XADD", f"aurora:notes:{agent}", f"{seq}-0", *fields,

@@ -19,7 +19,7 @@ from typing import Any, Iterable
 from proto.canvas import CanvasModel
 from proto.envelope import Message
 from proto.messages import echo_problem
-from proto.events import OP_KINDS, RECORDED_FEELING, apply_event
+from proto.events import OP_KINDS, RECORDED_FEELING, apply_event, rejected_lines
 from proto.ops.manual import valid_lists
 from proto.ops.parser import Op, parse_line
 from proto.ops.table import BLANK, COLOURS, OPS
@@ -205,7 +205,7 @@ def _fact(kind: str, data: dict[str, Any], msg: Message) -> Any:
     if kind == "statement":
         return int(data["work"]), str(data["text"])
     if kind == "rejected":
-        return str(data.get("code") or "unknown")
+        return rejected_lines(data)
     if kind == "echo":
         problem = echo_problem(data)
         if problem:
@@ -268,9 +268,9 @@ def _count(agent: AgentStudy, kind: str, fact: Any, msg: Message) -> None:
             agent.last_decision = msg.parent_id
             end_decision(agent)
         agent.decision_lines.append(str(msg.body["data"].get("op") or msg.body["data"].get("text")))
-        if kind == "rejected":
-            agent.ops_rejected += 1
-            agent.refused[fact] += 1
+        if kind == "rejected":  # one refused line, or the sum of a flood of them (PROTOCOL.md section 5)
+            agent.ops_rejected += sum(fact.values())
+            agent.refused.update(fact)
         else:
             agent.ops_applied += 1
     if kind == "joined":

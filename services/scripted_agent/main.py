@@ -11,7 +11,7 @@ import time
 from proto.errors import RemoteError
 from services.base import addresses, curve
 from services.base.log import event, setup
-from services.canvas.client import CanvasClient, CanvasGone
+from services.canvas.client import FATAL_CODES, CanvasClient, CanvasGone, RateLimited
 from services.scripted_agent.policy import decision
 
 
@@ -44,22 +44,34 @@ def run(args: argparse.Namespace) -> int:
         return 2
     except CanvasGone:
         return 0  # stopped before the canvas answered
-    turn = 0
+    turn, text = 0, None
     while not stop and (args.decisions == 0 or turn < args.decisions):
-        text = decision(rng, args.ops, args.done_every, turn)
+        text = text or decision(rng, args.ops, args.done_every, turn)
+        pause = args.pace
         try:
             client.decide(text)
-            turn += 1
+            turn, text = turn + 1, None
+        except RateLimited as exc:  # nothing applied: the same decision again once the canvas takes it
+            event(log, logging.INFO, "rate limited by the canvas", retry_after=exc.retry_after)
+            pause = max(pause, exc.retry_after)
+        except RemoteError as exc:
+            if exc.code in FATAL_CODES:
+                event(log, logging.ERROR, "canvas refused this agent", code=exc.code, reason=exc.reason)
+                client.close()
+                return 2
+            event(log, logging.ERROR, "the canvas refused a decision", code=exc.code, reason=exc.reason)
+            turn, text = turn + 1, None
         except CanvasGone:
+            text = None  # as before rate limits: the next decision is drawn afresh
             event(log, logging.WARNING, "canvas gone; reconnecting")
             try:
                 client.connect_with_backoff(should_stop=lambda: bool(stop))
             except CanvasGone:
                 break  # stopped while the canvas was away
-        if args.pace:
-            end = time.monotonic() + args.pace
+        if pause:
+            end = time.monotonic() + pause
             while not stop and time.monotonic() < end:
                 client.idle()
-                time.sleep(min(0.05, args.pace))  # pacing between decisions is the point here
+                time.sleep(min(0.05, pause))  # pacing between decisions is the point here
     client.close()
     return 0

@@ -21,7 +21,7 @@ from services.agent.models import ModelError, resolve
 from services.base import addresses
 from services.base.datadir import data_dir
 from services.base.curve import is_loopback
-from services.base.keys import Keys
+from services.base.keys import PROOF_ENV, RECORDER, Keys
 from services.base.redis_server import EmbeddedRedis, RedisUnavailable, add_port_argument, url_with_credentials
 from services.recorder import archive
 from services.supervisor import plan
@@ -68,13 +68,19 @@ def _redis(args, data: os.PathLike) -> tuple[str, EmbeddedRedis | None]:
     return server.url, server
 
 
+def _proof(name: str, keys_env: dict[str, str]) -> dict[str, str]:
+    """What proves an agent's name at its hello (PROTOCOL.md 13): its CurveZMQ key, else the studio's proof."""
+    return {} if keys_env else {PROOF_ENV: Keys.studio().hello_proof(name) or ""}
+
+
 def _agent_children(args, specs, admin_url: str, addr_args: list[str], keys_env: dict[str, str]) -> list[Child]:
     admin = redis.Redis.from_url(admin_url)
 
     def env_for(name: str):
         def env() -> dict[str, str]:
             password = grant(admin, name)  # a fresh password per start: a stale process loses access
-            return {**os.environ, **keys_env, "AURORA_MEMORY_URL": agent_url(admin_url, name, password)}
+            return {**os.environ, **keys_env, **_proof(name, keys_env),
+                    "AURORA_MEMORY_URL": agent_url(admin_url, name, password)}
         return env
 
     return [Child(f"agent {s.name}", ["agent", s.name, "--roster", args.roster, *addr_args], env_for(s.name), say)
@@ -131,10 +137,13 @@ def run(args: argparse.Namespace) -> int:
     curve_on = args.curve or not all(is_loopback(a) for a in (addrs.agents, addrs.events, addrs.snapshots,
                                                                 addrs.record))
     keys_env = Keys.studio().local_client() if curve_on else {}
+    # The record socket takes only the recorder's own key, wherever it binds.
+    recorder_env = {**os.environ, **Keys.studio().local_client(RECORDER)}
     # The recorder first: the canvas serves no one until a recorder has told it what the record holds.
-    recorder = Child("recorder", ["recorder", *addr_args],
-                     lambda: {**os.environ, **keys_env, "REDIS_URL": redis_url}, say)
-    canvas = Child("canvas", ["canvas", *addr_args, *(["--curve"] if curve_on else [])], say=say)
+    recorder = Child("recorder", ["recorder", *addr_args], lambda: {**recorder_env, "REDIS_URL": redis_url}, say)
+    # The canvas enforces the roster's limits itself, read from the file the agents read theirs from.
+    canvas = Child("canvas", ["canvas", *addr_args, *(["--curve"] if curve_on else []),
+                              *([] if args.no_agents else ["--roster", args.roster])], say=say)
     reader_env = _reader_env(redis_url)
     gateway = Child("gateway", ["gateway", "--host", args.gateway_host, "--port", str(args.gateway_port),
                                 *addr_args], lambda: {**reader_env(), **keys_env}, say)
@@ -142,7 +151,7 @@ def run(args: argparse.Namespace) -> int:
     for i in range(args.scripted):
         agents.append(Child(f"scripted-{i + 1} (non-LLM)", ["scripted-agent", f"scripted-{i + 1}", "--seed", str(i),
                                                            "--pace", "0.5", "--done-every", "40", *addr_args],
-                            lambda: {**os.environ, **keys_env}, say))
+                            lambda n=f"scripted-{i + 1}": {**os.environ, **keys_env, **_proof(n, keys_env)}, say))
     children = [recorder, canvas, gateway, *agents]
     stopping: list[int] = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))

@@ -11,6 +11,7 @@ from collections import Counter
 import pytest
 
 from services.agent.memory import MemoryBank, agent_url, grant
+from services.base.keys import PROOF_ENV, Keys
 from services.canvas.replica import Replica
 from tests.support.processes import addr_args, aurora, canvas_process
 
@@ -52,7 +53,9 @@ def run_agent(tmp_path, addrs, memory_url: str, decisions: int, *extra: str) -> 
     roster.write_text(ROSTER)
     proc = aurora("agent", "smol", "--roster", str(roster), "--decisions", str(decisions), *addr_args(addrs),
                   *extra, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                  env_extra={"AURORA_MEMORY_URL": memory_url, "AURORA_DATA": str(tmp_path / "data")})
+                  env_extra={"AURORA_MEMORY_URL": memory_url, "AURORA_DATA": str(tmp_path / "data"),
+                             # its own data folder, not the canvas's: the studio gives it the proof of its name
+                             PROOF_ENV: Keys.studio().hello_proof("smol")})
     out, err = proc.communicate(timeout=400)
     assert proc.returncode == 0, err[-2000:]
     stats = re.search(r"aurora agent smol stopped: (\{.*\})", out)

@@ -5,7 +5,6 @@ nothing, and a canvas will not bind plaintext off loopback. tests/test_netns.py 
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -24,26 +23,9 @@ from tests.support.processes import ROOT, addr_args, aurora, free_port, stop, wa
 
 
 @pytest.fixture
-def ctx():
-    context = zmq.Context()
-    yield context
-    context.destroy(0)
-
-
-@pytest.fixture
 def studio(tmp_path):
     with curve_canvas(tmp_path / "data") as running:
         yield running
-
-
-def _logged(studio, msg: str, **fields) -> list[dict]:
-    return [e for e in studio.entries() if e.get("msg") == msg and all(e.get(k) == v for k, v in fields.items())]
-
-
-def _stopped_counters(studio) -> dict:
-    studio.proc.send_signal(signal.SIGTERM)
-    studio.proc.wait(10)
-    return next(e["counters"] for e in studio.entries() if e.get("msg") == "stopped")
 
 
 def test_an_authorized_agent_paints_and_an_authorized_viewer_sees_it(studio, ctx):
@@ -57,7 +39,7 @@ def test_an_authorized_agent_paints_and_an_authorized_viewer_sees_it(studio, ctx
     replica = Replica(studio.addrs.events, studio.addrs.snapshots, context=ctx, curve=studio.client("viewer"))
     replica.sync()
     assert replica.canvases["ada"].ops >= 30
-    assert _logged(studio, "canvas ready")[0]["curve"] == ["agents", "events", "snapshots", "record"]
+    assert studio.logged("canvas ready")[0]["curve"] == ["agents", "events", "snapshots", "record"]
     replica.close()
 
 
@@ -94,12 +76,12 @@ def test_an_unknown_key_is_refused_at_once_and_the_canvas_logs_and_counts_it(stu
                    env_extra=studio.env(), stderr=subprocess.PIPE, text=True)
     _, err = agent.communicate(timeout=30)
     assert agent.returncode == 2 and "key_refused" in err
-    wait_until(lambda: len(_logged(studio, "refused a client whose key is not authorized")) >= 1, timeout=5)
-    refusal = _logged(studio, "refused a client whose key is not authorized")[0]
+    wait_until(lambda: len(studio.logged("refused a client whose key is not authorized")) >= 1, timeout=5)
+    refusal = studio.logged("refused a client whose key is not authorized")[0]
     assert refusal["level"] == "warning" and refusal["socket"] == "agents" and refusal["peer"] == "127.0.0.1"
     assert refusal["fingerprint"] == mallory.fingerprint == fingerprint(refusal["key"])
     # Throttled: the same key from the same peer is said once a minute, but every refusal is counted.
-    assert _stopped_counters(studio)["keys_refused"] >= 2
+    assert studio.stopped_counters()["keys_refused"] >= 2
 
 
 def test_a_viewer_with_an_unknown_key_is_told_why_and_one_with_the_wrong_canvas_key_is_given_a_hint(studio, ctx):
@@ -128,8 +110,8 @@ def test_a_plaintext_client_gets_nothing_from_a_curve_socket_and_the_canvas_says
     with pytest.raises(CanvasGone):
         plain.connect(timeout=1.5)
     plain.close(bye=False)
-    wait_until(lambda: _logged(studio, "a peer failed the CurveZMQ handshake", socket="agents"), timeout=5)
-    assert _stopped_counters(studio)["curve_handshakes_failed"] >= 1
+    wait_until(lambda: studio.logged("a peer failed the CurveZMQ handshake", socket="agents"), timeout=5)
+    assert studio.stopped_counters()["curve_handshakes_failed"] >= 1
 
 
 def test_the_canvas_will_not_bind_plaintext_off_loopback_and_says_to_run_aurora_keys(tmp_path):
@@ -189,3 +171,14 @@ def _ok(request) -> bool:
         return request().status_code == 200
     except Exception:
         return False
+
+
+def test_the_recorder_s_key_joins_no_socket_but_the_record_socket(studio, ctx):
+    recorder = studio.client("recorder")
+    client = CanvasClient("recorder", studio.addrs.agents, context=ctx, curve=recorder)
+    with pytest.raises(KeyRefused):
+        client.connect_with_backoff(deadline=time.monotonic() + 20)
+    client.close(bye=False)
+    wait_until(lambda: studio.logged("refused a key on a socket it may not join", socket="agents", name="recorder"),
+               timeout=10, what="the refusal logged")
+    assert studio.stopped_counters()["keys_refused"] >= 1

@@ -11,6 +11,7 @@ import zmq
 
 from proto.envelope import Message, decode, encode
 from proto.topics import decode_published
+from services.base.keys import Keys
 from services.canvas.client import CanvasClient
 from services.canvas.replica import Replica
 from tests.support.processes import addr_args, aurora, canvas_process, free_addresses, stop
@@ -20,13 +21,6 @@ from tests.support.processes import addr_args, aurora, canvas_process, free_addr
 def canvas():
     with canvas_process("--heartbeat-interval", "0.2", "--liveness", "3", "--remove-after", "10") as running:
         yield running
-
-
-@pytest.fixture
-def ctx():
-    context = zmq.Context()
-    yield context
-    context.destroy(0)
 
 
 def replica_of(addrs, ctx) -> Replica:
@@ -103,7 +97,9 @@ def test_bad_input_over_real_sockets_gets_an_error_and_a_good_agent_is_still_ser
     bad.setsockopt(zmq.LINGER, 0)
     bad.connect(addrs.agents)
     if code == "identity_mismatch":  # mallory, registered as herself, claims to be "good"
-        assert _request(bad, encode(Message("hello", {"agent": "mallory", "protocol": "1.0"}, "mallory"))).type \
+        proof = Keys.studio().hello_proof("mallory")  # a process of the studio's owner: it can prove a name
+        assert _request(bad, encode(Message("hello", {"agent": "mallory", "protocol": "1.0", "proof": proof},
+                                            "mallory"))).type \
             == "welcome"
     reply = _request(bad, frame)
     assert reply.type == "error" and reply.body["code"] == code

@@ -4,6 +4,7 @@ of the test's own, and clients' keys authorized there or not."""
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import time
 from contextlib import contextmanager
@@ -45,6 +46,16 @@ class CurveStudio:
         """The canvas's structured log so far (JSON lines on its stderr)."""
         return json_lines(self.log)
 
+    def logged(self, msg: str, **fields) -> list[dict]:
+        """The canvas's log entries saying `msg`, with these `fields`."""
+        return [e for e in self.entries() if e.get("msg") == msg and all(e.get(k) == v for k, v in fields.items())]
+
+    def stopped_counters(self) -> dict:
+        """Stop the canvas; the counters it logs as it stops."""
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(10)
+        return next(e["counters"] for e in self.entries() if e.get("msg") == "stopped")
+
 
 def json_lines(path: Path) -> list[dict]:
     """The JSON objects of a service's log (services/base/log.py), skipping anything else it printed."""
@@ -58,15 +69,17 @@ def json_lines(path: Path) -> list[dict]:
 
 
 @contextmanager
-def curve_canvas(data: Path, *extra: str, durable: bool = False, probe: bool = True):
+def curve_canvas(data: Path, *extra: str, durable: bool = False, probe: bool = True, curve: bool = True):
     """A canvas with `--curve` on loopback; yields a CurveStudio once it is bound (and, unless `durable`, once it
-    answers an authorized client's handshake)."""
+    answers an authorized client's handshake). With `curve=False`, a canvas as `aurora up` runs one on a single
+    host: plaintext but for the record socket, which takes only CurveZMQ everywhere."""
     keys = Keys(Path(data) / "keys")
-    keys.server_key(create=True)
+    keys.server_key_made()
     ready, log = Path(data) / "ready.json", Path(data) / "canvas.log"
     anywhere = CanvasAddresses(*["tcp://127.0.0.1:*"] * 4)
     with log.open("w") as err:
-        proc = aurora("canvas", "--curve", *addr_args(anywhere), "--ready-file", str(ready), *extra,
+        proc = aurora("canvas", *(["--curve"] if curve else []), *addr_args(anywhere), "--ready-file", str(ready),
+                      *extra,
                       *([] if durable else ["--volatile"]), env_extra={"AURORA_DATA": str(data),
                                                                      "AURORA_LOG": "info"}, stderr=err)
     try:
@@ -74,7 +87,8 @@ def curve_canvas(data: Path, *extra: str, durable: bool = False, probe: bool = T
         assert proc.poll() is None, f"the canvas exited with {proc.returncode}: {log.read_text()}"
         studio = CurveStudio(Path(data), keys, CanvasAddresses(**json.loads(ready.read_text())), proc, log)
         if probe and not durable:
-            client = CanvasClient("probe", studio.addrs.agents, curve=studio.client("probe"))
+            client = CanvasClient("probe", studio.addrs.agents, curve=studio.client("probe") if curve else None,
+                                  proof=keys.hello_proof("probe"))
             client.connect_with_backoff(deadline=time.monotonic() + 15)
             client.close()
         yield studio

@@ -37,7 +37,6 @@ import contextlib
 import ctypes
 import re
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -47,29 +46,14 @@ import llama_cpp
 from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
 from services.agent.constraint import Grammars
+from services.agent.generation import SAMPLING_DEFAULTS, GenerationResult
 from services.agent.models import ModelError, bundled_for, check_gguf, hint_for
 from services.agent.prompt import RAW_CUE
 
-SAMPLING_DEFAULTS: dict[str, float] = {
-    "temperature": 0.8, "top_p": 0.95, "top_k": 40, "min_p": 0.05, "repeat_penalty": 1.1,
-}
 PENALTY_LAST_N = 64  # generated tokens that the repeat penalty looks back on
 
 _TOKEN_DATA = np.dtype([("id", np.int32), ("logit", np.float32), ("p", np.float32)])
 assert _TOKEN_DATA.itemsize == ctypes.sizeof(llama_cpp.llama_token_data)
-
-
-@dataclass
-class GenerationResult:
-    text: str            # the generated text, never a special token (see `generate` for a cut one)
-    tokens: int          # tokens generated
-    prompt_tokens: int   # tokens in the prompt
-    ttft_s: float        # from the call to the first generated token (tokenizing and prefill included)
-    total_s: float
-    stopped: bool        # stop() returned True
-    finish: str = "eos"  # "eos" (the model or the grammar ended it), "length" (max_tokens or context), "stop"
-    reused_tokens: int = 0  # prompt tokens whose KV cache was kept from the previous call
-    ids: list[int] = field(default_factory=list)  # the generated tokens (an end token is never among them)
 
 
 class _Chain:

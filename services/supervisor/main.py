@@ -94,6 +94,8 @@ def run(args: argparse.Namespace) -> int:
     specs = [] if args.no_agents else rosters.load(args.roster)
     try:
         for spec in specs:  # install/assemble/check models before anything starts, showing progress
+            if spec.backend == "openai":
+                continue  # a served model: its agent waits for the server and says when it refuses
             resolve(spec.model, data, progress=lambda m, n=spec.name: say(f"aurora: model for {n}: {m}"))
         redis_url, server = _redis(args, data)
     except (ModelError, RedisUnavailable, rosters.RosterError) as exc:

@@ -114,26 +114,40 @@ def test_an_agent_paints_through_the_server_and_waits_out_a_killed_server(server
         memory = agent_url(redis_server.url, "served", grant(admin, "served"))
         proc = aurora("agent", "served", "--roster", str(roster), "--decisions", str(DECISIONS), "--fresh",
                       *addr_args(addrs), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                      env_extra={"AURORA_MEMORY_URL": memory, "AURORA_DATA": str(tmp_path / "data")})
+                      env_extra={"AURORA_MEMORY_URL": memory, "AURORA_DATA": str(tmp_path / "data"),
+                                 "AURORA_LOG": "info"})  # info: httpx logs each request as its reply begins
+        err_lines: list[str] = []
+        reader = threading.Thread(target=lambda: err_lines.extend(proc.stderr), daemon=True)
+        reader.start()
+
+        def streams() -> int:
+            return sum(1 for line in list(err_lines) if "/v1/chat/completions" in line)
+
         try:
             bank = MemoryBank(admin, "served")
-            # painting: the first decision is in the bank; the next turn's generation is then under way
             wait_until(lambda: bank.counters()["decisions"] >= 1 or proc.poll() is not None, timeout=300,
                        what="a first decision through the server")
-            assert proc.poll() is None, proc.communicate()[1][-2000:]
-            before = bank.counters()["decisions"]
+            assert proc.poll() is None, "".join(err_lines)[-2000:]
+            # mid-turn: the next generation's reply has begun streaming (the server sends its headers with
+            # the first token) when the server is killed
+            begun = streams()
+            wait_until(lambda: streams() > begun or proc.poll() is not None, timeout=120, what="a turn streaming")
             server.kill()
-            time.sleep(3)  # the server stays down a while: the agent must wait, not fail nor decide
+            before = bank.counters()["decisions"]
+            time.sleep(3)  # the server stays down a while: the agent must wait, neither fail nor decide
             assert proc.poll() is None, "the agent exited while its server was down"
-            assert bank.counters()["decisions"] <= before + 1  # at most the turn that was finishing when killed
+            assert bank.counters()["decisions"] <= before + 1  # at most a turn whose reply had just ended
             server.start()  # the same port: the agent finds it again
-            out, err = proc.communicate(timeout=600)
+            out = proc.stdout.read()
+            proc.wait(timeout=600)
+            reader.join(timeout=10)
+            err = "".join(err_lines)
         finally:
             if proc.poll() is None:
                 proc.kill()
-                proc.communicate()
+                proc.wait()
         assert proc.returncode == 0, err[-3000:]
-        print(out[-2000:], err[-3000:])  # shown by pytest when an assertion below fails
+        print(out[-2000:], "\n".join(line for line in err.splitlines() if "inference server" in line))
         stats = json.loads(re.search(r"aurora agent served stopped: (\{.*\})", out).group(1))
         assert stats["decisions"] == DECISIONS == bank.counters()["decisions"]
         assert stats["unparsed_lines"] == 0  # the server's grammar let nothing through that the agent refused

@@ -317,12 +317,12 @@ class Generator:
         return keep, False
 
     def generate(self, prompt: str | list[int], *, grammar: str | None = None, max_tokens: int = 64,
-                 on_token: Callable[[], None] | None = None, stop: Callable[[], bool] | None = None,
+                 on_token: Callable[[int], None] | None = None, stop: Callable[[], bool] | None = None,
                  on_prefill: Callable[[int, int], None] | None = None, may_end: bool = True) -> GenerationResult:
         """Continue `prompt` (a `format`ted text, or its tokens) token by token.
 
-        `grammar` (GBNF text) constrains every token; its parse is cached by text. `on_token()` is called
-        after each generated token, `stop()` after it (and between prefill batches): when it returns True
+        `grammar` (GBNF text) constrains every token; its parse is cached by text. `on_token(id)` is called
+        with each generated token, `stop()` after it (and between prefill batches): when it returns True
         the generation ends at once. Under a grammar, `text` is always a prefix of a sentence of the
         grammar: whole when `finish` is "eos"; when cut short ("length", "stop") its last line may be
         unfinished, and the caller decides whether to keep it (ops: drop it; free text: it may do).
@@ -356,7 +356,7 @@ class Generator:
                 break
             out.append(token)
             if on_token is not None:
-                on_token()
+                on_token(token)
             if matcher is not None and (not matcher.consume_token(token) or matcher.is_stopped()):
                 finish = "eos"  # the grammar is complete: nothing but an end may follow
                 break
@@ -391,8 +391,16 @@ class Generator:
 
     # ------------------------------------------------------------------------------------------ close
 
-    def close(self) -> None:
-        """Free the model and the samplers (also done when the process ends)."""
+    def use_sampling(self, sampling: dict[str, float]) -> None:
+        """Sample with these settings (over the defaults) from now on: the sampler chains are built again when
+        they differ, the draw's RNG restarting from the seed (`aurora serve`: each request brings its own)."""
+        merged = {**SAMPLING_DEFAULTS, **sampling}
+        if merged != self.sampling:
+            self._free_samplers()
+            self.sampling = merged
+            self._pre, self._post, self._pick = self._build_chains()
+
+    def _free_samplers(self) -> None:
         for chain in (getattr(self, "_pre", None), getattr(self, "_post", None)):
             if chain is not None:
                 chain.free()
@@ -400,6 +408,10 @@ class Generator:
         if getattr(self, "_pick", None) is not None:
             llama_cpp.llama_sampler_free(self._pick)
             self._pick = None
+
+    def close(self) -> None:
+        """Free the model and the samplers (also done when the process ends)."""
+        self._free_samplers()
         if getattr(self, "llm", None) is not None:
             self.llm.close()
             self.llm = None

@@ -166,22 +166,20 @@ class ServerGenerator:
             return  # stopped while waiting
         path, body = self._request(self.format("", " "), grammar, 1)
         try:
-            self._stream(path, body, time.perf_counter(), None, None)
+            self._stream(path, body, time.perf_counter(), None)
         except (httpx.TransportError, _Unavailable) as exc:
             raise ServerRefused(f"the inference server at {self.url} failed on a request with the op grammar "
                                 f"({type(exc).__name__}: {exc}); {self._GRAMMAR_HINT}") from None
 
     def generate(self, prompt: str, *, grammar: str | None = None, max_tokens: int = 64,
-                 on_token: Callable[[], None] | None = None, stop: Callable[[], bool] | None = None,
-                 on_prefill=None, may_end: bool = True) -> GenerationResult:
-        """Stream one completion of `prompt` under `grammar` (see Generator.generate: the same result). A
-        stream the server breaks off is asked for again whole; `stop()` ends the wait or the stream at once.
-        `on_prefill` and `may_end` are the in-process generator's (the server prefills on its own, and ends
-        where the model or the grammar does)."""
+                 stop: Callable[[], bool] | None = None) -> GenerationResult:
+        """Stream one completion of `prompt` under `grammar` (see Generator.generate: the same result, without
+        token ids: the server sends text). A stream the server breaks off is asked for again whole; `stop()`
+        ends the wait or the stream at once."""
         path, body = self._request(prompt, grammar, max_tokens)
         t0 = time.perf_counter()
         try:
-            result = self._with_retries(lambda: self._stream(path, body, t0, on_token, stop), stop)
+            result = self._with_retries(lambda: self._stream(path, body, t0, stop), stop)
         except _Stopped:
             total = time.perf_counter() - t0
             return GenerationResult(text="", tokens=0, prompt_tokens=0, ttft_s=total, total_s=total, stopped=True,
@@ -208,7 +206,7 @@ class ServerGenerator:
         return {"temperature": s["temperature"], "top_p": s["top_p"], "top_k": int(s["top_k"]), "min_p": s["min_p"],
                 self.dialect.repeat_penalty: s["repeat_penalty"], "seed": seed}
 
-    def _stream(self, path: str, body: dict, t0: float, on_token, stop) -> GenerationResult:
+    def _stream(self, path: str, body: dict, t0: float, stop) -> GenerationResult:
         parts: list[str] = []
         chunks = prompt_tokens = 0
         usage_tokens = None
@@ -238,8 +236,6 @@ class ServerGenerator:
                             ttft = time.perf_counter() - t0
                         parts.append(piece)
                         chunks += 1
-                        if on_token is not None:
-                            on_token()
                     if choice.get("finish_reason"):
                         finish = "length" if choice["finish_reason"] == "length" else "eos"
                 if stop is not None and stop():

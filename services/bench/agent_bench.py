@@ -20,7 +20,7 @@ SmolLM2 (the bundled GGUF) at the agent's default context (2048 tokens), one lla
 4. constrained_ratio, for each bundled model: the agent's Generator decoding under the grammar ÷ decoding
    free, with stock llama-cpp-python's grammar beside them (services/bench/agent_constrained.py).
 5. server_ratio: the agent's decisions/s through the llama-cpp-python server ÷ the same model in-process,
-   same prompt and settings (services/bench/agent_server.py).
+   same prompt and settings; serve_ratio: the same through `aurora serve` (services/bench/agent_server.py).
 """
 
 from __future__ import annotations
@@ -217,7 +217,8 @@ for each bundled model)."""
         "ttft_ratio": ttft["with_ms"] / ttft["without_ms"],
         "mem_ratio": (mem_n.group_pss_mb - mem1.group_pss_mb) / (plan.processes - 1) / mem1.group_pss_mb,
         **{f"constrained_ratio.{d.model}": d.ratio for d in decoding},
-        "server_ratio": served.ratio(plan.tokens),
+        "server_ratio": served.ratio("server", plan.tokens),
+        "serve_ratio": served.ratio("serve", plan.tokens),
     }
     _report(label, plan, model_path, agent_side, raw_side, info, ttft, decoding, mem1, mem_n, served, results,
             time.monotonic() - began)
@@ -293,7 +294,7 @@ def _report(label, plan, model_path, agent_side, raw_side, info, ttft, decoding,
               f"RESULT bench=agent ratio={results['ratio']:.2f} ttft_ratio={results['ttft_ratio']:.2f} "
               f"mem_ratio={results['mem_ratio']:.2f} "
               + " ".join(f"constrained_ratio.{d.model}={d.ratio:.2f}" for d in decoding)
-              + f" server_ratio={results['server_ratio']:.2f}"]
+              + f" server_ratio={results['server_ratio']:.2f} serve_ratio={results['serve_ratio']:.2f}"]
     print("\n".join(lines), flush=True)
 
 

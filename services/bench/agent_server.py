@@ -1,23 +1,25 @@
-"""server_ratio for `aurora bench agent`: an agent's decisions/s through the llama-cpp-python server ÷ the same
-model in-process, same prompt and settings, measured in the same run.
+"""server_ratio and serve_ratio for `aurora bench agent`: an agent's decisions/s through the llama-cpp-python
+server (server_ratio), and through `aurora serve` (serve_ratio), ÷ the same model in-process, same prompt and
+settings, measured in the same run.
 
 Two real `services.agent.loop.Agent`s with the same AgentSpec (SmolLM2, context 2048, one llama.cpp thread,
 the op grammar gbnf(8), the default sampling, `grow = false`: the server backend sends a whole prompt each
 turn, so the in-process agent does too; both then keep the prompt's common prefix in the KV cache, llama.cpp's
 server as the Generator does) decide in turns, one decision each, against in-process canvases and banks on
 simulated clocks: the same prompts for each turn, up to what each model painted. The server runs in a
-process of its own (services/bench/llama_server.py) with the same settings; while one agent decides the other
+process of its own (services.bench.model_servers.py) with the same settings; while one agent decides the other
 waits, so each has the machine's cores as the other had them.
 
 A decision's time is the agent's wall time for it: for the server side that includes the HTTP requests
 (counting the prompt's tokens while fitting it, and the streamed generation). Each side is brought to the same
 number of generated tokens N, as `ratio` is (services/bench/generation_timing.Side: fixed cost + (N - 1) x
-time per decoded token); server_ratio = in-process time per decision ÷ server's, i.e. the server's
+time per decoded token); server_ratio = in-process time per decision ÷ the server's, i.e. the server's
 decisions/s ÷ the in-process agent's.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
 from pathlib import Path
@@ -28,7 +30,9 @@ from services.agent.roster import AgentSpec
 from services.agent.server_backend import ServerGenerator
 from services.bench.agent_fakes import FakeBank, FakeCanvasClient, SimClock
 from services.bench.generation_timing import Side
-from services.bench.llama_server import available, llama_server
+from services.bench.model_servers import available, model_server
+
+SERVERS = {"server": "llama-cpp-python", "serve": "aurora"}  # side: the server it asks
 
 
 class Timed:
@@ -49,76 +53,90 @@ class Timed:
 
 @dataclasses.dataclass
 class ServerRun:
-    local: Side
-    server: Side
+    sides: dict[str, Side]  # "local", and one per server of SERVERS that ran
     ops: dict[str, int]
     unparsed: dict[str, int]
     prompt_tokens: dict[str, list[int]]
-    missing: str | None = None  # why the server could not be measured
+    missing: str | None = None  # why the llama-cpp-python server could not be measured
 
-    def ratio(self, n: int) -> float:
-        return self.local.at(n) / self.server.at(n) if self.missing is None else float("nan")
+    def ratio(self, side: str, n: int) -> float:
+        if side not in self.sides:
+            return float("nan")
+        return self.sides["local"].at(n) / self.sides[side].at(n)
 
 
 def measure(model_path: Path, local_gen, *, tokens: int, warmup: int, decisions: int, n_ctx: int, threads: int,
             seed: int, sampling: dict[str, float], progress) -> ServerRun:
-    """Decisions of an agent on `local_gen` (a Generator of `model_path`) and of one on the server, in turns."""
-    why = available()
-    if why is not None:
-        progress(f"server_ratio not measured: {why}")
-        return ServerRun(Side(), Side(), {}, {}, {}, missing=why)
+    """Decisions of an agent on `local_gen` (a Generator of `model_path`) and of one on each server, in turns."""
+    missing = available()
+    if missing is not None:
+        progress(f"server_ratio not measured: {missing}")
     spec = AgentSpec(name="smol", model="smollm2", seed=seed, threads=threads, context=n_ctx, max_ops=8,
                      max_tokens=tokens, dream_every=10 ** 9, grow=False, sampling=dict(sampling))
-    progress("starting the llama-cpp-python server with the same model and settings")
-    with llama_server(model_path, n_ctx=n_ctx, threads=threads, n_batch=local_gen.llm.n_batch) as server:
-        remote = ServerGenerator(server.url, spec.model, seed=seed, sampling=sampling, n_ctx=n_ctx)
-        sides = {"local": (Timed(local_gen), Side()), "server": (Timed(remote), Side())}
+    kinds = {side: kind for side, kind in SERVERS.items() if not (kind == "llama-cpp-python" and missing)}
+    progress(f"starting {' and '.join(kinds.values())} server(s) with the same model and settings")
+    with contextlib.ExitStack() as stack:
+        gens = {"local": Timed(local_gen)}
+        for side, kind in kinds.items():
+            server = stack.enter_context(model_server(model_path, kind=kind, n_ctx=n_ctx, threads=threads,
+                                                      n_batch=local_gen.llm.n_batch, seed=seed))
+            remote = stack.enter_context(ServerGenerator(server.url, spec.model, seed=seed, sampling=sampling,
+                                                         n_ctx=n_ctx))
+            gens[side] = Timed(remote)
+        sides = {name: Side() for name in gens}
         agents = {}
-        for name, (gen, _) in sides.items():
+        for name, gen in gens.items():
             clock = SimClock()
             agents[name] = (Agent(spec, gen, FakeCanvasClient(spec.name, view=spec.view), FakeBank(),
                                   Budget(None, None, clock=clock), clock=clock), clock)
-        prompt_tokens: dict[str, list[int]] = {name: [] for name in sides}
-        try:
-            for i in range(warmup + decisions):
-                for name, (gen, side) in sides.items():
-                    agent, clock = agents[name]
-                    clock.advance()
-                    gen.results.clear()
-                    t0 = time.perf_counter()
-                    agent.run(decisions=i + 1)
-                    wall = time.perf_counter() - t0
-                    first = gen.results[0]
-                    extra = sum(r.total_s for r in gen.results[1:])  # a title or statement asked after `done`
-                    decode = first.total_s - first.ttft_s
-                    if i >= warmup:
-                        side.add(first.tokens, wall - extra - decode, decode)
-                        prompt_tokens[name].append(first.prompt_tokens)
-                    progress(f"server_ratio decision {i + 1}/{warmup + decisions}{'' if i >= warmup else ' (warm-up)'}"
-                             f" {name}: {first.tokens} tokens, {wall - extra:.2f} s")
-        finally:
-            remote.close()
-    return ServerRun(sides["local"][1], sides["server"][1],
-                     {name: agents[name][0].stats.ops_applied for name in sides},
-                     {name: agents[name][0].stats.unparsed_lines for name in sides}, prompt_tokens)
+        prompt_tokens: dict[str, list[int]] = {name: [] for name in gens}
+        for i in range(warmup + decisions):
+            for name, gen in gens.items():
+                agent, clock = agents[name]
+                clock.advance()
+                gen.results.clear()
+                t0 = time.perf_counter()
+                agent.run(decisions=i + 1)
+                wall = time.perf_counter() - t0
+                first = gen.results[0]
+                extra = sum(r.total_s for r in gen.results[1:])  # a title or statement asked after `done`
+                decode = first.total_s - first.ttft_s
+                if i >= warmup:
+                    sides[name].add(first.tokens, wall - extra - decode, decode)
+                    prompt_tokens[name].append(first.prompt_tokens)
+                progress(f"server_ratio decision {i + 1}/{warmup + decisions}{'' if i >= warmup else ' (warm-up)'}"
+                         f" {name}: {first.tokens} tokens, {wall - extra:.2f} s")
+    return ServerRun(sides, {name: agents[name][0].stats.ops_applied for name in gens},
+                     {name: agents[name][0].stats.unparsed_lines for name in gens}, prompt_tokens, missing)
 
 
 def report(run: ServerRun, *, tokens: int, target: float, met) -> list[str]:
-    if run.missing is not None:
-        return [f"server backend: not measured ({run.missing})", "  server_ratio nan"]
-    local, server = run.local, run.server
-    span = {k: f"{min(v)}-{max(v)}" for k, v in run.prompt_tokens.items()}
-    return [
-        f"server backend: the same agent through `python -m llama_cpp.server` (same model, settings and seed; "
-        f"grow = false on both sides), {len(local.tokens)} decision(s) each, in turns",
-        f"  {'':<44}{'in-process':>12}{'server':>10}",
-        f"  {'prompt tokens':<44}{span['local']:>12}{span['server']:>10}",
-        f"  {'tokens generated per decision (mean)':<44}{local.mean_tokens:>12.1f}{server.mean_tokens:>10.1f}",
-        f"  {'fixed ms (prompt, prefill, 1st token, ops)':<44}{1000 * local.mean_fixed_s:>12.0f}"
-        f"{1000 * server.mean_fixed_s:>10.0f}",
-        f"  {'decoding tok/s (tokens 2..n)':<44}{local.tok_s:>12.1f}{server.tok_s:>10.1f}",
-        f"  {f'decisions/s at {tokens} tokens':<44}{1 / local.at(tokens):>12.2f}{1 / server.at(tokens):>10.2f}",
-        f"  ops applied {run.ops['local']} / {run.ops['server']}; unparsable lines {run.unparsed['local']} / "
-        f"{run.unparsed['server']}",
-        f"  server_ratio {run.ratio(tokens):.2f} (server ÷ in-process decisions/s; {met(run.ratio(tokens), target, False)})",
+    names = list(run.sides)
+    heads = {"local": "in-process", "server": "llama-cpp-py", "serve": "aurora serve"}
+
+    def row(label: str, values) -> str:
+        return f"  {label:<44}" + "".join(f"{v:>14}" for v in values)
+
+    sides = [run.sides[n] for n in names]
+    lines = [
+        "server backend: the same agent through `python -m llama_cpp.server` (server_ratio) and `aurora serve` "
+        f"(serve_ratio): same model, settings and seed, grow = false on every side, {len(sides[0].tokens)} "
+        "decision(s) each, in turns",
+        row("", [heads[n] for n in names]),
+        row("prompt tokens", [f"{min(run.prompt_tokens[n])}-{max(run.prompt_tokens[n])}" for n in names]),
+        row("tokens generated per decision (mean)", [f"{s.mean_tokens:.1f}" for s in sides]),
+        row("fixed ms (prompt, prefill, 1st token, ops)", [f"{1000 * s.mean_fixed_s:.0f}" for s in sides]),
+        row("decoding tok/s (tokens 2..n)", [f"{s.tok_s:.1f}" for s in sides]),
+        row(f"decisions/s at {tokens} tokens", [f"{1 / s.at(tokens):.2f}" for s in sides]),
+        row("ops applied", [run.ops[n] for n in names]),
+        row("unparsable lines", [run.unparsed[n] for n in names]),
     ]
+    if run.missing is not None:
+        lines.append(f"  llama-cpp-python server not measured ({run.missing}): server_ratio nan")
+    else:
+        value = run.ratio("server", tokens)
+        lines.append(f"  server_ratio {value:.2f} (llama-cpp-python server ÷ in-process decisions/s; "
+                     f"{met(value, target, False)})")
+    value = run.ratio("serve", tokens)
+    lines.append(f"  serve_ratio {value:.2f} (aurora serve ÷ in-process decisions/s; {met(value, target, False)})")
+    return lines

@@ -1,6 +1,6 @@
-"""The server backend against a real llama-cpp-python server (`python -m llama_cpp.server`, the bundled SmolLM2):
-ops under the op grammar enforced by the server, a server that is down or refuses, and an agent that paints
-through it in a real studio, waits while the server is killed mid-turn and resumes when it is back."""
+"""The server backend against a real llama-cpp-python server (`python -m llama_cpp.server`, the bundled SmolLM2)
+and `aurora serve`: ops under the op grammar enforced by the server, a server that is down or refuses, and an
+agent that paints through it in a real studio, waits while the server is killed mid-turn and resumes."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from services.agent.memory import MemoryBank, agent_url, grant
 from services.agent.prompt import system_text
 from services.agent.server_backend import ChatPrompt, ServerGenerator, ServerRefused
 from services.base.redis_server import free_loopback_port
-from services.bench.llama_server import LlamaServer, available
+from services.bench.model_servers import ModelServer, available
 from services.canvas.replica import Replica
 from tests.support.processes import addr_args, aurora, canvas_process, wait_until
 
@@ -31,23 +31,32 @@ USER = "Your canvas is empty. Paint."
 @pytest.fixture(scope="module")
 def server(model_paths, tmp_path_factory):
     log = tmp_path_factory.mktemp("server") / "server.log"
-    s = LlamaServer(model_paths("smollm2-135m"), log=log).start()
+    s = ModelServer(model_paths("smollm2-135m"), log=log).start()
     yield s
     s.stop()
 
 
-def test_ops_from_the_server_parse_under_the_op_grammar(server):
+@pytest.fixture(scope="module")
+def aurora_server(model_paths, tmp_path_factory):
+    log = tmp_path_factory.mktemp("aurora-serve") / "server.log"
+    s = ModelServer(model_paths("smollm2-135m"), kind="aurora", log=log).start()
+    yield s
+    s.stop()
+
+
+@pytest.mark.parametrize("kind", ["server", "aurora_server"])
+def test_ops_from_the_server_parse_under_the_op_grammar(kind, request):
+    server = request.getfixturevalue(kind)
     grammar = gbnf(8)
     with ServerGenerator(server.url, "smollm2", seed=3) as gen:
         prompt = gen.format(system_text("smol"), USER)
         assert isinstance(prompt, ChatPrompt) and USER in prompt
         assert gen.count_tokens(prompt) > gen.count_tokens(system_text("smol"))
-        lines = []
-        for _ in range(3):
+        items = []
+        for _ in range(3):  # each decision parses on its own (one `done` at most in each)
             result = gen.generate(prompt, grammar=grammar, max_tokens=48)
             assert result.tokens > 0 and result.prompt_tokens > 0 and result.finish in ("eos", "length")
-            lines += complete_lines(result.text)
-        items = parse("\n".join(lines))
+            items += parse("\n".join(complete_lines(result.text)))
         assert items and all(isinstance(item, Op) for item in items), items
         # the raw form (a base model's plain document) goes to /v1/completions under the same grammar
         raw = ServerGenerator(server.url, "smollm2", chat="raw")
@@ -75,13 +84,34 @@ def test_a_request_the_server_refuses_says_what_to_change(server):
 
 def test_a_grammar_the_server_cannot_read_is_refused_at_start_up(model_paths, tmp_path):
     # llama-cpp-python's server crashes on a GBNF it cannot parse (a segfault, 0.3.36): `check` says so
-    bad = LlamaServer(model_paths("smollm2-135m"), log=tmp_path / "server.log").start()
+    bad = ModelServer(model_paths("smollm2-135m"), log=tmp_path / "server.log").start()
     try:
         with ServerGenerator(bad.url, "smollm2") as gen:
             with pytest.raises(ServerRefused, match="op grammar"):
                 gen.check("root ::= undefined-rule")
     finally:
         bad.stop()
+
+
+def test_aurora_serve_refuses_what_it_cannot_serve_with_a_reason(aurora_server):
+    with ServerGenerator(aurora_server.url, "smollm2") as gen:
+        with pytest.raises(ServerRefused, match="400.*grammar"):
+            gen.check("root ::= undefined-rule")
+        with pytest.raises(ServerRefused, match="400.*context"):
+            gen.generate("word " * 3000, grammar=gbnf(8), max_tokens=8)
+        gen.check(gbnf(8))  # and it serves on
+
+
+def test_aurora_serve_wants_its_key_when_it_has_one(model_paths, tmp_path, monkeypatch):
+    monkeypatch.setenv("AURORA_TEST_SERVE_KEY", "k1")
+    keyed = ModelServer(model_paths("smollm2-135m"), kind="aurora", api_key_env="AURORA_TEST_SERVE_KEY",
+                        log=tmp_path / "server.log").start()
+    try:
+        with pytest.raises(ServerRefused, match="401.*api_key_env"):
+            ServerGenerator(keyed.url, "smollm2", api_key="wrong").check(gbnf(8))
+        ServerGenerator(keyed.url, "smollm2", api_key="k1").check(gbnf(8))
+    finally:
+        keyed.stop()
 
 
 ROSTER = """

@@ -17,13 +17,27 @@ The same interface as services/agent/llm.py's Generator, so the agent's loop doe
   canvas. A server that refuses a request (a 4xx: the grammar, the context, the key) raises ServerRefused,
   whose message says what to change; `check` asks for one token at start-up so that is known at once.
 
-The dialects (grammar field, tokenizer route, name of the repeat penalty):
-* llama-cpp-python (`python -m llama_cpp.server`): `grammar` (GBNF; llama.cpp's grammar sampler, over the
-  whole vocabulary at each step), `/extras/tokenize/count`. Checked: tests/agent/test_server_backend.py runs
-  it with the bundled SmolLM2 (its `[server]` extra).
-* llama.cpp (`llama-server`): `grammar` (GBNF, the same sampler), `/tokenize`. From its README; not run here.
+The dialects (grammar field, tokenizer route, name of the repeat penalty), and what was checked:
+* llama-cpp-python (the default): `grammar` (GBNF), `/extras/tokenize/count`. Spoken by
+  `python -m llama_cpp.server` and by `aurora serve` (services/model_server). Both run in
+  tests/agent/test_server_backend.py with the bundled SmolLM2: ops under gbnf(8), every reply parsed; a prompt
+  longer than the context refused with a reason; an agent painting through the server in a real studio while
+  the server is killed mid-turn and restarted. Measured with llama-cpp-python 0.3.36's server:
+  - it parses the grammar again for every request (about 17 ms for gbnf(8), its 476 kB feeling tree
+    included), and its sampler checks every token of the vocabulary against the grammar at every step, before
+    top-k: SmolLM2 decoded at 28-31 tokens/s under gbnf(8) against 49-53 free on 2 loaded cores, 34 with the
+    feeling tree replaced by `[a-z]{1,24}` (so the tree costs ~10%, the whole-vocabulary check the rest);
+    Gemma 3's vocabulary is 5 times larger. `aurora bench agent`: server_ratio ~0.55;
+  - a GBNF it cannot parse crashes it (segfault), and a prompt longer than its context ends a stream
+    with nothing (the same request unstreamed says why: `_why_unfinished`).
+  `aurora serve` runs the agent's own Generator (llguidance: the sampled token is checked, the mask computed
+  only when it is refused), so it decodes at the in-process speed (serve_ratio ~0.8-0.9, the rest HTTP and
+  the questions it cannot ask aside); it answers a grammar llguidance cannot read with a 400.
+* llama.cpp (`llama-server`): `grammar` (GBNF), `/tokenize`. Its sampler (common/sampling.h) checks the
+  sampled token against the grammar first, as ours does. From its source and documentation; not run here
+  (no llama-server binary in this environment).
 * vllm (0.12 and later): `structured_outputs: {"grammar": ...}` (xgrammar or llguidance read GBNF),
-  `/tokenize`, `repetition_penalty`; vllm-guided: the same before 0.12 (`guided_grammar`). From vLLM's
+  `/tokenize`, `repetition_penalty`; vllm-guided: vLLM before 0.12 (`guided_grammar`). From vLLM's
   structured-outputs documentation; not run here.
 """
 

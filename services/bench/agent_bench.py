@@ -200,13 +200,13 @@ for each bundled model)."""
         raw.close()
         raw = None
         ttft = run_ttft(gen, grammar, plan)
-        served = agent_server.measure(model_path, gen, tokens=plan.tokens, warmup=plan.warmup,
-                                      decisions=plan.server_decisions, n_ctx=plan.n_ctx, threads=plan.threads,
-                                      seed=SEED, sampling=dict(SAMPLING_DEFAULTS), progress=_progress)
     finally:
         if raw is not None:
             raw.close()
         gen.close()
+    served = agent_server.measure(model_path, tokens=plan.tokens, warmup=plan.warmup,
+                                  decisions=plan.server_decisions, n_ctx=plan.n_ctx, threads=plan.threads, seed=SEED,
+                                  sampling=dict(SAMPLING_DEFAULTS), progress=_progress)
     decoding = [agent_constrained.measure(
         name, resolve(name, data_dir(), progress=_progress), prompt_for=lambda g: consecutive_prompts(g)[1],
         grammar=grammar, tokens=plan.tokens, rounds=plan.free_rounds, n_ctx=plan.n_ctx, threads=plan.threads,

@@ -65,9 +65,13 @@ class ServerRun:
         return self.sides["local"].at(n) / self.sides[side].at(n)
 
 
-def measure(model_path: Path, local_gen, *, tokens: int, warmup: int, decisions: int, n_ctx: int, threads: int,
-            seed: int, sampling: dict[str, float], progress) -> ServerRun:
-    """Decisions of an agent on `local_gen` (a Generator of `model_path`) and of one on each server, in turns."""
+def measure(model_path: Path, *, tokens: int, warmup: int, decisions: int, n_ctx: int, threads: int, seed: int,
+            sampling: dict[str, float], progress) -> ServerRun:
+    """Decisions of an agent on an in-process Generator of `model_path` and of one on each server, in turns.
+    Every model is loaded afresh with the same seed: `aurora serve`'s agent then decides exactly as the
+    in-process one (the same sampler), so their prompts are the same turn after turn."""
+    from services.agent.llm import Generator  # imports llama_cpp: only when the bench runs
+
     missing = available()
     if missing is not None:
         progress(f"server_ratio not measured: {missing}")
@@ -76,6 +80,8 @@ def measure(model_path: Path, local_gen, *, tokens: int, warmup: int, decisions:
     kinds = {side: kind for side, kind in SERVERS.items() if not (kind == "llama-cpp-python" and missing)}
     progress(f"starting {' and '.join(kinds.values())} server(s) with the same model and settings")
     with contextlib.ExitStack() as stack:
+        local_gen = stack.enter_context(Generator(model_path, n_ctx=n_ctx, n_threads=threads, seed=seed,
+                                                  sampling=sampling))
         gens = {"local": Timed(local_gen)}
         for side, kind in kinds.items():
             server = stack.enter_context(model_server(model_path, kind=kind, n_ctx=n_ctx, threads=threads,

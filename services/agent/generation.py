@@ -10,6 +10,14 @@ SAMPLING_DEFAULTS: dict[str, float] = {
 }
 
 
+def sampling_settings(sampling: dict[str, float] | None) -> dict[str, float]:
+    """`sampling` over the defaults; ValueError names any key that is not a sampling setting."""
+    unknown = set(sampling or {}) - set(SAMPLING_DEFAULTS)
+    if unknown:
+        raise ValueError(f"unknown sampling key(s) {', '.join(sorted(unknown))}; known: {', '.join(SAMPLING_DEFAULTS)}")
+    return {**SAMPLING_DEFAULTS, **(sampling or {})}
+
+
 @dataclass
 class GenerationResult:
     text: str            # the generated text, never a special token (see `generate` for a cut one)

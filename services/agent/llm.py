@@ -46,9 +46,13 @@ import llama_cpp
 from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
 from services.agent.constraint import Grammars
-from services.agent.generation import SAMPLING_DEFAULTS, GenerationResult
+from services.agent.generation import SAMPLING_DEFAULTS, GenerationResult, sampling_settings
 from services.agent.models import ModelError, bundled_for, check_gguf, hint_for
 from services.agent.prompt import RAW_CUE
+
+# GenerationResult and SAMPLING_DEFAULTS live in services/agent/generation.py (the server backend shares them
+# without importing llama_cpp); they are still importable from here.
+__all__ = ["Generator", "GenerationResult", "SAMPLING_DEFAULTS"]
 
 PENALTY_LAST_N = 64  # generated tokens that the repeat penalty looks back on
 
@@ -84,12 +88,8 @@ class Generator:
                  sampling: dict[str, float] | None = None, chat: str = "auto", n_batch: int = 128):
         if chat not in ("auto", "template", "raw"):
             raise ValueError(f"chat must be auto, template or raw, not {chat!r}")
-        unknown = set(sampling or {}) - set(SAMPLING_DEFAULTS)
-        if unknown:
-            raise ValueError(f"unknown sampling key(s) {', '.join(sorted(unknown))}; "
-                             f"known: {', '.join(SAMPLING_DEFAULTS)}")
+        self.sampling = sampling_settings(sampling)
         self.model_path = Path(model_path)
-        self.sampling = {**SAMPLING_DEFAULTS, **(sampling or {})}
         self.seed = seed
         self.n_ctx = n_ctx
         check_gguf(self.model_path)
@@ -394,7 +394,7 @@ class Generator:
     def use_sampling(self, sampling: dict[str, float]) -> None:
         """Sample with these settings (over the defaults) from now on: the sampler chains are built again when
         they differ, the draw's RNG restarting from the seed (`aurora serve`: each request brings its own)."""
-        merged = {**SAMPLING_DEFAULTS, **sampling}
+        merged = sampling_settings(sampling)
         if merged != self.sampling:
             self._free_samplers()
             self.sampling = merged

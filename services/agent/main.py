@@ -106,7 +106,7 @@ def _generator(spec, model_path: str):
 
         print(f"aurora agent {spec.name}: model {spec.model} served at {spec.url} ({spec.dialect})", flush=True)
         return ServerGenerator(spec.url, spec.model, dialect=spec.dialect, api_key=api_key(spec.api_key_env),
-                               chat=spec.chat, seed=spec.seed, sampling=spec.sampling, n_ctx=spec.context)
+                               chat=spec.chat, seed=spec.seed, sampling=spec.sampling)
     from services.agent.llm import Generator  # imports llama_cpp: only when a model will run
 
     print(f"aurora agent {spec.name}: loading {os.path.basename(model_path)}", flush=True)

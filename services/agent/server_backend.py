@@ -55,7 +55,7 @@ from typing import Callable
 
 import httpx
 
-from services.agent.generation import SAMPLING_DEFAULTS, GenerationResult
+from services.agent.generation import GenerationResult, sampling_settings
 from services.agent.prompt import RAW_CUE
 from services.base.log import event
 
@@ -118,18 +118,15 @@ class ServerGenerator:
 
     def __init__(self, url: str, model: str, *, dialect: str = "llama-cpp-python", api_key: str | None = None,
                  chat: str = "auto", seed: int = 0, sampling: dict[str, float] | None = None,
-                 n_ctx: int = 2048, backoff_max_s: float = BACKOFF_MAX_S):
+                 backoff_max_s: float = BACKOFF_MAX_S):
         if dialect not in DIALECTS:
             raise ValueError(f"server dialect must be one of {', '.join(DIALECTS)}, not {dialect!r}")
-        unknown = set(sampling or {}) - set(SAMPLING_DEFAULTS)
-        if unknown:
-            raise ValueError(f"unknown sampling key(s) {', '.join(sorted(unknown))}; known: {', '.join(SAMPLING_DEFAULTS)}")
         self.url = url.rstrip("/").removesuffix("/v1")
         self.model = model
         self.dialect = DIALECTS[dialect]
         self.mode = "raw" if chat == "raw" else "template"
-        self.sampling = {**SAMPLING_DEFAULTS, **(sampling or {})}
-        self.seed, self.n_ctx, self.backoff_max_s = seed, n_ctx, backoff_max_s
+        self.sampling = sampling_settings(sampling)
+        self.seed, self.backoff_max_s = seed, backoff_max_s
         self.load_s = 0.0
         self.requests = 0  # generations asked for; each gets its own seed, so a repeated prompt may differ
         self.retries = 0   # requests sent again after the server failed to answer

@@ -86,8 +86,7 @@ def measure(model_path: Path, *, tokens: int, warmup: int, decisions: int, n_ctx
         for side, kind in kinds.items():
             server = stack.enter_context(model_server(model_path, kind=kind, n_ctx=n_ctx, threads=threads,
                                                       n_batch=local_gen.llm.n_batch, seed=seed))
-            remote = stack.enter_context(ServerGenerator(server.url, spec.model, seed=seed, sampling=sampling,
-                                                         n_ctx=n_ctx))
+            remote = stack.enter_context(ServerGenerator(server.url, spec.model, seed=seed, sampling=sampling))
             gens[side] = Timed(remote)
         sides = {name: Side() for name in gens}
         agents = {}

@@ -8,6 +8,7 @@ import argparse
 import sys
 
 from services.agent.models import ModelError, resolve
+from services.base.curve import is_loopback
 from services.base.datadir import data_dir
 from services.base.log import setup
 
@@ -42,6 +43,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"aurora serve: {exc}", file=sys.stderr)
         return 2
     print(f"aurora serve: {path} on http://{args.host}:{args.port} (context {args.context})", flush=True)
+    if key is None and not is_loopback(f"tcp://{args.host}:{args.port}"):
+        print(f"aurora serve: warning: listening on {args.host} with no API key: anyone who can reach it can use "
+              "the model (--api-key-env)", file=sys.stderr, flush=True)
     try:
         uvicorn.run(create_app(gen, args.name or args.model, key), host=args.host, port=args.port,
                     log_level="warning")

@@ -10,6 +10,7 @@ import subprocess
 import threading
 import time
 
+import httpx
 import pytest
 
 from proto.ops.grammar import gbnf
@@ -100,6 +101,12 @@ def test_aurora_serve_refuses_what_it_cannot_serve_with_a_reason(aurora_server):
         with pytest.raises(ServerRefused, match="400.*context"):
             gen.generate("word " * 3000, grammar=gbnf(8), max_tokens=8)
         gen.check(gbnf(8))  # and it serves on
+    for body in (b"{not json", b"[]", b'{"prompt": 7}', b'{"prompt": "x", "max_tokens": "many"}',
+                 b'{"messages": [{"role": "tool", "content": "x"}]}', b'{"prompt": "x", "temperature": "hot"}'):
+        route = "/v1/chat/completions" if b"messages" in body else "/v1/completions"
+        reply = httpx.post(aurora_server.url + route, content=body, timeout=30)
+        assert reply.status_code == 400 and reply.json()["error"]["message"], body
+    assert aurora_server.answers()
 
 
 def test_aurora_serve_wants_its_key_when_it_has_one(model_paths, tmp_path, monkeypatch):

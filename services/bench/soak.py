@@ -71,7 +71,7 @@ def soak(minutes: float, every: float, run: Run) -> None:
         _progress(f"sampling every {every:g} s for {minutes:g} minutes")
         while True:
             run.samples.append(sampler.sample())
-            _progress(_line(run.samples))
+            _progress(_line(run.samples, minutes))
             if run.samples[-1].t >= minutes * 60 - 1e-6:
                 break
             next_at = sampler.began + len(run.samples) * every
@@ -90,12 +90,12 @@ def soak(minutes: float, every: float, run: Run) -> None:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _line(samples: list[Sample]) -> str:
+def _line(samples: list[Sample], minutes: float) -> str:
     """One progress line: the minute, decisions so far, Redis and every process's PSS."""
     s = samples[-1]
     r = f"redis {s.redis.used_memory / MB:.1f} MB, {s.redis.recorded} events" if s.redis else "redis not answering"
     pss = ", ".join(f"{n} {m.pss_mb:.0f}" for n, m in sorted(s.memory.items()))
-    return f"minute {s.t / 60:.1f}: decisions {sum(s.decisions.values())} ({r}); PSS MB: {pss}"
+    return f"minute {s.t / 60:.1f} of {minutes:g}: decisions {sum(s.decisions.values())} ({r}); PSS MB: {pss}"
 
 
 def write(out: Path, samples: list[Sample], verdict: Verdict, began: float) -> None:

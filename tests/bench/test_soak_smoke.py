@@ -37,7 +37,7 @@ def test_a_short_soak_samples_every_process_and_writes_its_figure(tmp_path):
     match = RESULT.fullmatch(lines[-1])
     assert match, lines[-1]
     assert float(match.group(3)) > 0, "the agents decided"
-    assert "[soak] minute 1.5: decisions " in done.stderr  # progress at each sample
+    assert "[soak] minute 1.5 of 1.5: decisions " in done.stderr  # progress at each sample
 
     assert (tmp_path / "soak.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     found = json.loads((tmp_path / "samples.json").read_text())

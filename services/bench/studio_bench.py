@@ -69,6 +69,7 @@ class Agent:
     seed: int
     pid: int | None = None
     decisions: list[dict] = field(default_factory=list)  # `decided` log lines, in order
+    rests: list[dict] = field(default_factory=list)  # `resting` log lines (a budget spent), in order
 
 
 class Studio:
@@ -78,10 +79,10 @@ class Studio:
         self.plan, self.agents, self.folder = plan, agents, folder
         (folder / "models").symlink_to((data_dir() / "models").resolve(), target_is_directory=True)
         ports = [free_address() for _ in range(4)]
-        redis_port, gateway_port = (int(free_address().rsplit(":", 1)[1]) for _ in range(2))
+        self.redis_port, self.gateway_port = (int(free_address().rsplit(":", 1)[1]) for _ in range(2))
         argv = [sys.executable, "-m", "services.cli", "up", "--roster", str(plan.roster),
                 "--agents", ports[0], "--events", ports[1], "--snapshots", ports[2], "--record", ports[3],
-                "--redis-port", str(redis_port), "--gateway-port", str(gateway_port), *plan.up_args]
+                "--redis-port", str(self.redis_port), "--gateway-port", str(self.gateway_port), *plan.up_args]
         env = {**os.environ, "AURORA_DATA": str(folder), "AURORA_LOG": "info"}
         env.pop("REDIS_URL", None)
         self.proc = spawn(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -106,9 +107,10 @@ class Studio:
                 entry = json.loads(line)
             except ValueError:
                 continue
-            if entry.get("msg") == "decided" and entry.get("agent") in self.agents:
+            if entry.get("msg") in ("decided", "resting") and entry.get("agent") in self.agents:
+                agent = self.agents[entry["agent"]]
                 with self.lock:
-                    self.agents[entry["agent"]].decisions.append(entry)
+                    (agent.decisions if entry["msg"] == "decided" else agent.rests).append(entry)
             elif entry.get("level") in ("error", "critical"):
                 _progress(f"studio: {line.strip()[:300]}")
 

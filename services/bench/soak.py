@@ -39,6 +39,9 @@ def add_parser(sub) -> None:
                    help="seconds between samples (default 60; short runs in tests use less)")
     p.add_argument("--out", type=Path, help="folder for soak.png, samples.json and samples.csv "
                                             "(default: soak/ in the data folder)")
+    p.add_argument("--keep", type=Path, metavar="DIR",
+                   help="keep the studio's data folder at DIR (new or empty), to study the run after: "
+                        "`AURORA_DATA=DIR aurora report`")
     p.set_defaults(run=run)
 
 
@@ -53,13 +56,17 @@ class Run:
     began: float = 0.0                                # the first sample's Unix time
 
 
-def soak(minutes: float, every: float, run: Run) -> None:
+def soak(minutes: float, every: float, run: Run, keep: Path | None = None) -> None:
     """Start the studio, sample it into `run` until `minutes` have passed, stop it. RuntimeError: the studio
     did not start or stopped; KeyboardInterrupt ends it early. Either way `run` holds what was sampled."""
     agents = {s.name: Agent(s.name, s.model, s.threads, s.context, s.seed) for s in rosters.load()}
     for a in agents.values():
         resolve(a.model, data_dir(), progress=_progress)
-    folder = Path(tempfile.mkdtemp(prefix="aurora-soak-"))
+    if keep is not None:
+        keep.mkdir(parents=True, exist_ok=True)
+        if any(keep.iterdir()):
+            raise RuntimeError(f"{keep} is not empty: --keep takes a new or empty folder")
+    folder = keep or Path(tempfile.mkdtemp(prefix="aurora-soak-"))
     studio = sampler = None
     try:
         _progress(f"starting the studio as `aurora up` (default roster, data in {folder})")
@@ -87,7 +94,8 @@ def soak(minutes: float, every: float, run: Run) -> None:
             run.died = deaths(studio.said, studio.said_at)
             _progress("stopping the studio")
             studio.stop()
-        shutil.rmtree(folder, ignore_errors=True)
+        if keep is None:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def _line(samples: list[Sample], minutes: float) -> str:
@@ -150,7 +158,7 @@ def run(args) -> int:
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # a kill stops the studio as Ctrl-C does
     result, status = Run(), None
     try:
-        soak(args.minutes, args.every, result)
+        soak(args.minutes, args.every, result, args.keep)
     except KeyboardInterrupt:
         print("aurora soak: interrupted; the studio is stopped", file=sys.stderr)
         status = 130

@@ -148,10 +148,13 @@ def wrong_body(accept: frozenset[str]) -> st.SearchStrategy[Hostile]:
     return build()
 
 
-def huge(limit: int = AGENT_FRAME_LIMIT) -> st.SearchStrategy[Hostile]:
-    """A frame over the door's decoding limit, below ZeroMQ's hard one: refused before it is decoded."""
-    return st.builds(lambda n, fill: Hostile("huge", [fill * n], frozenset({"frame_too_large"})),
-                     st.integers(limit + 1, 4 * limit), st.sampled_from([b"\x00", b"\xc1", b"\x91", b"a"]))
+def huge(refused_over: int | None = AGENT_FRAME_LIMIT) -> st.SearchStrategy[Hostile]:
+    """A frame over the agents' decoding limit, below ZeroMQ's hard one: refused before it is decoded at a door
+    with that limit (`refused_over`), decoded and refused as it is at one without (the record socket)."""
+    codes = frozenset({"frame_too_large"}) if refused_over else DECODING
+    return st.builds(lambda n, fill: Hostile("huge", [fill * n], codes),
+                     st.integers(AGENT_FRAME_LIMIT + 1, 4 * AGENT_FRAME_LIMIT),
+                     st.sampled_from([b"\x00", b"\xc1", b"\x91", b"a"]))
 
 
 def deep() -> st.SearchStrategy[Hostile]:
@@ -169,10 +172,11 @@ def multipart(accept: frozenset[str]) -> st.SearchStrategy[Hostile]:
                                                                           frozenset({"bad_envelope"})))
 
 
-def malformed(accept: frozenset[str]) -> st.SearchStrategy[Hostile]:
-    """Every malformed single frame above, for a door that takes the types `accept`."""
+def malformed(accept: frozenset[str], limit: int | None = AGENT_FRAME_LIMIT) -> st.SearchStrategy[Hostile]:
+    """Every malformed single frame above, for a door that takes the types `accept` and decodes frames up to
+    `limit` bytes."""
     return st.one_of(random_bytes(), truncated(accept), not_a_map(), wrong_envelope(accept), long_id(accept),
-                     unknown_type(accept), wrong_body(accept), huge(), deep())
+                     unknown_type(accept), wrong_body(accept), huge(limit), deep())
 
 
 def hellos(proof: Callable[[str], str]) -> st.SearchStrategy[Hostile]:

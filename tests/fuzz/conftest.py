@@ -10,7 +10,9 @@ import redis
 import zmq
 
 from services.canvas.client import CanvasClient
+from tests.audio_gateway.support import gateway_process, scripted
 from tests.support.curve import recorded_canvas
+from tests.support.processes import stop
 
 # The hostile agent's budget, enforced by the canvas (the good client is not in the roster: not limited).
 ROSTER = '[[agent]]\nname = "mallory"\nmodel = "m"\n[agent.budget]\ndecisions_per_minute = 30\n'
@@ -54,3 +56,24 @@ def ada(studio, ctx, record_db):
     good.decides("pen down")
     yield good
     good.client.close()
+
+
+@pytest.fixture
+def painted(studio, ctx, record_db, record_url):
+    """The studio with works finished and recorded, and what a hostile agent may legally say in it (a `status` whose
+    `until` is not finite, counts past any int64), behind a real `aurora gateway` on the record: (studio, gateway)."""
+    painter = scripted(studio.addrs, "bo", "--seed", "3", "--decisions", "40", "--done-every", "10")
+    try:
+        assert painter.wait(120) == 0
+    finally:
+        stop(painter)
+    mallory = Good(studio, ctx, record_db, "mallory")
+    mallory.decides("pen down")
+    for until in (float("inf"), float("nan"), float("-inf")):
+        mallory.client.notify("status", {"activity": "resting", "until": until, "reason": "r" * 64,
+                                         "usage": {"decisions": (1 << 64) - 1, "tokens": 0, "prompt_tokens": 0}})
+    mallory.client.notify("echo", {"of": "title", "work": 1, "words": 200, "run": "\u202e\x00" * 100})
+    mallory.decides("feel calm")  # stored before its reply: so are the status and echo events before it
+    with gateway_process(studio.addrs, redis_url=record_url) as gateway:
+        yield studio, gateway
+    mallory.client.close()

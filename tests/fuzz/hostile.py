@@ -196,8 +196,8 @@ def hellos(proof: Callable[[str], str]) -> st.SearchStrategy[Hostile]:
     return build()
 
 
-def before_hello(accept: frozenset[str]) -> st.SearchStrategy[Hostile]:
-    """A well-formed message of a type this door takes, but hello, from a peer that has not said hello."""
-    return st.sampled_from(sorted(accept - {"hello"})).flatmap(
+def before_hello(accept: frozenset[str], hello: str = "hello") -> st.SearchStrategy[Hostile]:
+    """A well-formed message of a type this door takes, but its `hello`, from a peer that has not said hello."""
+    return st.sampled_from(sorted(accept - {hello})).flatmap(
         lambda t: _body(t).map(lambda body: Hostile("before_hello", [pack(envelope(t, body))],
                                                     frozenset({"not_registered"}))))

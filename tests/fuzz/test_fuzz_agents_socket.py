@@ -33,7 +33,7 @@ def test_frames_from_peers_that_said_no_hello_are_each_refused_with_a_code(studi
                         hellos(studio.keys.hello_proof))
     tally: Counter[str] = Counter()
 
-    @fuzz(160)
+    @fuzz(400)
     @given(hostile)
     def batch(frame):
         peer = Peer(ctx, studio.addrs.agents)
@@ -62,7 +62,7 @@ def _texts() -> st.SearchStrategy[str]:
 @st.composite
 def _acts(draw):
     """One thing mallory does on its connection: (what, message type, body, sender) or a replay of the last."""
-    what = draw(st.sampled_from(["ops"] * 3 + ["as_other"] * 2 + ["notify"] * 2 + ["hello_again", "replay",
+    what = draw(st.sampled_from(["ops"] * 3 + ["as_other"] * 2 + ["notify"] * 2 + ["nested", "hello_again", "replay",
                                                                                 "heartbeat", "bye"]))
     if what == "ops":
         return what, "ops", {"text": draw(_texts())}, "mallory"
@@ -73,6 +73,15 @@ def _acts(draw):
     if what == "notify":  # typed fields with any values (NaN, huge ints, nested extras), or a real one
         msg_type = draw(st.sampled_from(["status", "statement", "echo"]))
         return what, msg_type, draw(_body(msg_type)), "mallory"
+    if what == "nested":  # as deep as msgpack packs (511 levels), in a field the canvas reads or in an extra one
+        deep = _nested(draw(st.integers(2, 500)))
+        body = draw(st.sampled_from([("status", {"activity": "painting", "usage": {"decisions": deep, "tokens": 0,
+                                                                                   "prompt_tokens": 0}}),
+                                     ("status", {"activity": "painting", "extra": deep}),
+                                     ("ops", {"text": "pen up", "extra": deep}),
+                                     ("echo", {"of": "title", "work": 1, "words": 1, "run": "a", "asked": deep}),
+                                     ("hello", {"agent": "mallory", "protocol": PROTOCOL_VERSION, "view": deep})]))
+        return (what, *body, "mallory")
     if what == "hello_again":
         name = draw(st.sampled_from(["mallory", "ada"]) | names)
         return what, "hello", {"agent": name, "protocol": PROTOCOL_VERSION, "proof": draw(st.text(max_size=64))}, name
@@ -83,8 +92,9 @@ def test_a_hostile_agent_changes_nothing_but_its_own_canvas_and_each_refusal_has
     proof = studio.keys.hello_proof("mallory")
     before = ada.decides("pen up")["state"]["ops"]
     tally: Counter[str] = Counter()
+    kinds: Counter[str] = Counter()  # of the replies mallory got
 
-    @fuzz(60)
+    @fuzz(150)
     @given(st.lists(_acts(), min_size=1, max_size=12))
     def batch(acts):
         peer = Peer(ctx, studio.addrs.agents)
@@ -108,6 +118,7 @@ def test_a_hostile_agent_changes_nothing_but_its_own_canvas_and_each_refusal_has
         by_parent = defaultdict(list)
         for reply in replies:
             assert reply.type in REPLIES, reply.type
+            kinds[reply.type] += 1
             by_parent[reply.parent_id].append(reply)
             if reply.type == "error":
                 clear_error(reply, tally)
@@ -122,5 +133,12 @@ def test_a_hostile_agent_changes_nothing_but_its_own_canvas_and_each_refusal_has
     assert after == before + 1  # ada's canvas holds ada's ops only
     counted(studio.stopped_counters(), tally)
     assert tally["identity_mismatch"] > 0 and set(tally) <= set(CODES)
-    print(f"agents socket, a hostile agent: {sum(tally.values())} refused {dict(tally)}")
+    print(f"agents socket, a hostile agent: replies {dict(kinds)}, refused {dict(tally)}")
 
+
+
+def _nested(depth: int) -> list:
+    value: list = []
+    for _ in range(depth):
+        value = [value]
+    return value

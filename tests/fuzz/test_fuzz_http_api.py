@@ -42,7 +42,7 @@ def test_every_operation_answers_as_its_document_says_and_never_with_a_5xx(paint
             # Requests that do not fit the document: only where it has parameters to get wrong.
             negative = [GenerationMode.NEGATIVE] if any(True for _ in operation.iter_parameters()) else []
             for mode in (GenerationMode.POSITIVE, *negative):
-                @fuzz(25)
+                @fuzz(40)
                 @given(operation.as_strategy(generation_mode=mode))
                 def call(case):
                     response = case.call_and_validate(session=session, checks=CHECKS, timeout=30)

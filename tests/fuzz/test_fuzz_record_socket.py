@@ -66,7 +66,7 @@ def unadoptable(ahead: bool) -> st.SearchStrategy[Hostile]:
 
 def recorder_frames(ahead: bool) -> st.SearchStrategy[Hostile]:
     return st.one_of(malformed(RECORDER_TYPES, limit=None), multipart(RECORDER_TYPES), unadoptable(ahead),
-                     *([before_hello(RECORDER_TYPES)] if ahead else []))
+                     *([before_hello(RECORDER_TYPES, "record_hello")] if ahead else []))
 
 
 def _batch(ctx, studio, curve: ClientCurve, ahead: bool, tally: Counter, examples: int) -> None:
@@ -99,7 +99,7 @@ def test_the_recorder_s_key_with_hostile_frames_gets_codes_before_and_after_the_
     with curve_canvas(data, durable=True, curve=False) as studio:
         env = studio.keys.local_client(RECORDER)
         curve = ClientCurve.load(env[SERVER_KEY_ENV], env[KEY_ENV])
-        _batch(ctx, studio, curve, ahead=False, tally=tally, examples=60)
+        _batch(ctx, studio, curve, ahead=False, tally=tally, examples=100)
         early = CanvasClient("ada", studio.addrs.agents, context=ctx, proof=studio.keys.hello_proof("ada"))
         with pytest.raises(CanvasGone, match="unavailable"):  # nothing adopted: it still waits for its record
             early.connect()
@@ -109,7 +109,7 @@ def test_the_recorder_s_key_with_hostile_frames_gets_codes_before_and_after_the_
             ada = Good(studio, ctx, record_db)
             ada.decides("pen down")
             with ada.client.keepalive():
-                _batch(ctx, studio, curve, ahead=True, tally=tally, examples=60)
+                _batch(ctx, studio, curve, ahead=True, tally=tally, examples=100)
             ada.decides()  # the recorder is still the one attached: the decision is stored before its reply
             ada.client.close()
             counters = studio.stopped_counters()
@@ -132,7 +132,7 @@ def test_no_other_key_nor_a_plaintext_peer_gets_through_the_record_socket(studio
     peers: list[tuple[str, Peer]] = []
 
     def batch(kind: str):
-        @fuzz(4)
+        @fuzz(6)
         @given(st.lists(unadoptable(ahead=True) | malformed(RECORDER_TYPES, limit=None), min_size=1, max_size=3))
         def peer_sends(frames):
             peer = Peer(ctx, studio.addrs.record, curves[kind])
@@ -162,7 +162,7 @@ def test_no_other_key_nor_a_plaintext_peer_gets_through_the_record_socket(studio
           f"{counters.get('curve_handshakes_failed', 0)} handshakes)")
 
 
-@fuzz(400)
+@fuzz(600)
 @given(st.integers(0, 50), st.dictionaries(st.sampled_from(["ada", "bob", "c-3"]), broken_canvas(), min_size=1,
                                            max_size=3))
 def test_any_recorded_canvases_are_adopted_whole_or_refused_with_bad_field(seq, canvases):

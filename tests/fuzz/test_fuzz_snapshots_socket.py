@@ -32,7 +32,7 @@ def test_every_frame_gets_a_refusal_with_a_code_or_a_committed_snapshot(studio, 
     tally: Counter[str] = Counter()
     dropped, snapshots = [], []
 
-    @fuzz(150)
+    @fuzz(300)
     @given(st.one_of(malformed(SNAPSHOT_TYPES), multipart(SNAPSHOT_TYPES), requests()))
     def batch(frame):
         peer = Peer(ctx, studio.addrs.snapshots)

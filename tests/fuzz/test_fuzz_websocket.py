@@ -61,7 +61,7 @@ def test_hostile_viewers_are_counted_and_ignored_and_other_viewers_miss_nothing(
     wait_until(lambda: len(good.of_type("event")) > 10, timeout=30, what="events flowing")
     counted = 0  # frames the gateway must have read, and counted
 
-    @fuzz(30)
+    @fuzz(50)
     @given(st.lists(small, max_size=8) | flood, st.none() | huge)
     def batch(frames, oversize):
         nonlocal counted

@@ -37,7 +37,7 @@ raw = st.binary(max_size=2000) | st.builds(_greeting_then, st.binary(max_size=20
 def test_raw_bytes_at_every_port_leave_the_canvas_serving(studio, ada):
     sent: Counter[str] = Counter()
 
-    @fuzz(80)
+    @fuzz(150)
     @given(st.sampled_from(SOCKETS), raw)
     def batch(name, data):
         address = urlsplit(getattr(studio.addrs, name))

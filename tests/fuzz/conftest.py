@@ -15,7 +15,7 @@ from tests.support.curve import recorded_canvas
 from tests.support.processes import stop
 
 # The hostile agent's budget, enforced by the canvas (the good client is not in the roster: not limited).
-ROSTER = '[[agent]]\nname = "mallory"\nmodel = "m"\n[agent.budget]\ndecisions_per_minute = 30\n'
+ROSTER = '[[agent]]\nname = "mallory"\nmodel = "m"\n[agent.budget]\ndecisions_per_minute = 60\n'
 
 
 @pytest.fixture

@@ -14,12 +14,14 @@ import pytest
 from hypothesis import given, strategies as st
 
 from proto.errors import CODES
+from proto.events import rejected_lines
 from proto.messages import AGENT_TYPES, TEXT_MAX
 from proto.version import PROTOCOL_VERSION
 from tests.fuzz.budget import fuzz
 from tests.fuzz.hostile import (HELLO_REFUSALS, _body, before_hello, envelope, hellos, malformed, multipart, names,
                                 pack)
 from tests.fuzz.peer import Peer, clear_error, counted, refused
+from tests.canvas.fakes import Harness
 from tests.proto.strategies import decision, decisions
 
 pytestmark = pytest.mark.fuzz
@@ -142,3 +144,18 @@ def _nested(depth: int) -> list:
     for _ in range(depth):
         value = [value]
     return value
+
+
+@fuzz(400)
+@given(st.lists(_texts(), min_size=1, max_size=4))
+def test_any_ops_text_is_applied_or_refused_line_by_line(texts):
+    """In process (the handlers on a fake transport), where the canvas's rate does not limit how many texts are
+    tried: every non-blank line of each decision is an applied op or a refused line, and no handler fails."""
+    h = Harness()
+    h.hello(b"route", "ada")
+    for text in texts:
+        reply = h.ops(b"route", "ada", text)
+        assert reply.type == "result", reply.body
+        refused = sum(n for r in reply.body["rejected"] for n in rejected_lines(r).values())
+        assert len(reply.body["applied"]) + refused == sum(1 for line in text.splitlines() if line.strip())
+    assert h.studio.counters["handler_errors"] == 0

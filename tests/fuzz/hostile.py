@@ -38,7 +38,8 @@ def pack(obj) -> bytes:
 
 
 def envelope(msg_type: str, body: dict, sender: str = "mallory", msg_id: str | None = None) -> dict:
-    return {"version": PROTOCOL_VERSION, "type": msg_type, "id": msg_id or f"fuzz-{next(_ids):012d}",  # one length: a frame cut short is cut alike on replay
+    # Ids of one length: hypothesis replays an example's draws (a cut point) against a frame of the same length.
+    return {"version": PROTOCOL_VERSION, "type": msg_type, "id": msg_id or f"fuzz-{next(_ids):012d}",
             "sender": sender, "time": time.time(), "parent_id": None, "body": body}
 
 
@@ -49,7 +50,8 @@ values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4)
                       | st.dictionaries(st.text(max_size=12), inner, max_size=4), max_leaves=12)
 # Agent names: the good agent's, the hostile one's, free ones, reserved and bad ones, and any text.
 names = (st.sampled_from(["ada", "mallory", "canvas", "studio", "recorder", "", "Ada", "a" * 33, "9lives", "ada\x00",
-                          "ada/../bob"]) | st.from_regex(r"[a-z][a-z0-9_-]{0,31}", fullmatch=True) | st.text(max_size=70))
+                          "ada/../bob"])
+         | st.from_regex(r"[a-z][a-z0-9_-]{0,31}", fullmatch=True) | st.text(max_size=70))
 
 
 def _wrong(value_types: tuple[type, ...]) -> st.SearchStrategy:
@@ -72,7 +74,7 @@ def _typed(field) -> st.SearchStrategy:
     return strategy
 
 
-def _body(msg_type: str) -> st.SearchStrategy[dict]:
+def bodies(msg_type: str) -> st.SearchStrategy[dict]:
     """A body for `msg_type` whose fields have their schema's types (values arbitrary), plus unknown extras."""
     required = {n: _typed(f) for n, f in SCHEMAS[msg_type].items() if f.required}
     optional = {n: _typed(f) for n, f in SCHEMAS[msg_type].items() if not f.required}
@@ -90,7 +92,7 @@ def truncated(accept: frozenset[str]) -> st.SearchStrategy[Hostile]:
     @st.composite
     def build(draw):
         msg_type = draw(st.sampled_from(sorted(accept)))
-        whole = pack(envelope(msg_type, draw(_body(msg_type))))
+        whole = pack(envelope(msg_type, draw(bodies(msg_type))))
         return Hostile("truncated", [whole[:draw(st.integers(0, len(whole) - 1))]], frozenset({"bad_encoding"}))
     return build()
 
@@ -108,7 +110,7 @@ def wrong_envelope(accept: frozenset[str]) -> st.SearchStrategy[Hostile]:
     @st.composite
     def build(draw):
         msg_type = draw(st.sampled_from(sorted(accept)))
-        raw = envelope(msg_type, draw(_body(msg_type)))
+        raw = envelope(msg_type, draw(bodies(msg_type)))
         field = draw(st.sampled_from(sorted(types)))
         if field != "parent_id" and draw(st.booleans()):
             del raw[field]
@@ -137,7 +139,7 @@ def wrong_body(accept: frozenset[str]) -> st.SearchStrategy[Hostile]:
     @st.composite
     def build(draw):
         msg_type = draw(st.sampled_from(sorted(t for t in accept if SCHEMAS[t])))
-        body = draw(_body(msg_type))
+        body = draw(bodies(msg_type))
         field_name = draw(st.sampled_from(sorted(SCHEMAS[msg_type])))
         field = SCHEMAS[msg_type][field_name]
         if field.required and draw(st.booleans()):
@@ -199,5 +201,5 @@ def hellos(proof: Callable[[str], str]) -> st.SearchStrategy[Hostile]:
 def before_hello(accept: frozenset[str], hello: str = "hello") -> st.SearchStrategy[Hostile]:
     """A well-formed message of a type this door takes, but its `hello`, from a peer that has not said hello."""
     return st.sampled_from(sorted(accept - {hello})).flatmap(
-        lambda t: _body(t).map(lambda body: Hostile("before_hello", [pack(envelope(t, body))],
+        lambda t: bodies(t).map(lambda body: Hostile("before_hello", [pack(envelope(t, body))],
                                                     frozenset({"not_registered"}))))

@@ -17,11 +17,11 @@ from proto.errors import CODES
 from proto.events import rejected_lines
 from proto.messages import AGENT_TYPES, TEXT_MAX
 from proto.version import PROTOCOL_VERSION
+from tests.canvas.fakes import Harness
 from tests.fuzz.budget import fuzz
-from tests.fuzz.hostile import (HELLO_REFUSALS, _body, before_hello, envelope, hellos, malformed, multipart, names,
+from tests.fuzz.hostile import (HELLO_REFUSALS, before_hello, bodies, envelope, hellos, malformed, multipart, names,
                                 pack)
 from tests.fuzz.peer import Peer, clear_error, counted, refused
-from tests.canvas.fakes import Harness
 from tests.proto.strategies import decision, decisions
 
 pytestmark = pytest.mark.fuzz
@@ -74,7 +74,7 @@ def _acts(draw):
         return what, msg_type, body, draw(names.filter(lambda n: n != "mallory"))
     if what == "notify":  # typed fields with any values (NaN, huge ints, nested extras), or a real one
         msg_type = draw(st.sampled_from(["status", "statement", "echo"]))
-        return what, msg_type, draw(_body(msg_type)), "mallory"
+        return what, msg_type, draw(bodies(msg_type)), "mallory"
     if what == "nested":  # as deep as msgpack packs (511 levels), in a field the canvas reads or in an extra one
         deep = _nested(draw(st.integers(2, 500)))
         body = draw(st.sampled_from([("status", {"activity": "painting", "usage": {"decisions": deep, "tokens": 0,

@@ -108,6 +108,8 @@ class CanvasModel:
             raise ValueError(f"cursor {model.cursor} is off the canvas")
         if state["color"] not in COLOURS or state["brush"] not in BRUSHES or state["pen"] not in ("up", "down"):
             raise ValueError("unknown colour, brush or pen state")
+        if not all(v is None or type(v) is str for v in (state["title"], state["feel"])):
+            raise ValueError("a title or a feeling is text or nil")  # else every view and API answer carries it
         model.pen, model.color, model.brush = state["pen"], state["color"], state["brush"]
         model.tempo, model.title, model.feel = int(state["tempo"]), state["title"], state["feel"]
         model.ops = int(state["ops"])

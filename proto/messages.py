@@ -27,6 +27,9 @@ TEXT_MAX = 4096  # op-code text of one decision
 # The largest frame the canvas decodes on the agents socket: room for the largest valid message (an `ops` text of
 # TEXT_MAX characters of up to 4 bytes each, and its envelope); a larger one is refused before it is decoded.
 AGENT_FRAME_LIMIT = 20 * 1024
+# The largest frame on the record socket (its ZMQ_MAXMSGSIZE too): a recorder's hello carries every recorded canvas,
+# far more than an agent's frame (40 canvases of 32 x 16 are already over AGENT_FRAME_LIMIT).
+RECORD_FRAME_LIMIT = 1 << 28
 PROOF_MAX = 128  # a hello's proof (PROTOCOL.md section 13)
 REJECTED_EACH_MAX = 8  # refused lines of one decision published one by one; the rest as one event with a count
 STATEMENT_MAX = 200  # an agent's one-line statement about a finished work

@@ -22,6 +22,9 @@ from services.recorder.png import canvas_png
 router = APIRouter()
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# The highest seq: a record's stream IDs are <seq>-0, 64 bits unsigned. Past it Redis refuses the ID, which the API
+# took for a failure of the record (logged, counted, answered from live counts): it is the request's fault, a 422.
+SEQ_MAX = (1 << 64) - 1
 
 
 def _gateway(request: Request):
@@ -86,7 +89,8 @@ async def agents(request: Request):
     return {"seq": seq, "source": source, "agents": found}
 
 
-@router.get("/api/agents/{name}", response_model=schemas.AgentDetail, summary="one agent, with its canvas")
+@router.get("/api/agents/{name}", response_model=schemas.AgentDetail, summary="one agent, with its canvas",
+            responses={404: {"description": "no agent of that name"}})  # documented: a client may rely on it
 async def agent(request: Request, name: str):
     gateway = _gateway(request)
     if name_problem(name):
@@ -99,7 +103,8 @@ async def agent(request: Request, name: str):
 
 @router.get("/api/works", response_model=schemas.Works, summary="the gallery of finished works, newest first")
 async def works(request: Request, limit: int = Query(20, ge=1, le=100),
-                before: int | None = Query(None, ge=1, description="only works finished before this seq (paging)")):
+                before: int | None = Query(None, ge=1, le=SEQ_MAX,
+                                           description="only works finished before this seq (paging)")):
     gateway = _gateway(request)
     found = await gateway.read_record(lambda record: record.works(limit + 1, before))
     source = "record"

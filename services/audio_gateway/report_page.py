@@ -21,6 +21,8 @@ REPORT_POLICY = {"content-security-policy": "default-src 'none'; img-src 'self';
 FILES = {"report.html": "text/html; charset=utf-8", "report.md": "text/markdown; charset=utf-8",
          "report.json": "application/json"}
 FOLDERS = ("plots", "works")
+# What the OpenAPI document says each route may answer (a client may rely on the 404s, and on each file's type).
+NOT_FOUND = {404: {"description": "no report yet, or no such file in it"}}
 
 NO_REPORT = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>No report yet</title></head>
 <body><h1>No report yet</h1><p>Write one with <code>aurora report</code> (it reads the record; the studio may keep
@@ -36,7 +38,8 @@ async def report_redirect() -> RedirectResponse:
     return RedirectResponse("/report/")  # the report's pictures are named relative to its folder
 
 
-@router.get("/report/", summary="The latest study report (HTML)", response_class=HTMLResponse)
+@router.get("/report/", summary="The latest study report (HTML)", response_class=HTMLResponse,
+            responses={404: {"description": "no report yet", "content": {"text/html": {}}}})
 async def report(request: Request):
     path = _folder(request) / "report.html"
     if not path.is_file():
@@ -44,7 +47,8 @@ async def report(request: Request):
     return FileResponse(path, media_type=FILES["report.html"], headers=REPORT_POLICY)
 
 
-@router.get("/report/{name}", summary="The latest report as Markdown or JSON")
+@router.get("/report/{name}", summary="The latest report as Markdown or JSON", response_class=FileResponse,
+            responses={200: {"content": {"text/markdown": {}, "application/json": {}}}, **NOT_FOUND})
 async def report_file(request: Request, name: str):
     if name not in FILES:
         raise HTTPException(404, "no such file in the report")
@@ -54,7 +58,8 @@ async def report_file(request: Request, name: str):
     return FileResponse(path, media_type=FILES[name], headers=REPORT_POLICY)
 
 
-@router.get("/report/{folder}/{name}", summary="A plot or a work's picture of the latest report")
+@router.get("/report/{folder}/{name}", summary="A plot or a work's picture of the latest report",
+            response_class=FileResponse, responses={200: {"content": {"image/png": {}}}, **NOT_FOUND})
 async def report_picture(request: Request, folder: str, name: str):
     # Starlette has decoded the path: a name with a separator or a leading dot never names a report file.
     if folder not in FOLDERS or not name.endswith(".png") or "/" in name or "\\" in name or name.startswith("."):

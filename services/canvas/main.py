@@ -11,7 +11,7 @@ from pathlib import Path
 import zmq
 
 from proto.canvas import DEFAULT_HEIGHT, DEFAULT_WIDTH
-from proto.messages import AGENT_FRAME_LIMIT
+from proto.messages import AGENT_FRAME_LIMIT, RECORD_FRAME_LIMIT
 from proto.heartbeat import INTERVAL, LIVENESS, REMOVE_AFTER
 from services.base import addresses, curve
 from services.agent.roster import DEFAULT_ROSTER, RosterError
@@ -24,7 +24,6 @@ from services.canvas.studio import Studio
 from services.canvas.zap import Security
 
 HARD_FRAME_LIMIT = 1 << 20  # ZMQ_MAXMSGSIZE: past this ZeroMQ drops the peer before buffering the frame
-RECORD_FRAME_LIMIT = 1 << 28
 PUB_HWM = 100_000
 _MORE, _NOBLOCK, _MORE_NOBLOCK = int(zmq.SNDMORE), int(zmq.NOBLOCK), int(zmq.SNDMORE | zmq.NOBLOCK)  # events buffered per subscriber before PUB drops (never blocks) for a slow one
 
@@ -106,7 +105,6 @@ def run(args: argparse.Namespace) -> int:
     agents = loop.socket(zmq.ROUTER, ROUTER_MANDATORY=1, MAXMSGSIZE=HARD_FRAME_LIMIT)
     snapshots = loop.socket(zmq.ROUTER, ROUTER_MANDATORY=1, MAXMSGSIZE=HARD_FRAME_LIMIT)
     pub = loop.socket(zmq.PUB, SNDHWM=PUB_HWM)
-    # A recorder's hello carries every canvas: far larger than an agent's frames may be.
     record = loop.socket(zmq.ROUTER, ROUTER_MANDATORY=1, MAXMSGSIZE=RECORD_FRAME_LIMIT, SNDHWM=0)
     outbox = ZmqOutbox(loop, agents, snapshots, pub, record)
     sessions = Sessions(args.heartbeat_interval, args.liveness, args.remove_after)

@@ -16,6 +16,7 @@ from proto.canvas import CanvasModel
 from proto.envelope import Message, encode
 from proto.errors import ProtocolError
 from proto.messages import RECORD_BATCH_MAX
+from proto.names import name_problem
 from services.base.log import event
 from services.canvas.journal import Journal
 
@@ -55,11 +56,13 @@ class RecorderLink:
 
     def _hello(self, route: bytes, msg: Message) -> None:
         seq, canvases = msg.body["seq"], msg.body.get("canvases")
+        if seq < 0:  # adopted, it would number the studio's next events from below zero
+            raise ProtocolError("seq counts the events stored, from 0", code="bad_field", parent_id=msg.id)
         if not self.ready:
             if canvases is None and seq > 0:
                 raise ProtocolError("a canvas that has just started needs the recorded canvases",
                                     code="bad_field", parent_id=msg.id)
-            models = {name: CanvasModel.from_dict(c) for name, c in (canvases or {}).items()}
+            models = _models(canvases or {}, msg.id)
             self.adopt(seq, models)
             self.journal.committed = seq
             self.ready = True
@@ -119,3 +122,19 @@ class RecorderLink:
         event(log, logging.WARNING, "recorder lost; replies wait for the next one", reason=why,
               uncommitted=self.journal.backlog)
         self.route = None
+
+
+def _models(canvases: dict, parent_id: str) -> dict[str, CanvasModel]:
+    """The recorded canvases as models, all or none: a name or a canvas map that is not one is refused with
+    `bad_field` (it raised in the handler, unanswered), and the canvas goes on waiting for a record it can adopt."""
+    models = {}
+    for name, data in canvases.items():
+        try:
+            problem = name_problem(name) if isinstance(name, str) else "a canvas is named by its agent's name"
+            if problem:
+                raise ValueError(problem)
+            models[name] = CanvasModel.from_dict(data)
+        except (ValueError, KeyError, TypeError, IndexError, OverflowError) as exc:
+            raise ProtocolError(f"recorded canvas {str(name)[:40]!r} is not one: {exc}"[:240], code="bad_field",
+                                parent_id=parent_id) from None
+    return models

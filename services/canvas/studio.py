@@ -15,8 +15,8 @@ from typing import Any, Callable, Protocol
 from proto.canvas import DEFAULT_HEIGHT, DEFAULT_WIDTH, CanvasModel
 from proto.envelope import Message, decode, encode
 from proto.errors import CODES, ProtocolError
-from proto.messages import (ACTIVITIES, AGENT_FRAME_LIMIT, AGENT_TYPES, RECORDER_TYPES, REJECTED_EACH_MAX,
-                            SNAPSHOT_TYPES, USAGE_FIELDS, echo_problem)
+from proto.messages import (ACTIVITIES, AGENT_FRAME_LIMIT, AGENT_TYPES, RECORD_FRAME_LIMIT, RECORDER_TYPES,
+                            REJECTED_EACH_MAX, SNAPSHOT_TYPES, USAGE_FIELDS, echo_problem)
 from proto.names import name_problem
 from proto.ops.manual import LIST_NAMES, valid_lists
 from proto.ops.parser import Op, parse
@@ -149,7 +149,9 @@ class Studio:
             return
         route, frame = frames
         try:
-            msg = decode(frame, limit=self.frame_limit, accept=RECORDER_TYPES)
+            # Not the agents' limit: a recorder's hello carries every recorded canvas (a studio of 40 agents
+            # could not resume under it). Only the recorder's key gets this far (section 13).
+            msg = decode(frame, limit=RECORD_FRAME_LIMIT, accept=RECORDER_TYPES)
             self.recorder.on_message(route, msg)
         except ProtocolError as exc:
             self.counters[f"error_{exc.code}"] += 1

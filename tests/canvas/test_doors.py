@@ -16,8 +16,8 @@ from proto.envelope import Message, encode
 from services.base.curve import ClientCurve
 from services.base.keys import STUDIO
 from services.canvas.client import CanvasClient
-from tests.support.curve import curve_canvas
-from tests.support.processes import addr_args, aurora, stop, wait_until
+from tests.support.curve import recorded_canvas
+from tests.support.processes import addr_args, aurora, wait_until
 
 
 @pytest.fixture
@@ -25,14 +25,8 @@ def studio(tmp_path, monkeypatch, record_url, record_db):
     """A durable plaintext canvas and its recorder, sharing a data folder with this test (the hello proofs)."""
     data = tmp_path / "data"
     monkeypatch.setenv("AURORA_DATA", str(data))
-    with curve_canvas(data, durable=True, curve=False) as running:
-        recorder = aurora("recorder", *addr_args(running.addrs), "--redis-url", record_url,
-                          env_extra=running.env())
-        try:
-            yield running
-        finally:
-            stop(recorder)
-            assert recorder.returncode == 0, "the recorder was stopped, not refused"
+    with recorded_canvas(data, record_url) as running:
+        yield running
 
 
 def _stored_after_reply(client: CanvasClient, db: redis.Redis, text: str) -> None:

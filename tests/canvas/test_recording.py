@@ -151,3 +151,35 @@ def test_a_volatile_canvas_replies_and_publishes_at_once():
 def test_before_its_recorder_a_new_canvas_sends_a_returning_agent_back_to_hello(h):
     reply = h.ops(A, "ada", "move up")  # an agent of the canvas that died: it must say hello again
     assert reply.type == "error" and reply.body["code"] == "not_registered"
+
+
+# Found by fuzzing the record socket (tests/fuzz/test_fuzz_record_socket.py):
+
+def test_a_record_hello_with_more_canvases_than_an_agent_s_frame_holds_is_adopted(h):
+    # It was decoded under the agents' 20 KiB limit: a record of 40 canvases was refused (frame_too_large), and
+    # a restarted canvas waited for ever.
+    canvases = {f"agent-{i}": CanvasModel(32, 16).to_dict() for i in range(40)}
+    assert len(encode(Message("record_hello", {"seq": 7, "canvases": canvases}, "recorder"))) > 20 * 1024
+    assert attach(h, 7, canvases).body == {"seq": 7}
+    assert h.studio.recorder.ready and len(h.studio.canvases) == 40 and h.studio.seq == 7
+
+
+@pytest.mark.parametrize("canvases", [
+    {"ada": {"width": "x"}},  # raised in the handler: no answer, the recorder's hello repeated for ever
+    {"ada": {k: v for k, v in CanvasModel(8, 4).to_dict().items() if k != "cells"}},
+    {"../ada": CanvasModel(8, 4).to_dict()},  # no agent's name
+    {"ada": {**CanvasModel(8, 4).to_dict(), "state": {**CanvasModel(8, 4).state(), "title": ["a", 1]}}},
+])
+def test_a_record_hello_whose_canvases_are_not_canvases_is_refused_and_nothing_is_adopted(h, canvases):
+    reply = attach(h, 3, canvases)
+    assert reply.type == "error" and reply.body["code"] == "bad_field"
+    assert not h.studio.recorder.ready and not h.studio.canvases
+    assert attach(h, 0).type == "recorded"  # the recorder's next, good hello is adopted
+
+
+@pytest.mark.parametrize("ready", [False, True])
+def test_a_record_hello_with_a_seq_below_zero_is_refused(h, ready):
+    if ready:
+        attach(h)
+    reply = attach(h, -7)  # adopted, it numbered the studio's next events from -6
+    assert reply.type == "error" and reply.body["code"] == "bad_field" and h.studio.seq == 0

@@ -94,3 +94,22 @@ def curve_canvas(data: Path, *extra: str, durable: bool = False, probe: bool = T
         yield studio
     finally:
         stop(proc)
+
+
+def recorder_process(studio: CurveStudio, record_url: str) -> subprocess.Popen:
+    """`aurora recorder` for this canvas, into `record_url`, with the studio's data folder (its recorder key)."""
+    return aurora("recorder", *addr_args(studio.addrs), "--redis-url", record_url, env_extra=studio.env())
+
+
+@contextmanager
+def recorded_canvas(data: Path, record_url: str, *extra: str):
+    """A durable canvas as `aurora up` runs one on a single host (plaintext agents socket, CurveZMQ record socket)
+    and its recorder, sharing the data folder `data` (the hello proofs, the recorder's key); the recorder must
+    have been stopped, not refused."""
+    with curve_canvas(data, *extra, durable=True, curve=False) as running:
+        recorder = recorder_process(running, record_url)
+        try:
+            yield running
+        finally:
+            stop(recorder)
+            assert recorder.returncode == 0, "the recorder was stopped, not refused"

@@ -10,6 +10,7 @@ from services.base.addresses import ConfigError
 from services.audio_gateway import main as gateway
 from services.bench import main as bench
 from services.canvas import main as canvas
+from services.chaos import main as chaos
 from services.recorder import main as recorder
 from services.report import main as report
 from services.scripted_agent import main as scripted_agent
@@ -18,7 +19,8 @@ from services.tools import (export_cmd, grant_cmd, health, keys_cmd, models_cmd,
                             status, watch)
 
 SUBCOMMANDS = (supervisor, status, canvas, recorder, gateway, agent, scripted_agent, peek, watch, replay_cmd,
-               export_cmd, report, ops_cmd, models_cmd, roster_cmd, keys_cmd, grant_cmd, health, bench)
+               export_cmd, report, ops_cmd, models_cmd, roster_cmd, keys_cmd, grant_cmd, health, bench,
+               chaos)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -61,13 +61,13 @@ def running(pid: int | None) -> bool:
     return fields is not None and fields[0] not in ("Z", "X", "T", "t")
 
 
-class Studio:
+class Parts:
     """The processes of one `aurora up` (its pid, its data folder): where each part runs now."""
 
     def __init__(self, up_pid: int, folder: Path):
         self.up_pid, self.folder = up_pid, folder
 
-    def parts(self) -> dict[str, int | None]:
+    def pids(self) -> dict[str, int | None]:
         """Each child's name (as `aurora status` says it) and pid, and `redis`."""
         found = state.read(self.folder) or {}
         parts = {child["name"]: child.get("pid") for child in found.get("children", [])}
@@ -85,14 +85,16 @@ class Studio:
                     return int(entry.name)
         return None
 
-    def all_running(self) -> list[str]:
-        """The parts not running now (empty when all are)."""
-        parts = self.parts()
-        return [name for name, pid in parts.items() if not running(pid)] if len(parts) > 1 else ["every part"]
+    def not_running(self) -> list[str]:
+        """The parts not running now: empty when all are, all before `aurora up` has listed them (studio.json)."""
+        parts = self.pids()
+        if len(parts) == 1:  # `redis` only
+            return ["every part"]
+        return [name for name, pid in parts.items() if not running(pid)]
 
     def target(self, kind: str, rng: random.Random) -> tuple[str, int]:
         """(name, pid) of the part a fault of `kind` hits now."""
-        parts = self.parts()
+        parts = self.pids()
         names = sorted(name for name in parts if _is(kind, name) and running(parts[name]))
         if not names:
             raise RuntimeError(f"no running {kind} to hit (parts: {parts})")

@@ -54,6 +54,7 @@ seed = {LLM_AGENT.seed}
 """
 READY_TIMEOUT = 600.0    # until every agent has decided once: the model loads on a loaded machine
 RECOVER_TIMEOUT = 240.0  # from a fault until the studio has recovered by itself
+LOCAL = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # the gateway is here: never via a proxy
 
 
 def add_parser(sub) -> None:
@@ -75,6 +76,8 @@ class StudioGone(RuntimeError):
 
 
 class Run:
+    """One chaos run: the studio it started, the faults dealt, what the checks found."""
+
     def __init__(self, args, folder: Path):
         self.args, self.folder = args, folder
         self.rng = random.Random(args.seed)
@@ -88,7 +91,7 @@ class Run:
         plan = Plan(roster=roster, up_args=("--scripted", str(args.scripted)), env={ACKS_ENV: str(folder / "acks")})
         self.agent_names = {LLM_AGENT.name, *(f"scripted-{i + 1}" for i in range(args.scripted))}
         self.studio = Studio(plan, {LLM_AGENT.name: LLM_AGENT}, folder)
-        self.parts = faults.Studio(self.studio.proc.pid, folder)
+        self.parts = faults.Parts(self.studio.proc.pid, folder)
         self.viewer: Viewer | None = None
         self.web: WebViewer | None = None
 
@@ -106,8 +109,9 @@ class Run:
         return time.monotonic() - began
 
     def healthy(self) -> bool:
+        """The gateway's /healthz says ok (200): the canvas and the record serve."""
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.studio.gateway_port}/healthz", timeout=2) as r:
+            with LOCAL.open(f"http://127.0.0.1:{self.studio.gateway_port}/healthz", timeout=2) as r:
                 return r.status == 200
         except OSError:
             return False
@@ -120,8 +124,11 @@ class Run:
         """Wait until the part hit runs again (not as `pid`, if it was killed) and all others run, then until
         every agent has had a decision acknowledged and /healthz says ok."""
         began = time.monotonic()
-        replaced = lambda: fault.signal != "SIGKILL" or self.parts.parts().get(name) not in (None, pid)
-        self.until(lambda: replaced() and not self.parts.all_running(), f"running again after {fault}",
+
+        def replaced() -> bool:
+            return fault.signal != "SIGKILL" or self.parts.pids().get(name) not in (None, pid)
+
+        self.until(lambda: replaced() and not self.parts.not_running(), f"running again after {fault}",
                    RECOVER_TIMEOUT)
         before = self.acks.read()
         self.until(lambda: self.decided_since(before) and self.healthy(), f"deciding again after {fault}",
@@ -212,7 +219,7 @@ class Run:
     def execute(self) -> tuple[int, float]:
         say(f"starting the studio as `aurora up` (data in {self.folder}): {LLM_AGENT.name} ({LLM_AGENT.model}) "
             f"and {self.args.scripted} scripted (non-LLM) agents")
-        self.until(lambda: self.decided_since({}) and not self.parts.all_running() and self.healthy(),
+        self.until(lambda: self.decided_since({}) and not self.parts.not_running() and self.healthy(),
                    "up with every agent deciding", READY_TIMEOUT)
         self.viewer = Viewer(self.studio.addrs[1], self.studio.addrs[2])
         self.viewer.start()

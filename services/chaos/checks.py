@@ -25,6 +25,7 @@ class Acks:
         self.entries: list[dict] = []  # each with its `agent`
         self.by_agent: dict[str, int] = {}
         self._read_to: dict[Path, int] = {}
+        self.torn = 0  # lines that do not read
 
     def read(self) -> dict[str, int]:
         """Read what was added since the last call; return each agent's count of acknowledged decisions."""
@@ -35,7 +36,12 @@ class Acks:
             complete = data[:data.rfind(b"\n") + 1]  # a line being written is read next time
             self._read_to[path] = self._read_to.get(path, 0) + len(complete)
             for line in complete.splitlines():
-                self.entries.append({**json.loads(line), "agent": path.stem})
+                try:
+                    entry = json.loads(line)
+                except ValueError:  # a line an agent killed mid-write left torn: said in the summary
+                    self.torn += 1
+                    continue
+                self.entries.append({**entry, "agent": path.stem})
                 self.by_agent[path.stem] = self.by_agent.get(path.stem, 0) + 1
         return dict(self.by_agent)
 

@@ -205,9 +205,10 @@ class Run:
                 db.close()
         self.acks.read()
         lost = checks.lost(self.acks.entries, record)
+        torn = f"; {self.acks.torn} line(s) torn by a kill, not read" if self.acks.torn else ""
         print(f"  (a) decisions acknowledged to the agents: {len(self.acks.entries)} "
               f"({', '.join(f'{n} {c}' for n, c in sorted(self.acks.by_agent.items()))}), in the record: "
-              f"{len(self.acks.entries) - len(lost)}")
+              f"{len(self.acks.entries) - len(lost)}{torn}")
         if lost:
             self.failures.append(f"(a) {len(lost)} acknowledged decision(s) not in the record, e.g. {lost[:3]}")
         print(f"  (b) the record: {record.events} events, seq 1..{record.last}, "
@@ -262,6 +263,10 @@ class Run:
 
 
 def run(args) -> int:
+    if args.scripted < 1 or args.minutes <= 0:
+        print("aurora chaos: give --minutes above 0 and --scripted 1 or more (a scripted agent is one of the parts "
+              "it kills)", file=sys.stderr)
+        return 2
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # a kill cleans up as Ctrl-C does
     folder = Path(tempfile.mkdtemp(prefix="aurora-chaos-"))
     chaos = None

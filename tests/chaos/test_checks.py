@@ -25,3 +25,10 @@ def test_a_decision_is_lost_past_the_record_or_when_none_of_its_events_is_there(
             {"id": "a3", "seq": 10, "events": True},   # its events are not there
             {"id": "a4", "seq": 11, "events": False}]  # past the end of the record
     assert [a["id"] for a in checks.lost(acks, record)] == ["a3", "a4"]
+
+
+def test_a_line_torn_by_a_kill_is_counted_and_the_next_ones_still_read(tmp_path):
+    acks = checks.Acks(tmp_path)
+    (tmp_path / "ada.jsonl").write_text('{"id": "a1", "se' + json.dumps({"id": "a2", "seq": 4, "events": True}) + "\n"
+                                        + json.dumps({"id": "a3", "seq": 5, "events": True}) + "\n")
+    assert acks.read() == {"ada": 1} and acks.torn == 1

@@ -85,6 +85,7 @@ class Run:
         self.failures: list[str] = []
         self.kills = 0
         self.recoveries: list[str] = []
+        self.faulted = [0.0, 0.0]  # wall clock: the first fault, the last recovery (max_pause_s is measured there)
         (folder / "acks").mkdir()
         roster = folder / "roster.toml"
         roster.write_text(ROSTER)
@@ -137,28 +138,27 @@ class Run:
 
     # -- the run -----------------------------------------------------------------------------------
 
-    def deal_faults(self) -> tuple[float, float]:
-        """Every planned fault, each once the studio has recovered from the last; (first fault, last recovery)
-        as wall-clock times."""
+    def deal_faults(self) -> None:
+        """Every planned fault, each once the studio has recovered from the last; `faulted` spans the first
+        fault to the last recovery (wall clock), as far as it got."""
         window = self.args.minutes * 60
         planned = faults.plan(self.rng, window)
         say(f"{len(planned)} faults in {window:.0f} s: " + ", ".join(str(f) for f in planned))
         start = time.monotonic()
-        first = time.time()
         for i, fault in enumerate(planned, 1):
             self.until(lambda: time.monotonic() - start >= fault.at, f"waiting for fault {i}", window + 60)
             if i == 1:
-                first = time.time()
+                self.faulted = [time.time()] * 2
             name, pid = self.parts.target(fault.kind, self.rng)
             faults.deal(fault, name, pid, say)
             self.kills += fault.signal == "SIGKILL"
             took = self.recover(fault, name, pid)
+            self.faulted[1] = time.time()
             self.recoveries.append(f"{fault.signal} {name}: recovered in {took:.1f} s")
             say(f"fault {i}/{len(planned)}: {self.recoveries[-1]} ({time.monotonic() - start:.0f} s into the window)")
         left = window - (time.monotonic() - start)
         if left > 0:
             self.until(lambda: time.monotonic() - start >= window, "at the end of the window", left + 60)
-        return first, time.time()
 
     def check_live(self, db: redis.Redis) -> None:
         """(c) and (d), while the studio runs."""
@@ -226,11 +226,12 @@ class Run:
         self.viewer.start()
         self.web = WebViewer(f"ws://127.0.0.1:{self.studio.gateway_port}/ws")
         self.web.start()
-        since = until = time.time()
         try:
-            since, until = self.deal_faults()
+            self.deal_faults()
         except (TimeoutError, RuntimeError) as exc:
             self.failures.append(f"(recovery) {exc}")
+            if self.faulted[0]:
+                self.faulted[1] = time.time()  # the pause it did not recover from counts too
         print(f"aurora chaos: seed {self.args.seed}, {self.args.minutes:g} min, {self.kills} kills")
         for line in self.recoveries:
             print(f"  {line}")
@@ -243,7 +244,7 @@ class Run:
             finally:
                 db.close()
         self.stop()
-        return self.check_record(since, until)
+        return self.check_record(*self.faulted)
 
     def stop(self) -> None:
         say("stopping the studio")

@@ -10,12 +10,13 @@ from collections import defaultdict
 
 import redis
 
+from proto.events import OP_KINDS
 from services.base.redis_server import record_redis
 from services.recorder import archive
 from tests.support.processes import addr_args, aurora, free_addresses, free_port, stop, wait_until
 
 NAMES = [f"a{i}" for i in range(1, 7)]
-TURN_MINUTES = 0.2  # 12 s turns: each agent loads its model (a few seconds on a loaded machine), then paints
+TURN_MINUTES = 0.4  # 24 s turns: each agent loads its model (up to ~10 s on a loaded machine), then paints
 
 ROSTER = """
 [defaults]
@@ -43,7 +44,7 @@ def test_six_agents_on_room_for_two_take_turns_fairly_and_lose_nothing(tmp_path,
                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     out, err = plan.communicate(timeout=120)
     assert plan.returncode == 0, err
-    assert "take turns of 0.2 minutes" in out and "turn 1          now   a1, a2" in out, out
+    assert "take turns of 0.4 minutes" in out and "turn 1          now   a1, a2" in out, out
     addrs, port = free_addresses(), free_port()
     up = aurora("up", "--roster", str(roster), "--memory", "700M", "--cores", "16", "--redis-port", str(port),
                 "--gateway-port", str(free_port()), *addr_args(addrs), stdout=subprocess.PIPE, text=True)
@@ -75,7 +76,7 @@ def test_six_agents_on_room_for_two_take_turns_fairly_and_lose_nothing(tmp_path,
         by_agent[e.body["agent"]].append(e)
     for name in NAMES:
         kinds = [e.body["kind"] for e in by_agent[name]]
-        assert kinds.count("joined") >= 1 and any(k in kinds for k in ("move", "stroke", "rejected")), (name, kinds)
+        assert kinds.count("joined") >= 1 and set(kinds) & (OP_KINDS | {"rejected"}), (name, kinds)
         waits = [e for e in by_agent[name] if e.body["kind"] == "status" and e.body["data"]["activity"] == "waiting"]
         assert waits, f"{name}'s rest is not in the record"
         for w in waits:  # each rest says until when, later than when it was said, and why

@@ -37,7 +37,6 @@ import contextlib
 import ctypes
 import re
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -48,29 +47,18 @@ import llama_cpp
 
 from services.agent.chat_template import ChatTemplate, syntax_error
 from services.agent.constraint import Grammars
+from services.agent.generation import SAMPLING_DEFAULTS, GenerationResult, sampling_settings
 from services.agent.models import ModelError, bundled_for, check_gguf, hint_for
 from services.agent.prompt import RAW_CUE
 
-SAMPLING_DEFAULTS: dict[str, float] = {
-    "temperature": 0.8, "top_p": 0.95, "top_k": 40, "min_p": 0.05, "repeat_penalty": 1.1,
-}
+# GenerationResult and SAMPLING_DEFAULTS live in services/agent/generation.py (the server backend shares them
+# without importing llama_cpp); they are still importable from here.
+__all__ = ["Generator", "GenerationResult", "SAMPLING_DEFAULTS"]
+
 PENALTY_LAST_N = 64  # generated tokens that the repeat penalty looks back on
 
 _TOKEN_DATA = np.dtype([("id", np.int32), ("logit", np.float32), ("p", np.float32)])
 assert _TOKEN_DATA.itemsize == ctypes.sizeof(llama_cpp.llama_token_data)
-
-
-@dataclass
-class GenerationResult:
-    text: str            # the generated text, never a special token (see `generate` for a cut one)
-    tokens: int          # tokens generated
-    prompt_tokens: int   # tokens in the prompt
-    ttft_s: float        # from the call to the first generated token (tokenizing and prefill included)
-    total_s: float
-    stopped: bool        # stop() returned True
-    finish: str = "eos"  # "eos" (the model or the grammar ended it), "length" (max_tokens or context), "stop"
-    reused_tokens: int = 0  # prompt tokens whose KV cache was kept from the previous call
-    ids: list[int] = field(default_factory=list)  # the generated tokens (an end token is never among them)
 
 
 class _Chain:
@@ -101,12 +89,8 @@ class Generator:
                  sampling: dict[str, float] | None = None, chat: str = "auto", n_batch: int = 128):
         if chat not in ("auto", "template", "raw"):
             raise ValueError(f"chat must be auto, template or raw, not {chat!r}")
-        unknown = set(sampling or {}) - set(SAMPLING_DEFAULTS)
-        if unknown:
-            raise ValueError(f"unknown sampling key(s) {', '.join(sorted(unknown))}; "
-                             f"known: {', '.join(SAMPLING_DEFAULTS)}")
+        self.sampling = sampling_settings(sampling)
         self.model_path = Path(model_path)
-        self.sampling = {**SAMPLING_DEFAULTS, **(sampling or {})}
         self.seed = seed
         self.n_ctx = n_ctx
         check_gguf(self.model_path)
@@ -341,12 +325,12 @@ class Generator:
         return keep, False
 
     def generate(self, prompt: str | list[int], *, grammar: str | None = None, max_tokens: int = 64,
-                 on_token: Callable[[], None] | None = None, stop: Callable[[], bool] | None = None,
+                 on_token: Callable[[int], None] | None = None, stop: Callable[[], bool] | None = None,
                  on_prefill: Callable[[int, int], None] | None = None, may_end: bool = True) -> GenerationResult:
         """Continue `prompt` (a `format`ted text, or its tokens) token by token.
 
-        `grammar` (GBNF text) constrains every token; its parse is cached by text. `on_token()` is called
-        after each generated token, `stop()` after it (and between prefill batches): when it returns True
+        `grammar` (GBNF text) constrains every token; its parse is cached by text. `on_token(id)` is called
+        with each generated token, `stop()` after it (and between prefill batches): when it returns True
         the generation ends at once. Under a grammar, `text` is always a prefix of a sentence of the
         grammar: whole when `finish` is "eos"; when cut short ("length", "stop") its last line may be
         unfinished, and the caller decides whether to keep it (ops: drop it; free text: it may do).
@@ -380,7 +364,7 @@ class Generator:
                 break
             out.append(token)
             if on_token is not None:
-                on_token()
+                on_token(token)
             if matcher is not None and (not matcher.consume_token(token) or matcher.is_stopped()):
                 finish = "eos"  # the grammar is complete: nothing but an end may follow
                 break
@@ -415,8 +399,16 @@ class Generator:
 
     # ------------------------------------------------------------------------------------------ close
 
-    def close(self) -> None:
-        """Free the model and the samplers (also done when the process ends)."""
+    def use_sampling(self, sampling: dict[str, float]) -> None:
+        """Sample with these settings (over the defaults) from now on: the sampler chains are built again when
+        they differ, the draw's RNG restarting from the seed (`aurora serve`: each request brings its own)."""
+        merged = sampling_settings(sampling)
+        if merged != self.sampling:
+            self._free_samplers()
+            self.sampling = merged
+            self._pre, self._post, self._pick = self._build_chains()
+
+    def _free_samplers(self) -> None:
         for chain in (getattr(self, "_pre", None), getattr(self, "_post", None)):
             if chain is not None:
                 chain.free()
@@ -424,6 +416,10 @@ class Generator:
         if getattr(self, "_pick", None) is not None:
             llama_cpp.llama_sampler_free(self._pick)
             self._pick = None
+
+    def close(self) -> None:
+        """Free the model and the samplers (also done when the process ends)."""
+        self._free_samplers()
         if getattr(self, "llm", None) is not None:
             self.llm.close()
             self.llm = None

@@ -19,6 +19,7 @@ from services.agent import roster as rosters
 from services.agent.budget import Budget
 from services.agent.loop import Agent
 from services.agent.memory import MemoryBank
+from services.agent.server_backend import ServerRefused
 from services.agent.models import ModelError, resolve
 from services.base import addresses, curve
 from services.base.datadir import data_dir
@@ -85,8 +86,8 @@ def run(args: argparse.Namespace) -> int:
     keys = curve.client_from_args(args, address, prog="agent")  # before a model loads: a bad key fails at once
     try:
         spec = rosters.find(rosters.load(args.roster), args.name)
-        model_path = resolve(spec.model, data_dir(), progress=lambda m: print(f"aurora agent {spec.name}: {m}",
-                                                                           flush=True))
+        model_path = spec.model if spec.backend == "openai" else resolve(
+            spec.model, data_dir(), progress=lambda m: print(f"aurora agent {spec.name}: {m}", flush=True))
     except (rosters.RosterError, ModelError) as exc:
         print(f"aurora agent: {exc}", file=sys.stderr)
         return 2
@@ -94,18 +95,29 @@ def run(args: argparse.Namespace) -> int:
         with memory_url(args, spec.name) as url:
             bank = MemoryBank(redis.Redis.from_url(url, socket_timeout=10, health_check_interval=30), spec.name)
             return _live(args, spec, bank, keys, address, model_path)
-    except (ModelError, RedisUnavailable) as exc:
+    except (ModelError, RedisUnavailable, ValueError) as exc:  # ValueError: an API key variable not set
         print(f"aurora agent: {exc}", file=sys.stderr)
         return 2
 
 
-def _live(args, spec, bank: MemoryBank, keys, address: str, model_path: str) -> int:
-    """The agent's life once its bank is open: load its model, then decide until stopped."""
+def _generator(spec, model_path: str):
+    """The agent's model: in this process (backend "local"), or behind an inference server ("openai")."""
+    if spec.backend == "openai":
+        from services.agent.server_backend import ServerGenerator, api_key  # httpx: only for a server
+
+        print(f"aurora agent {spec.name}: model {spec.model} served at {spec.url} ({spec.dialect})", flush=True)
+        return ServerGenerator(spec.url, spec.model, dialect=spec.dialect, api_key=api_key(spec.api_key_env),
+                               chat=spec.chat, seed=spec.seed, sampling=spec.sampling)
     from services.agent.llm import Generator  # imports llama_cpp: only when a model will run
 
     print(f"aurora agent {spec.name}: loading {os.path.basename(model_path)}", flush=True)
-    gen = Generator(model_path, n_ctx=spec.context, n_threads=spec.threads, seed=spec.seed, sampling=spec.sampling,
-                    chat=spec.chat)
+    return Generator(model_path, n_ctx=spec.context, n_threads=spec.threads, seed=spec.seed, sampling=spec.sampling,
+                     chat=spec.chat)
+
+
+def _live(args, spec, bank: MemoryBank, keys, address: str, model_path: str) -> int:
+    """The agent's life once its bank is open: load its model, then decide until stopped."""
+    gen = _generator(spec, model_path)
     log = logging.getLogger(f"aurora.agent.{spec.name}")
     if args.fresh:
         bank.wipe()
@@ -122,12 +134,22 @@ def _live(args, spec, bank: MemoryBank, keys, address: str, model_path: str) -> 
         agent.turn_over, agent.waiting_until = True, studio_state.waiting_until(data_dir(), f"agent {spec.name}")
         agent.stop.set()
     signal.signal(signal.SIGUSR1, turn_over)
-    gen.grammars.matcher(agent.grammar)  # the one-time cost of constrained decoding, paid and logged here
-    event(log, logging.INFO, "agent awake", agent=spec.name, model=str(model_path), mode=gen.mode,
-          load_s=round(gen.load_s, 3), grammar_setup_s=round(gen.grammars.setup_s, 3),
-          grammar_compile_s=round(gen.grammars.compile_s[agent.grammar], 3))
-    print(f"aurora agent {spec.name}: ready (model {gen.load_s:.1f} s, grammar {gen.grammars.setup_s:.1f} s); "
-          "painting", flush=True)
+    if spec.backend == "openai":
+        gen.should_stop = agent.stop.is_set  # a wait for the server ends when the agent is stopped
+        try:
+            gen.check(agent.grammar)  # waits for the server; refuses at once what it refuses
+        except ServerRefused as exc:
+            print(f"aurora agent {spec.name}: {exc}", file=sys.stderr)
+            return 2
+        event(log, logging.INFO, "agent awake", agent=spec.name, model=spec.model, url=spec.url, mode=gen.mode)
+        print(f"aurora agent {spec.name}: ready (server {spec.url}); painting", flush=True)
+    else:
+        gen.grammars.matcher(agent.grammar)  # the one-time cost of constrained decoding, paid and logged here
+        event(log, logging.INFO, "agent awake", agent=spec.name, model=str(model_path), mode=gen.mode,
+              load_s=round(gen.load_s, 3), grammar_setup_s=round(gen.grammars.setup_s, 3),
+              grammar_compile_s=round(gen.grammars.compile_s[agent.grammar], 3))
+        print(f"aurora agent {spec.name}: ready (model {gen.load_s:.1f} s, grammar {gen.grammars.setup_s:.1f} s); "
+              "painting", flush=True)
     try:
         stats = agent.run(decisions=args.decisions)
     except RemoteError as exc:

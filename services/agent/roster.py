@@ -37,6 +37,13 @@ class AgentSpec:
     dream_every: int = 6
     chat: str = "auto"  # auto: the model's chat template if it has one, else a raw completion
     grow: bool = True  # the context grows turn by turn (services/agent/context.py); False: a whole prompt each turn
+    # backend "local": `model` is a GGUF run in the agent's process; "openai": `model` is the name of a model
+    # served at `url` by an OpenAI-compatible server of `dialect` (services/agent/server_backend.py), with the
+    # API key from the environment variable `api_key_env` names (never the key itself in a roster).
+    backend: str = "local"
+    url: str | None = None
+    dialect: str = "llama-cpp-python"
+    api_key_env: str | None = None
     sampling: dict[str, float] = field(default_factory=dict)
     view: dict[str, bool] = field(default_factory=lambda: {"coords": True, "cursor": True})
     budget: dict[str, int | None] = field(default_factory=dict)
@@ -44,7 +51,9 @@ class AgentSpec:
 
 MAX_DREAM_EVERY = 20  # a dream shows the model every pending memory: keep that prompt short
 
-SCALARS = {"name", "model", "seed", "threads", "context", "max_ops", "max_tokens", "dream_every", "chat", "grow"}
+SCALARS = {"name", "model", "seed", "threads", "context", "max_ops", "max_tokens", "dream_every", "chat", "grow",
+           "backend", "url", "dialect", "api_key_env"}
+BACKENDS = ("local", "openai")
 TABLES = {"sampling": SAMPLING_KEYS, "view": VIEW_KEYS, "budget": BUDGET_KEYS}
 
 
@@ -93,6 +102,7 @@ def load(path: Path = DEFAULT_ROSTER) -> list[AgentSpec]:
         if not 1 <= merged.get("dream_every", 6) <= MAX_DREAM_EVERY:
             raise RosterError(f"{where}: dream_every must be 1 to {MAX_DREAM_EVERY} (a dream shows the model every "
                               "memory it condenses)")
+        _check_backend(where, merged)
         try:
             specs.append(AgentSpec(**merged))
         except TypeError as exc:
@@ -120,6 +130,23 @@ def turn_minutes(path: Path = DEFAULT_ROSTER) -> float:
     if isinstance(minutes, bool) or not isinstance(minutes, (int, float)) or minutes <= 0:
         raise RosterError(f"{path} [turns]: minutes must be a positive number, got {minutes!r}")
     return float(minutes)
+
+
+def _check_backend(where: str, merged: dict[str, Any]) -> None:
+    from services.agent.server_backend import DIALECTS  # no HTTP client is made: the table only
+
+    backend = merged.get("backend", "local")
+    if backend not in BACKENDS:
+        raise RosterError(f"{where}: backend must be {' or '.join(BACKENDS)}, not {backend!r}")
+    if backend == "openai":
+        if not isinstance(merged.get("url"), str) or not merged["url"].startswith(("http://", "https://")):
+            raise RosterError(f"{where}: backend = \"openai\" needs `url`, the server's address (http://host:port)")
+        if merged.get("dialect", "llama-cpp-python") not in DIALECTS:
+            raise RosterError(f"{where}: dialect must be one of {', '.join(DIALECTS)}")
+        key_env = merged.get("api_key_env")
+        if key_env is not None and (not isinstance(key_env, str) or not key_env.isidentifier()):
+            raise RosterError(f"{where}: api_key_env is the NAME of an environment variable holding the key "
+                              "(never the key itself)")
 
 
 def find(specs: list[AgentSpec], name: str) -> AgentSpec:

@@ -25,3 +25,14 @@ def die_with_parent() -> None:
 
 def spawn(argv: list[str], **popen) -> subprocess.Popen:
     return subprocess.Popen(argv, preexec_fn=die_with_parent, start_new_session=True, **popen)
+
+
+def stop(proc: subprocess.Popen, grace_s: float = 10.0) -> None:
+    """SIGTERM, and SIGKILL if the child has not exited within `grace_s`."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(grace_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

@@ -37,7 +37,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from services.base.process import spawn
+from services.base.process import spawn, stop
 
 
 DEFAULT_PORT = 6390  # the studio's embedded server (env AURORA_REDIS_PORT)
@@ -145,13 +145,8 @@ class EmbeddedRedis:
                 client.close()
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        if self.proc is not None:
+            stop(self.proc)
 
 
 @contextmanager

@@ -19,6 +19,11 @@ SmolLM2 (the bundled GGUF) at the agent's default context (2048 tokens), one lla
 3. mem_ratio: PSS added per extra agent process ÷ PSS of one (services/bench/agent_mem.py).
 4. constrained_ratio, for each bundled model: the agent's Generator decoding under the grammar ÷ decoding
    free, with stock llama-cpp-python's grammar beside them (services/bench/agent_constrained.py).
+5. server_ratio: the agent's decisions/s through the llama-cpp-python server ÷ the same model in-process,
+   same prompt and settings; serve_ratio: the same through `aurora serve` (services/bench/agent_server.py).
+6. turn_change_s: when agents take turns (`aurora up` with more agents than fit), the time from a resting
+   agent's "rests until" to the waking agent's first decision; turn_change_decisions: that time in decisions
+   of the same run (services/bench/turns_bench.py).
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ from services.agent.models import BUNDLED, ModelError, resolve
 from services.agent.prompt import Turn, system_text, user_text
 from services.agent.roster import AgentSpec
 from services.base.datadir import data_dir
-from services.bench import agent_constrained, agent_mem
+from services.bench import agent_constrained, agent_mem, agent_server, turns_bench
 from services.bench.agent_fakes import EPOCH, FakeBank, FakeCanvasClient, SimClock
 from services.bench.generation_timing import Raw, Side
 
@@ -45,6 +50,7 @@ TARGET_RATIO = 0.9
 TARGET_TTFT = 0.3
 TARGET_MEM = 0.6
 TARGET_CONSTRAINED = 0.9
+TARGET_SERVER = 0.8
 MODEL = "smollm2-135m"
 SEED = 1
 AGENT = "smol"
@@ -58,12 +64,14 @@ class Plan:
     ttft_rounds: int = 3
     free_rounds: int = 3     # constrained, free and stock generations each per model, for constrained_ratio
     processes: int = 3       # agent processes in the second memory measurement
+    server_decisions: int = 8  # counted decisions of each side for server_ratio (after `warmup`)
+    turn_changes: int = 3    # turn changes measured for turn_change_s
     n_ctx: int = 2048
     threads: int = 1         # per model, as in the default roster
 
 
 FULL = Plan()
-QUICK = Plan(decisions=3, ttft_rounds=1, free_rounds=1)
+QUICK = Plan(decisions=3, ttft_rounds=1, free_rounds=1, server_decisions=3, turn_changes=1)
 
 
 def _progress(text: str) -> None:
@@ -200,18 +208,25 @@ for each bundled model)."""
         if raw is not None:
             raw.close()
         gen.close()
+    served = agent_server.measure(model_path, tokens=plan.tokens, warmup=plan.warmup,
+                                  decisions=plan.server_decisions, n_ctx=plan.n_ctx, threads=plan.threads, seed=SEED,
+                                  sampling=dict(SAMPLING_DEFAULTS), progress=_progress)
     decoding = [agent_constrained.measure(
         name, resolve(name, data_dir(), progress=_progress), prompt_for=lambda g: consecutive_prompts(g)[1],
         grammar=grammar, tokens=plan.tokens, rounds=plan.free_rounds, n_ctx=plan.n_ctx, threads=plan.threads,
         seed=SEED, progress=_progress) for name in BUNDLED]
+    turns = turns_bench.measure_turns(changes=plan.turn_changes)
 
     results = {
         "ratio": raw_side.at(plan.tokens) / agent_side.at(plan.tokens),
         "ttft_ratio": ttft["with_ms"] / ttft["without_ms"],
         "mem_ratio": (mem_n.group_pss_mb - mem1.group_pss_mb) / (plan.processes - 1) / mem1.group_pss_mb,
         **{f"constrained_ratio.{d.model}": d.ratio for d in decoding},
+        "server_ratio": served.ratio("server", plan.tokens),
+        "serve_ratio": served.ratio("serve", plan.tokens),
+        **turns,
     }
-    _report(label, plan, model_path, agent_side, raw_side, info, ttft, decoding, mem1, mem_n, results,
+    _report(label, plan, model_path, agent_side, raw_side, info, ttft, decoding, mem1, mem_n, served, results,
             time.monotonic() - began)
     return results
 
@@ -231,7 +246,7 @@ def _mem_line(m: agent_mem.Memory) -> str:
             f"{m.gguf_rss_kb / 1024:4.1f} once)   plain PSS sum {m.mb('Pss'):6.1f} MB   RSS sum {m.mb('Rss'):6.1f} MB")
 
 
-def _report(label, plan, model_path, agent_side, raw_side, info, ttft, decoding, mem1, mem_n, results,
+def _report(label, plan, model_path, agent_side, raw_side, info, ttft, decoding, mem1, mem_n, served, results,
             seconds) -> None:
     n = plan.tokens
     extra = (mem_n.group_pss_mb - mem1.group_pss_mb) / (plan.processes - 1)
@@ -269,6 +284,15 @@ def _report(label, plan, model_path, agent_side, raw_side, info, ttft, decoding,
         "",
         *agent_constrained.report(decoding, tokens=n, rounds=plan.free_rounds, target=TARGET_CONSTRAINED),
         "",
+        *agent_server.report(served, tokens=n, target=TARGET_SERVER, met=_met),
+        "",
+        f"taking turns: two SmolLM2 agents under `aurora up` on room for one, {plan.turn_changes} turn change(s), "
+        "median",
+        f"  from a rest to the waking agent's first decision  {results['turn_change_s']:6.1f} s",
+        f"  one decision in the same run                     {results['decision_s']:6.2f} s",
+        f"  turn_change_decisions {results['turn_change_decisions']:.1f} (a change costs that many decisions' time: "
+        "the leaving agent's last decision, the new one's start, model load, grammar and whole first prompt)",
+        "",
         "memory: PSS summed over agent processes, each has loaded the model and generated "
         "(the GGUF mapping counted once for the group)",
         _mem_line(mem1),
@@ -282,7 +306,10 @@ def _report(label, plan, model_path, agent_side, raw_side, info, ttft, decoding,
     lines += ["", f"({seconds:.0f} s)",
               f"RESULT bench=agent ratio={results['ratio']:.2f} ttft_ratio={results['ttft_ratio']:.2f} "
               f"mem_ratio={results['mem_ratio']:.2f} "
-              + " ".join(f"constrained_ratio.{d.model}={d.ratio:.2f}" for d in decoding)]
+              + " ".join(f"constrained_ratio.{d.model}={d.ratio:.2f}" for d in decoding)
+              + f" server_ratio={results['server_ratio']:.2f} serve_ratio={results['serve_ratio']:.2f}"
+              + f" turn_change_s={results['turn_change_s']:.1f}"
+              + f" turn_change_decisions={results['turn_change_decisions']:.1f}"]
     print("\n".join(lines), flush=True)
 
 

@@ -70,6 +70,7 @@ class Agent:
     seed: int
     pid: int | None = None
     decisions: list[dict] = field(default_factory=list)  # `decided` log lines, in order
+    rests: list[dict] = field(default_factory=list)  # `resting` log lines (a budget spent), in order
 
 
 class Studio:
@@ -108,9 +109,10 @@ class Studio:
                 entry = json.loads(line)
             except ValueError:
                 continue
-            if entry.get("msg") == "decided" and entry.get("agent") in self.agents:
+            if entry.get("msg") in ("decided", "resting") and entry.get("agent") in self.agents:
+                agent = self.agents[entry["agent"]]
                 with self.lock:
-                    self.agents[entry["agent"]].decisions.append(entry)
+                    (agent.decisions if entry["msg"] == "decided" else agent.rests).append(entry)
             elif entry.get("level") in ("error", "critical"):
                 _progress(f"studio: {line.strip()[:300]}")
 

@@ -150,6 +150,8 @@ class Security:
         self.guard: Guard | None = None
         self.throttle = Throttle()
         off = [n for n in self.curve if not is_loopback(endpoints[n])]
+        if not self.curve:  # all plaintext (a canvas given no record socket): no key is needed or made
+            return
         if not (force or off):  # only the record socket, on this host: the studio makes its own keys
             self.server = keys.server_key_made()
             return

@@ -119,6 +119,9 @@ def run(args: argparse.Namespace) -> int:
         minutes = rosters.turn_minutes(args.roster)
         needs = []
         for spec in specs:  # install/assemble/check models before anything starts, showing progress
+            if spec.backend == "openai":  # a served model: its agent waits for the server and says when it refuses
+                needs.append(plan.Need(spec.name, plan.SERVED_AGENT, 0))
+                continue
             path = resolve(spec.model, data, progress=lambda m, n=spec.name: say(f"aurora: model for {n}: {m}"))
             check_before_start(path, spec.chat)
             needs.append(plan.need_of(spec.name, path, spec.context, spec.threads))

@@ -18,6 +18,8 @@ MIB = 1 << 20
 # What the studio's own processes hold (Redis, canvas, recorder, gateway, this supervisor): an estimate with
 # margin from their resident sizes in a running studio; kept out of what the agents may use.
 STUDIO_RESERVE = 512 * MIB
+# An agent whose model runs on an inference server holds no model: Python and its clients, with margin.
+SERVED_AGENT = 100 * MIB
 
 
 class PlanError(ValueError):

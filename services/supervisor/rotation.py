@@ -54,6 +54,11 @@ class Rotation:
             for name in waking:
                 self.agents[name].wake()
             self._changing = None
+            # The turn runs from when its agents start, not from when the last ones were asked to go (a
+            # dream can take a while to finish); the resting learn their later until.
+            self.turns.next_at = time.time() + self.turns.every
+            self._set_untils()
+            self.publish()
             return
         if time.monotonic() < self._deadline:
             return

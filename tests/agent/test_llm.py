@@ -102,14 +102,15 @@ def test_a_cut_generation_is_a_prefix_of_valid_ops(smol):
 def test_on_token_is_called_once_per_token(smol):
     calls = []
     result = smol.generate(smol.format(SYSTEM, USER), grammar=GRAMMAR, max_tokens=24,
-                           on_token=lambda: calls.append(1))
+                           on_token=calls.append)
+    assert calls == result.ids
     assert len(calls) == result.tokens > 0
 
 
 def test_stop_ends_the_generation_early(smol):
     calls = []
     result = smol.generate(smol.format(SYSTEM, USER), grammar=GRAMMAR, max_tokens=40,
-                           on_token=lambda: calls.append(1), stop=lambda: len(calls) >= 3)
+                           on_token=calls.append, stop=lambda: len(calls) >= 3)
     assert result.stopped and result.finish == "stop"
     assert result.tokens == 3
     only_ops(complete_lines(result.text))

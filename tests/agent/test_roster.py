@@ -24,6 +24,23 @@ def test_per_agent_settings_override_the_defaults(tmp_path):
     assert spec.threads == 2 and spec.sampling == {"temperature": 1.2, "top_k": 10} and spec.grow is True
 
 
+def test_a_served_model_is_named_with_its_server_and_the_variable_holding_its_key(tmp_path, monkeypatch):
+    from services.agent.server_backend import api_key
+
+    path = tmp_path / "r.toml"
+    path.write_text('[[agent]]\nname = "a"\nmodel = "llama3.1-8b"\nbackend = "openai"\n'
+                    'url = "http://gpu-box:8000"\ndialect = "vllm"\napi_key_env = "AURORA_TEST_KEY"\n')
+    (spec,) = rosters.load(path)
+    assert (spec.backend, spec.url, spec.dialect, spec.api_key_env) == ("openai", "http://gpu-box:8000", "vllm",
+                                                                        "AURORA_TEST_KEY")
+    monkeypatch.delenv("AURORA_TEST_KEY", raising=False)
+    with pytest.raises(ValueError, match="AURORA_TEST_KEY, which is not set"):
+        api_key(spec.api_key_env)
+    monkeypatch.setenv("AURORA_TEST_KEY", "secret")
+    assert api_key(spec.api_key_env) == "secret" and api_key(None) is None
+    assert rosters.load()[0].backend == "local"  # the default
+
+
 @pytest.mark.parametrize("text, words", [
     ('[[agent]]\nname = "a"\nmodel = "m"\ncolour = "red"\n', "unknown key"),
     ('[[agent]]\nname = "A!"\nmodel = "m"\n', "must be 1-32"),
@@ -34,6 +51,12 @@ def test_per_agent_settings_override_the_defaults(tmp_path):
     ('[[agent]]\nname = "a"\nmodel = "m"\ndream_every = 50\n', "dream_every must be"),
     ('[[agent]]\nname = "a"\nmodel = "m"\ngrow = "yes"\n', "grow must be true or false"),
     ("", "no [[agent]]"),
+    ('[[agent]]\nname = "a"\nmodel = "m"\nbackend = "ollama"\n', "backend must be local or openai"),
+    ('[[agent]]\nname = "a"\nmodel = "m"\nbackend = "openai"\n', "needs `url`"),
+    ('[[agent]]\nname = "a"\nmodel = "m"\nbackend = "openai"\nurl = "http://h:1"\ndialect = "tgi"\n',
+     "dialect must be one of"),
+    ('[[agent]]\nname = "a"\nmodel = "m"\nbackend = "openai"\nurl = "http://h:1"\napi_key_env = "sk-123"\n',
+     "NAME of an environment variable"),
 ])
 def test_a_bad_roster_says_what_and_where(tmp_path, text, words):
     path = tmp_path / "r.toml"

@@ -11,6 +11,7 @@ from services.audio_gateway import main as gateway
 from services.bench import main as bench
 from services.bench import soak
 from services.canvas import main as canvas
+from services.chaos import main as chaos
 from services.model_server import main as model_server
 from services.recorder import main as recorder
 from services.report import main as report
@@ -21,7 +22,7 @@ from services.tools import (export_cmd, grant_cmd, health, keys_cmd, models_cmd,
 
 SUBCOMMANDS = (supervisor, status, canvas, recorder, gateway, agent, scripted_agent, peek, watch, replay_cmd,
                export_cmd, report, ops_cmd, models_cmd, roster_cmd, keys_cmd, grant_cmd, health, bench, model_server,
-               soak)
+               soak, chaos)
 
 
 def build_parser() -> argparse.ArgumentParser:

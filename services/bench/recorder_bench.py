@@ -1,7 +1,7 @@
 """`aurora bench recorder [--quick]`: how many events/s the recorder stores, and how long a reply waits for it.
 
 The recorder is the real `aurora recorder`, in its own process, writing into a real valkey (EmbeddedRedis in a
-temporary folder, append-only with `appendfsync everysec`, as the studio runs it). The bench plays the canvas
+temporary folder, append-only with `appendfsync always`, as the studio runs it). The bench plays the canvas
 on the record socket (PROTOCOL.md section 11): a ROUTER that answers the recorder's `record_hello`, sends
 `record` batches and counts the `recorded` acks. The events are real, made once before the clock starts:
 4 agents deciding with the SCRIPTED, NON-LLM policy (services.scripted_agent.policy), applied with
@@ -445,7 +445,7 @@ def _report(label: str, plan: Plan, payloads: Payloads, version: str, rounds: di
         "    a SCRIPTED, NON-LLM policy (no model runs), applied with proto.canvas.CanvasModel, encoded with",
         "    proto.topics.encode_event, seqs 1..n, sent as proto.events.record_item",
         f"  a round: {n} events, mean {size:.0f} B: {mix}",
-        f"  redis: valkey {version} in a temporary folder, appendonly yes, appendfsync everysec (as the studio); "
+        f"  redis: valkey {version} in a temporary folder, appendonly yes, appendfsync always (as the studio); "
         f"machine: {os.cpu_count()} cores",
         "  recorder: `aurora recorder` in its own process, a fresh one on an empty database each round; the bench",
         "    plays the canvas on the record socket (ROUTER, TCP loopback), frames encoded before the clock starts",

@@ -48,6 +48,7 @@ class Plan:
     start_timeout: float = 300.0
     roster: Path = rosters.DEFAULT_ROSTER
     up_args: tuple[str, ...] = ()  # more arguments for `aurora up` (services/bench/turns_bench.py: a budget)
+    env: dict[str, str] = field(default_factory=dict)  # more environment for the studio (`aurora chaos`)
 
 
 FULL = Plan()
@@ -73,17 +74,18 @@ class Agent:
 
 
 class Studio:
-    """`aurora up` in a folder of its own, its output read as it comes."""
+    """`aurora up` in a folder of its own, its output read as it comes. `addrs` (agents, events, snapshots,
+    record), `redis_port` and `gateway_port` say where its parts are."""
 
     def __init__(self, plan: Plan, agents: dict[str, Agent], folder: Path):
         self.plan, self.agents, self.folder = plan, agents, folder
         (folder / "models").symlink_to((data_dir() / "models").resolve(), target_is_directory=True)
-        ports = [free_address() for _ in range(4)]
+        self.addrs = ports = [free_address() for _ in range(4)]
         self.redis_port, self.gateway_port = (int(free_address().rsplit(":", 1)[1]) for _ in range(2))
         argv = [sys.executable, "-m", "services.cli", "up", "--roster", str(plan.roster),
                 "--agents", ports[0], "--events", ports[1], "--snapshots", ports[2], "--record", ports[3],
                 "--redis-port", str(self.redis_port), "--gateway-port", str(self.gateway_port), *plan.up_args]
-        env = {**os.environ, "AURORA_DATA": str(folder), "AURORA_LOG": "info"}
+        env = {**os.environ, "AURORA_DATA": str(folder), "AURORA_LOG": "info", **plan.env}
         env.pop("REDIS_URL", None)
         self.proc = spawn(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.lock = threading.Lock()

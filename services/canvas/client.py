@@ -13,10 +13,15 @@ What the canvas refuses comes back as RemoteError, except what asks for a fresh 
 reply in time, or that the canvas failed on (`internal`) or still holds (`decision_in_flight`), is CanvasGone,
 and the caller reconnects, which resyncs it with the canvas as it is. `rate_limited` is RateLimited, with the
 seconds until the canvas takes the next decision.
+
+With AURORA_ACKS_DIR set (`aurora chaos` sets it), each decision whose `result` came back is appended to
+`<dir>/<agent>.jsonl` (its id, the result's seq, whether it made events), so that a run can check afterwards
+that every decision an agent saw applied is in the record.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
@@ -29,6 +34,7 @@ import zmq
 from proto.envelope import Message, decode, encode
 from proto.errors import ProtocolError, RemoteError
 from proto.heartbeat import INTERVAL, LIVENESS, RECONNECT_MAX, RECONNECT_MIN
+from proto.ops.table import AGENT_LOCAL_OPS
 from proto.version import PROTOCOL_VERSION
 from services.base.curve import ClientCurve, HandshakeWatch, require
 from services.base.keys import PROOF_ENV, Keys
@@ -43,6 +49,7 @@ RESYNC_CODES = frozenset({"internal", "decision_in_flight"})  # only a fresh sta
 # rather than wait for ever while heartbeats keep it live.
 DECIDE_TIMEOUT_INTERVALS = 10
 DECIDE_TIMEOUT_MIN_S = 10.0
+ACKS_ENV = "AURORA_ACKS_DIR"
 
 
 class CanvasGone(Exception):
@@ -160,7 +167,10 @@ class CanvasClient:
             timeout = max(self.interval * DECIDE_TIMEOUT_INTERVALS, DECIDE_TIMEOUT_MIN_S)
         with self.lock:
             try:
-                return self._request(Message("ops", {"text": text}, self.agent), timeout, held=True).body
+                msg = Message("ops", {"text": text}, self.agent)
+                result = self._request(msg, timeout, held=True).body
+                self._acknowledged(msg.id, result)
+                return result
             except CanvasGone:
                 self._close(bye=True)  # a connection that may still look live to the canvas frees the name
                 raise
@@ -171,6 +181,16 @@ class CanvasClient:
                 if exc.code == "rate_limited":
                     raise RateLimited(exc.reason, float(exc.retry_after or self.interval)) from None
                 raise
+
+    def _acknowledged(self, ops_id: str, result: dict[str, Any]) -> None:
+        """Say that this decision's result came back, where AURORA_ACKS_DIR asks for it (module docstring)."""
+        folder = os.environ.get(ACKS_ENV)
+        if folder:
+            made_events = bool(result["rejected"]) or any(text.split()[0] not in AGENT_LOCAL_OPS
+                                                          for text in result["applied"] if text.split())
+            line = {"id": ops_id, "seq": result["seq"], "events": made_events}
+            with open(os.path.join(folder, f"{self.agent}.jsonl"), "a") as f:
+                f.write(json.dumps(line) + "\n")
 
     def notify(self, msg_type: str, body: dict[str, Any]) -> None:
         """Send a message the canvas does not answer (`status`, `statement`); a refusal is logged."""

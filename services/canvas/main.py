@@ -19,6 +19,7 @@ from services.base.keys import Keys, hello_proof
 from services.base.log import event, setup
 from services.base.loop import ServiceLoop
 from services.canvas.limits import DecisionRate
+from services.canvas.recording import EXIT_RECORD_BEHIND, RecordBehind
 from services.canvas.sessions import Sessions
 from services.canvas.studio import Studio
 from services.canvas.zap import Security
@@ -138,6 +139,11 @@ def run(args: argparse.Namespace) -> int:
           curve=security.curve, rate_limited=sorted(rate.limits))
     try:
         loop.run()
+    except RecordBehind as exc:  # said loudly where it was found; a supervisor starts the canvas again
+        print(f"aurora canvas: {exc}; start the canvas again (`aurora up` does) to resume from the record",
+              file=sys.stderr, flush=True)
+        loop.close()
+        return EXIT_RECORD_BEHIND
     finally:
         security.close()
     return 0

@@ -25,6 +25,17 @@ SENDER = "canvas"
 SNAPSHOT_EVERY = 256  # an agent's events between two snapshots of its canvas in the record
 
 
+class RecordBehind(BaseException):
+    """The record ends before events it had confirmed: its Redis lost writes it had answered. The canvas no
+    longer holds those events and cannot send them again, so no recorder could ever follow it (each would find
+    a gap, ask again, for ever, every reply held). The canvas must stop, and start again from the record, as
+    after a crash. A BaseException, so that the service loop's guard, which keeps a service going after a
+    failed handler, lets it through to `aurora canvas`, which exits with EXIT_RECORD_BEHIND."""
+
+
+EXIT_RECORD_BEHIND = 3
+
+
 class RecorderLink:
     def __init__(self, journal: Journal, send: Callable[[bytes, bytes], bool], *, interval: float,
                  liveness: int, clock: Callable[[], float], adopt: Callable[[int, dict], None],
@@ -73,6 +84,11 @@ class RecorderLink:
                   "recording to the same Redis?", recorder_seq=seq, canvas_seq=self.applied())
             raise ProtocolError(f"record at seq {seq} is ahead of this canvas ({self.applied()})",
                                 code="bad_field", parent_id=msg.id)
+        elif seq < self.journal.committed:
+            event(log, logging.CRITICAL, "the record lost events it had confirmed (its Redis lost answered writes: "
+                  "restored from an older file, or a server of your own without appendfsync always); the canvas "
+                  "stops to start again from the record", record_seq=seq, confirmed=self.journal.committed)
+            raise RecordBehind(f"the record ends at seq {seq}, before the {self.journal.committed} it confirmed")
         else:
             self.journal.commit(seq)
         self.route = route

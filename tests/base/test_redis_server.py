@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import time
+
 import pytest
 import redis
 
@@ -61,3 +64,31 @@ def test_record_redis_wants_a_studio_s_data_and_its_password(tmp_path):
                 pass
     finally:
         other.stop()
+
+
+@pytest.mark.timeout(120)
+def test_every_answered_write_is_in_the_append_only_file_even_on_a_busy_disk(tmp_path):
+    """The recorder confirms a batch once Redis answers its write, and the canvas then shows it applied: the
+    write must be in the append-only file by then, or a SIGKILL of the server takes it back. Under `everysec`
+    valkey postpones the file write while a background fsync runs (a busy disk), and answers anyway: this test
+    found hundreds of such writes in 15 s. A disk kept busy by a writer that syncs every block makes the fsyncs
+    slow (at most 256 MB of it: where syncing costs nothing, a tmpfs, it ends early and nothing is slow)."""
+    server = EmbeddedRedis(tmp_path / "redis", free_port()).start()
+    busy = subprocess.Popen(["dd", "if=/dev/zero", f"of={tmp_path / 'busy'}", "bs=64k", "count=4000",
+                             "oflag=dsync"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    client = redis.Redis.from_url(server.url)
+    try:
+        (incr,) = (tmp_path / "redis" / "appendonlydir").glob("*.incr.aof")
+        writes, ahead = 0, 0
+        deadline = time.monotonic() + 8
+        while time.monotonic() < deadline:
+            before = incr.stat().st_size
+            client.set("key", "x" * 100)
+            writes += 1
+            ahead += incr.stat().st_size == before  # answered, and not yet in the file
+        assert writes > 100 and ahead == 0, f"{ahead} of {writes} answered writes were not yet in the file"
+    finally:
+        busy.kill()
+        busy.wait()
+        client.close()
+        server.stop()

@@ -7,6 +7,7 @@ import pytest
 
 from proto.canvas import CanvasModel
 from proto.envelope import Message, decode, encode
+from services.canvas.recording import RecordBehind
 from tests.canvas.fakes import Harness
 
 A = b"route-a"
@@ -183,3 +184,18 @@ def test_a_record_hello_with_a_seq_below_zero_is_refused(h, ready):
         attach(h)
     reply = attach(h, -7)  # adopted, it numbered the studio's next events from -6
     assert reply.type == "error" and reply.body["code"] == "bad_field" and h.studio.seq == 0
+
+
+def test_a_record_that_lost_confirmed_events_stops_the_canvas_rather_than_asking_for_ever(h):
+    """A Redis that lost writes it had answered (test_durability[redis] once: the record resumed at seq 2 with 37
+    confirmed) left the recorder asking for events the canvas no longer held, for ever, every reply held. The
+    canvas stops instead, to start again from the record."""
+    attach(h)
+    h.hello(A, "ada")
+    h.studio.flush()
+    h.as_recorder("recorded", {"seq": 2})
+    assert h.studio.journal.committed == 2
+    with pytest.raises(RecordBehind, match="seq 1, before the 2"):
+        attach(h, seq=1, canvases=None, route=b"rec-2")
+    # Not an Exception: the service loop's guard, which swallows a failed handler's, lets it through.
+    assert not issubclass(RecordBehind, Exception)

@@ -18,6 +18,7 @@ import zmq
 
 from services.base.redis_server import EmbeddedRedis
 from services.canvas.client import CanvasClient, CanvasGone
+from services.canvas.recording import EXIT_RECORD_BEHIND
 from services.canvas.replica import Replica
 from services.recorder import archive
 from tests.support.processes import addr_args, aurora, free_addresses, free_port, stop, wait_until
@@ -133,3 +134,19 @@ def test_nothing_acknowledged_is_lost_when_a_part_is_killed(studio, victim):
             assert int(studio.db.hget(f"aurora:facts:{agent}", "last_seq")) > killed_at, agent
     finally:
         replica.close()
+
+
+@pytest.mark.timeout(180)
+def test_a_record_that_lost_confirmed_events_restarts_the_canvas_from_it(studio):
+    """A Redis that lost what it had answered (here emptied, as one restored from an older file) once left the
+    recorder asking for events the canvas no longer held, for ever. The canvas stops (exit 3) and, started
+    again, resumes from the record; the agents carry on."""
+    wait_until(lambda: archive.last_seq(studio.db) >= 20, timeout=60, what="the studio under load")
+    kill(studio.recorder)
+    studio.db.flushdb()
+    studio.recorder = studio.start_recorder()
+    assert studio.canvas.wait(60) == EXIT_RECORD_BEHIND
+    studio.canvas = studio.start_canvas()
+    wait_until(lambda: archive.last_seq(studio.db) >= 20, timeout=90, what="the studio going on from the record")
+    ids = [int(entry_id.split(b"-")[0]) for entry_id, _ in studio.db.xrange("aurora:events")]
+    assert ids == list(range(1, len(ids) + 1))

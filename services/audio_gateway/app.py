@@ -63,7 +63,7 @@ class Gateway:
                        send_timeout=settings.send_timeout, max_per_address=settings.max_viewers_per_address,
                        snapshot_works=settings.snapshot_works)
         self.record = Record(settings.redis_url) if settings.redis_url else None
-        self.registry = metrics.registry_for(self)
+        self.registry = metrics.registry_for(self.hub, self.feed)
         self._watch: asyncio.Task | None = None
 
     async def start(self) -> None:

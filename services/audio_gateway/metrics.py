@@ -14,8 +14,9 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 if TYPE_CHECKING:
-    from services.audio_gateway.app import Gateway
+    from services.audio_gateway.feed import Feed
     from services.audio_gateway.gc_policy import GcPolicy
+    from services.audio_gateway.hub import Hub
 
 PREFIX = "aurora_gateway_"
 CONTENT_TYPE = CONTENT_TYPE_LATEST  # of /metrics
@@ -36,11 +37,13 @@ def _gauge(name: str, doc: str, value: float) -> GaugeMetricFamily:
 
 
 class GatewayCollector(Collector):
-    def __init__(self, gateway: "Gateway"):
-        self.gateway = gateway
+    """The hub's and the feed's counters: all it reads, so this module knows nothing of the app."""
+
+    def __init__(self, hub: "Hub", feed: "Feed"):
+        self.hub, self.feed = hub, feed
 
     def collect(self) -> Iterator[Metric]:
-        hub, feed = self.gateway.hub, self.gateway.feed
+        hub, feed = self.hub, self.feed
         stats = hub.stats
         queued = hub.queued()
         yield _gauge("viewers", "WebSocket viewers connected", len(hub.viewers))
@@ -94,9 +97,9 @@ class GcCollector(Collector):
                      stats.frozen)
 
 
-def registry_for(gateway: "Gateway") -> CollectorRegistry:
+def registry_for(hub: "Hub", feed: "Feed") -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(GatewayCollector(gateway))
+    registry.register(GatewayCollector(hub, feed))
     return registry
 
 

@@ -79,15 +79,11 @@ class Studio:
     def on_agent_frames(self, frames: list[bytes], user: str | None = None) -> None:
         """One multipart message from the agents ROUTER: [route, envelope]; `user`: the name the connection's
         CurveZMQ key is authorized under (None on plaintext)."""
-        if len(frames) != 2:
-            self.counters["dropped_malformed_routing"] += 1
-            if len(frames) > 2:
-                self._error(frames[0], ProtocolError(f"expected 1 frame, got {len(frames) - 1}"))
+        routed = self._routed(frames, self.outbox.send, self.frame_limit, AGENT_TYPES, tell_extra=True)
+        if routed is None:
             return
-        route, frame = frames
-        msg: Message | None = None
+        route, msg = routed
         try:
-            msg = decode(frame, limit=self.frame_limit, accept=AGENT_TYPES)
             if not self.recorder.ready:  # it knows no one yet: a hello is to retry, anything else to say hello
                 if msg.type == "hello":
                     raise ProtocolError("the canvas is waiting for its recorder to restore the studio; retry",
@@ -99,6 +95,27 @@ class Studio:
             self._error(route, exc)
         except Exception as exc:  # a bug in a handler: the agent hears of it, the service goes on
             self._failed(route, msg, exc)
+
+    def _routed(self, frames: list[bytes], reply: Callable[[bytes, bytes], Any], limit: int,
+                accept: frozenset[str], *, tell_extra: bool = False) -> tuple[bytes, Message] | None:
+        """Every socket handler's preamble: [route, envelope] decoded, or None once the frames are dropped and
+        counted (the sender told why, through `reply`, when its envelope is refused, or with `tell_extra` when it
+        sent more than one frame)."""
+        if len(frames) != 2:
+            self.counters["dropped_malformed_routing"] += 1
+            if tell_extra and len(frames) > 2:
+                self._refuse(frames[0], ProtocolError(f"expected 1 frame, got {len(frames) - 1}"), reply)
+            return None
+        route, frame = frames
+        try:
+            return route, decode(frame, limit=limit, accept=accept)
+        except ProtocolError as exc:
+            self._refuse(route, exc, reply)
+            return None
+
+    def _refuse(self, route: bytes, exc: ProtocolError, reply: Callable[[bytes, bytes], Any]) -> None:
+        self.counters[f"error_{exc.code}"] += 1
+        reply(route, encode(_error_message(exc)))
 
     def _failed(self, route: bytes, msg: Message | None, exc: Exception) -> None:
         """A handler raised on `msg`. What it published before stays (each event was applied first); the agent
@@ -115,16 +132,10 @@ class Studio:
                                          code="internal", parent_id=msg.id if msg is not None else None))
 
     def on_snapshot_frames(self, frames: list[bytes]) -> None:
-        if len(frames) != 2:
-            self.counters["dropped_malformed_routing"] += 1
+        routed = self._routed(frames, self.outbox.answer, self.frame_limit, SNAPSHOT_TYPES)
+        if routed is None:
             return
-        route, frame = frames
-        try:
-            msg = decode(frame, limit=self.frame_limit, accept=SNAPSHOT_TYPES)
-        except ProtocolError as exc:
-            self.counters[f"error_{exc.code}"] += 1
-            self.outbox.answer(route, encode(_error_message(exc)))
-            return
+        route, msg = routed
         if not self.recorder.ready:
             self.early_snapshots.append((route, msg))
             return
@@ -144,14 +155,13 @@ class Studio:
 
     def on_record_frames(self, frames: list[bytes]) -> None:
         """One multipart message from the record ROUTER: [route, envelope] from a recorder."""
-        if len(frames) != 2:
-            self.counters["dropped_malformed_routing"] += 1
+        # Not the agents' limit: a recorder's hello carries every recorded canvas (a studio of 40 agents could
+        # not resume under it). Only the recorder's key gets this far (section 13).
+        routed = self._routed(frames, self.outbox.record, RECORD_FRAME_LIMIT, RECORDER_TYPES)
+        if routed is None:
             return
-        route, frame = frames
+        route, msg = routed
         try:
-            # Not the agents' limit: a recorder's hello carries every recorded canvas (a studio of 40 agents
-            # could not resume under it). Only the recorder's key gets this far (section 13).
-            msg = decode(frame, limit=RECORD_FRAME_LIMIT, accept=RECORDER_TYPES)
             self.recorder.on_message(route, msg)
         except ProtocolError as exc:
             self.counters[f"error_{exc.code}"] += 1
@@ -396,8 +406,7 @@ class Studio:
             session.last_sent = self.clock()
 
     def _error(self, route: bytes, exc: ProtocolError) -> None:
-        self.counters[f"error_{exc.code}"] += 1
-        self._send(route, _error_message(exc))
+        self._refuse(route, exc, self.outbox.send)
 
 
 def _error_message(exc: ProtocolError) -> Message:

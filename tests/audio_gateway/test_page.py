@@ -188,6 +188,16 @@ def rgba(code: str) -> list[int]:
     return [int(rgb[i:i + 2], 16) for i in (1, 3, 5)] + [255]
 
 
+def screenshot(page) -> None:
+    """`make screenshot` (AURORA_SCREENSHOT=docs/studio.png): the page as this run left it, for the README."""
+    target = os.environ.get("AURORA_SCREENSHOT")
+    if not target:
+        return
+    page.screenshot(path=target)
+    size = Path(target).stat().st_size
+    assert 0 < size < 400_000, f"{target}: {size} bytes, too large for the README"
+
+
 @pytest.mark.timeout(180)
 def test_the_page_draws_every_canvas_and_schedules_every_note(studio, replica, page):
     from playwright.sync_api import expect
@@ -258,6 +268,7 @@ def test_the_page_draws_every_canvas_and_schedules_every_note(studio, replica, p
     shown = page.eval_on_selector_all("#gallery li", "lis => lis.map(li => [li.dataset.agent, li.dataset.work])")
     assert [tuple(w) for w in shown] == finished[::-1] and len(finished) == 2 * (DECISIONS // 10)
     expect(page.locator("#gallery li .title").first).to_have_text("Scripted work")
+    screenshot(page)
 
     # on a phone: nothing wider than the screen, the canvases scaled up to its width, their pixels crisp
     page.set_viewport_size({"width": 390, "height": 844})

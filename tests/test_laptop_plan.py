@@ -1,4 +1,4 @@
-"""The README's worked example: 14 models on a 16 GB laptop take turns (stand-in headers, `aurora up --plan`)."""
+"""docs/models.md's worked example: 14 models on a 16 GB laptop take turns (stand-in headers, `aurora up --plan`)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """A 14-model roster on a 16 GB laptop, planned: writes header-only stand-ins of 14 well-known models and a
-roster listing them, for `aurora up --plan` (the README's worked example of taking turns).
+roster listing them, for `aurora up --plan` (docs/models.md's worked example of taking turns).
 
 Each stand-in is a real GGUF header with the model's published shape (layers, KV heads, head size, trained
 context, vocabulary size) and one tensor as large as the model's Q4_K_M weights; its data is a sparse hole, so

@@ -5,7 +5,7 @@ three generations of up to N tokens, in rotating order:
 * constrained: the agent's Generator under `gbnf(8)` (llguidance masks, services/agent/constraint.py);
 * free: the same Generator with no grammar (the baseline of the ratio);
 * stock: llama-cpp-python's `create_completion(grammar=LlamaGrammar)` on a second Llama of the same file,
-  for the table in the README (what a user of the library gets without Aurora's sampler).
+  for the table in docs/benchmarks.md (what a user of the library gets without Aurora's sampler).
 Decoding speed counts the tokens after the first of each generation, so prompt evaluation is left out.
 The one-time costs are reported: building llguidance's view of the vocabulary and compiling the grammar.
 """

@@ -22,6 +22,7 @@ from services.agent.server_backend import ChatPrompt, ServerGenerator, ServerRef
 from services.base.redis_server import free_loopback_port
 from services.bench.model_servers import ModelServer, available
 from services.canvas.replica import Replica
+from services.base.keys import PROOF_ENV, Keys
 from tests.support.processes import addr_args, aurora, canvas_process, wait_until
 
 pytestmark = pytest.mark.skipif(available() is not None, reason=str(available()))
@@ -152,7 +153,9 @@ def test_an_agent_paints_through_the_server_and_waits_out_a_killed_server(server
         proc = aurora("agent", "served", "--roster", str(roster), "--decisions", str(DECISIONS), "--fresh",
                       *addr_args(addrs), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                       env_extra={"AURORA_MEMORY_URL": memory, "AURORA_DATA": str(tmp_path / "data"),
-                                 "AURORA_LOG": "info"})  # info: httpx logs each request as its reply begins
+                                 "AURORA_LOG": "info",  # info: httpx logs each request as its reply begins
+                                 # its own data folder, not the canvas's: the studio gives it the proof of its name
+                                 PROOF_ENV: Keys.studio().hello_proof("served")})
         err_lines: list[str] = []
         reader = threading.Thread(target=lambda: err_lines.extend(proc.stderr), daemon=True)
         reader.start()

@@ -25,10 +25,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from services.base.process import die_with_parent
+from services.bench.children import ROLLUP_FIELDS, smaps_rollup
 
 READY = "ready"
 _MAPPING = re.compile(r"[0-9a-f]+-[0-9a-f]+ ")
-FIELDS = ("Rss", "Pss", "Pss_Anon", "Pss_File")
 
 
 @dataclass
@@ -48,17 +48,6 @@ class Memory:
     def group_pss_mb(self) -> float:
         """PSS within the bench's processes: the GGUF's pages counted once for the group (see module doc)."""
         return (self.kb.get("Pss", 0) - self.gguf_pss_kb + self.gguf_rss_kb) / 1024
-
-
-def smaps_rollup(pid: int) -> dict[str, int]:
-    """The kB fields of /proc/PID/smaps_rollup that we report."""
-    out = dict.fromkeys(FIELDS, 0)
-    with open(f"/proc/{pid}/smaps_rollup") as f:
-        for line in f:
-            name, _, rest = line.partition(":")
-            if name in out:
-                out[name] = int(rest.split()[0])
-    return out
 
 
 def file_mapping(pid: int, path: Path) -> dict[str, int]:
@@ -123,7 +112,7 @@ class AgentProcesses:
 
     def measure(self) -> Memory:
         pids = {p.pid for p in self.procs}
-        total = dict.fromkeys(FIELDS, 0)
+        total = dict.fromkeys(ROLLUP_FIELDS, 0)
         gguf_pss = gguf_rss = 0
         for pid in pids:
             for name, kb in smaps_rollup(pid).items():

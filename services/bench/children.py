@@ -37,6 +37,21 @@ def cpu_seconds(pid: int | None) -> float:
         return 0.0
 
 
+ROLLUP_FIELDS = ("Rss", "Pss", "Pss_Anon", "Pss_File")
+
+
+def smaps_rollup(pid: int) -> dict[str, int]:
+    """The kB fields of /proc/PID/smaps_rollup that the benches report (0 where absent: a zombie's rollup is
+    empty). OSError when the process is gone."""
+    out = dict.fromkeys(ROLLUP_FIELDS, 0)
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        for line in f:
+            name, _, rest = line.partition(":")
+            if name in out:
+                out[name] = int(rest.split()[0])
+    return out
+
+
 class Server:
     """One server process (`python -m MODULE ARGS`), in its own session so that a Ctrl-C reaches only the
     bench, which then stops it in order."""

@@ -10,10 +10,10 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import redis
 
+from services.bench.children import smaps_rollup
 from services.bench.studio_bench import Studio
 from services.base.redis_server import EmbeddedRedis
 from services.recorder import archive
@@ -59,13 +59,12 @@ class Death:
 def memory_of(pid: int) -> Memory | None:
     """A process's PSS now, or None if it is gone (or a zombie, whose rollup is empty)."""
     try:
-        lines = Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]
+        kb = smaps_rollup(pid)
     except OSError:
         return None
-    kb = {key: int(rest.split()[0]) for key, _, rest in (line.partition(":") for line in lines) if rest.strip()}
-    if "Pss" not in kb:
+    if not kb["Pss"]:
         return None
-    return Memory(pid, kb["Pss"] / 1024, kb.get("Pss_Anon", kb["Pss"]) / 1024)
+    return Memory(pid, kb["Pss"] / 1024, (kb["Pss_Anon"] or kb["Pss"]) / 1024)  # no Pss_Anon: a kernel before 5.4
 
 
 def children(said: list[str]) -> dict[str, int]:

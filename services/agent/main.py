@@ -19,7 +19,6 @@ from services.agent import roster as rosters
 from services.agent.budget import Budget
 from services.agent.loop import Agent
 from services.agent.memory import MemoryBank
-from services.agent.server_backend import ServerRefused
 from services.agent.models import ModelError, resolve
 from services.base import addresses, curve
 from services.base.datadir import data_dir
@@ -135,6 +134,8 @@ def _live(args, spec, bank: MemoryBank, keys, address: str, model_path: str) -> 
         agent.stop.set()
     signal.signal(signal.SIGUSR1, turn_over)
     if spec.backend == "openai":
+        from services.agent.server_backend import ServerRefused  # imported with the generator (_generator)
+
         gen.should_stop = agent.stop.is_set  # a wait for the server ends when the agent is stopped
         try:
             gen.check(agent.grammar)  # waits for the server; refuses at once what it refuses

@@ -37,7 +37,7 @@ class Child:
 
     def check(self, now: float) -> None:
         """Restart a child that exited, waiting longer after each quick crash (not one resting its turn)."""
-        if self.proc is None or self.proc.poll() is None or self.resting_until is not None:
+        if self.proc is None or self.running or self.resting_until is not None:
             return
         if not self.restart_at:
             if now - self.started > STABLE_AFTER:
@@ -52,8 +52,7 @@ class Child:
 
     def state(self) -> dict:
         """What `aurora status` shows of this child (services/supervisor/state.py)."""
-        running = self.running
-        return {"name": self.name, "pid": self.proc.pid if self.proc else None, "running": running,
+        return {"name": self.name, "pid": self.proc.pid if self.proc else None, "running": self.running,
                 "started_at": self.started_at, "restarts": self.restarts, "waiting_until": self.resting_until}
 
     def rest(self) -> None:
@@ -74,7 +73,7 @@ class Child:
         self.start()
 
     def terminate(self) -> None:
-        if self.proc and self.proc.poll() is None:
+        if self.running:
             self.proc.terminate()
 
     def wait(self, timeout: float) -> None:

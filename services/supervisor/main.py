@@ -101,14 +101,6 @@ def _reader_env(redis_url: str):
     return env
 
 
-def _cycle(turns: Turns) -> int:
-    """How many turns `aurora up --plan` shows: until the first turn's agents are all awake again."""
-    if not turns.taking_turns:
-        return 1
-    first, shown = set(turns.awake), turns.schedule(0.0, len(turns.needs) + 1)
-    return next((i + 1 for i, (_, awake) in enumerate(shown[1:], 1) if set(awake) == first), len(shown))
-
-
 def run(args: argparse.Namespace) -> int:
     data = data_dir()
     addrs = addresses.from_args(args)
@@ -129,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
         plan.check(needs, machine)
         turns = Turns(needs, machine, minutes * 60, time.time())
         if args.plan:
-            print(plan.describe(needs, machine, turns.schedule(time.time(), _cycle(turns)), minutes))
+            print(plan.describe(needs, machine, turns.round(time.time()), minutes))
             return 0
         redis_url, server = _redis(args, data)
     except (ModelError, RedisUnavailable, rosters.RosterError, plan.PlanError) as exc:

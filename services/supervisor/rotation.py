@@ -56,7 +56,7 @@ class Rotation:
             self._changing = None
             # The turn runs from when its agents start, not from when the last ones were asked to go (a
             # dream can take a while to finish); the resting learn their later until.
-            self.turns.next_at = time.time() + self.turns.every
+            self.turns.begin(time.time())
             self._set_untils()
             self.publish()
             return

@@ -42,6 +42,10 @@ class Turns:
         self.next_at = now + self.every
         return rest, wake
 
+    def begin(self, now: float) -> None:
+        """The turn that changed has its agents started now: it runs `every` from here."""
+        self.next_at = now + self.every
+
     def wakes_at(self, name: str) -> float:
         """When a resting agent will wake if nothing changes (its until); now-ish for one awake."""
         if name in self.awake:
@@ -63,3 +67,12 @@ class Turns:
             ahead.rotate(at)
             out.append((at, [n.name for n in self.needs if n.name in ahead.awake]))
         return out
+
+    def round(self, start: float) -> list[tuple[float, list[str]]]:
+        """The turns from `start` until the first one's agents are all awake again (that turn included), for
+        `aurora up --plan`; the schedule of every agent's first turn when they never are."""
+        if not self.taking_turns:
+            return self.schedule(start, 1)
+        shown = self.schedule(start, len(self.needs) + 1)
+        first = set(shown[0][1])
+        return next((shown[:i + 1] for i, (_, awake) in enumerate(shown[1:], 1) if set(awake) == first), shown)

@@ -13,7 +13,8 @@ import json
 from typing import Any
 
 from proto.ops.parser import Op, Rejection, parse_line, pitch_to_midi
-from proto.ops.table import AGENT_LOCAL_OPS, BLANK, BRUSHES, CODE_TO_COLOUR, COLOURS, DIRECTIONS, DURATIONS
+from proto.ops.table import (AGENT_LOCAL_OPS, BLANK, BRUSHES, CODE_TO_COLOUR, COLOURS, DIRECTIONS, DURATIONS,
+                             SALON_OPS)
 
 DEFAULT_WIDTH = 32
 DEFAULT_HEIGHT = 16
@@ -131,7 +132,7 @@ class CanvasModel:
     def apply(self, op: Op) -> list[Event]:
         """Apply one op; return the events it causes, in order. An op that causes none is not counted, so
         a replica that sees only events counts the same."""
-        if op.name in AGENT_LOCAL_OPS:
+        if op.name in AGENT_LOCAL_OPS or op.name in SALON_OPS:  # the agent's own, or the salon's board's
             return []
         self.ops += 1
         return getattr(self, "_op_" + op.name)(op.text, *op.args)

@@ -35,7 +35,7 @@ REJECTED_EACH_MAX = 8  # refused lines of one decision published one by one; the
 STATEMENT_MAX = 200  # an agent's one-line statement about a finished work
 ECHO_RUN_MAX = 200  # the words an `echo` quotes from the prompt
 USAGE_FIELDS = ("decisions", "tokens", "prompt_tokens")  # a `status`'s usage: counts, each an int >= 0
-ECHO_OF = ("title", "statement", "remember", "dream")  # the texts an agent reports echoes of, in this order
+ECHO_OF = ("title", "statement", "remember", "dream", "reply")  # the texts an agent reports echoes of, in order
 ECHO_WORDS_MAX = 200  # the longest run an `echo` may count, in words
 ACTIVITIES = frozenset({"painting", "resting", "dreaming", "waiting"})
 RECORD_BATCH_MAX = 4096  # events in one `record` message
@@ -79,6 +79,8 @@ SCHEMAS: dict[str, dict[str, Field]] = {
         "seq": _f(int),
         "heartbeat_interval": _f(float, int),
         "liveness": _f(int),
+        "mode": _f(str, required=False),  # the studio's mode: isolated or salon (1.8)
+        "salon": _f(list, required=False),  # in a salon: the latest works of others, with replies (1.8)
     },
     "result": {
         "applied": _f(list),
@@ -88,19 +90,23 @@ SCHEMAS: dict[str, dict[str, Field]] = {
         "state": STATE,
         "cells": _f(list, required=False),
         "seq": _f(int),
+        "salon": _f(list, required=False),  # in a salon: what others posted, replied and reacted since (1.8)
     },
     "error": {"code": _f(str), "number": _f(int), "reason": _f(str),
               "retry_after": _f(float, int, NoneType, required=False)},  # seconds, for `rate_limited` (1.7)
     # viewer <-> canvas
     "snapshot_request": {"agent": _f(str, NoneType, required=False, max_len=64)},
-    "snapshot": {"seq": _f(int), "canvases": _f(dict)},
+    "snapshot": {"seq": _f(int), "canvases": _f(dict),
+                 "mode": _f(str, required=False), "salon": _f(dict, required=False)},  # (1.8)
     # canvas -> everyone (events socket)
     "event": {"seq": _f(int), "agent": _f(str), "kind": _f(str), "data": _f(dict)},
     "tick": {"seq": _f(int)},  # the seq of the last event published, every heartbeat interval
     # canvas -> agent, while a reply waits for the recorder (section 11)
     "wait": {"reason": _f(str, max_len=256)},
     # recorder <-> canvas (record socket, section 11)
-    "record_hello": {"seq": _f(int), "canvases": _f(dict, NoneType, required=False)},
+    "record_hello": {"seq": _f(int), "canvases": _f(dict, NoneType, required=False),
+                     # with the canvases: the salon's recorded events, [seq, agent, kind, data] (1.8)
+                     "salon": _f(list, required=False)},
     "record": {"events": _f(list, max_len=RECORD_BATCH_MAX), "snapshots": _f(list, NoneType, required=False)},
     "recorded": {"seq": _f(int)},
 }

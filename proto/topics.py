@@ -26,6 +26,11 @@ TOPICS: dict[str, str] = {
     "echo": "work.{agent}.echo",
     "title": "work.{agent}.title",
     "done": "work.{agent}.done",
+    # The salon (services/salon): an agent's post, reply and reaction, and the posts it was shown (`read`).
+    "post": "salon.{agent}.post",
+    "reply": "salon.{agent}.reply",
+    "react": "salon.{agent}.react",
+    "read": "salon.{agent}.read",
 }
 
 # The studio's pulse: the seq of the last event, every heartbeat interval. Not an event: it has no seq of its own.

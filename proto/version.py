@@ -1,6 +1,6 @@
 """The protocol version, kept equal to the one written at the top of PROTOCOL.md (a test checks)."""
 
-PROTOCOL_VERSION = "1.7"
+PROTOCOL_VERSION = "1.8"
 
 
 def major(version: str) -> int:

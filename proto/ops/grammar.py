@@ -36,7 +36,7 @@ from __future__ import annotations
 import functools
 
 from proto.ops import words
-from proto.ops.table import OCTAVES, OPS, Arg
+from proto.ops.table import ID_DIGITS, OCTAVES, OPS, SALON_OPS, Arg
 
 
 def _literal(s: str) -> str:
@@ -50,6 +50,8 @@ def _arg_rule(op: str, arg: Arg) -> tuple[str, str]:
         body = " | ".join(_literal(c) for c in sorted(arg.choices, key=len, reverse=True))
     elif arg.kind == "int":
         body = " | ".join(_literal(str(n)) for n in range(arg.hi, arg.lo - 1, -1))
+    elif arg.kind == "id":
+        body = f'[1-9] [0-9]{{0,{ID_DIGITS - 1}}}'
     elif arg.kind == "pitch":
         octaves = "".join(str(o) for o in OCTAVES)
         body = f'[A-G] ("#" | "b")? [{octaves}]'
@@ -122,12 +124,13 @@ def _op_rules(name: str) -> list[str]:
     return [*rules, f"op-{name} ::= {seq}"]
 
 
-def gbnf(max_ops: int = 8) -> str:
+def gbnf(max_ops: int = 8, *, salon: bool = False) -> str:
     """A grammar for one decision: 1 to `max_ops` ops, one per line, each ending in a newline; at most one
-    `done`, and only as the last line."""
+    `done`, and only as the last line. The salon's ops only when `salon` (a studio of that mode)."""
     assert max_ops >= 1, max_ops
+    names = [name for name in OPS if salon or name not in SALON_OPS]
     # Ops with a word argument are spelled out in root, so that the word is a lexeme of its own (see above).
-    lifted = [name for name in OPS if _has_word(name)]
+    lifted = [name for name in names if _has_word(name)]
     rules = []
     items = ["line"]
     for name in lifted:
@@ -137,8 +140,8 @@ def gbnf(max_ops: int = 8) -> str:
     item = f"({' | '.join(items)})" if len(items) > 1 else "line"
     ending = "done-line" if max_ops == 1 else f"{item}{{0,{max_ops - 1}}} done-line"
     head = [f"root ::= {item}{{1,{max_ops}}} | {ending}", 'line ::= op "\\n"', 'done-line ::= op-done "\\n"',
-            "op ::= " + " | ".join(f"op-{name}" for name in OPS if name != "done" and name not in lifted)]
-    for name in OPS:
+            "op ::= " + " | ".join(f"op-{name}" for name in names if name != "done" and name not in lifted)]
+    for name in names:
         if name not in lifted:
             rules.extend(_op_rules(name))
     return "\n".join(head + rules) + "\n"

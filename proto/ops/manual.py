@@ -14,7 +14,7 @@ from __future__ import annotations
 import random
 from collections import Counter
 
-from proto.ops.table import BLANK, BRUSHES, COLOURS, OCTAVES, OPS, PITCH_LETTERS
+from proto.ops.table import BLANK, BRUSHES, COLOURS, ID_DIGITS, OCTAVES, OPS, PITCH_LETTERS, SALON_OPS
 
 # The lists a manual shows, by name: the ops, each choice argument (named as in the table), and the parts of
 # a pitch. `choice_lists` orders them; the report reads an agent's order from its `joined` event.
@@ -23,11 +23,13 @@ LIST_NAMES = ("ops", "direction", "position", "colour", "shape", "duration", "le
 # hello and recorded: it is listed after the agent's own order of the other ops, so that every agent's lists
 # stayed as they were (and banks, records and 1.6 canvases still check them). It makes no choice of art.
 UNORDERED_OPS = ("look",)
+# The salon's ops are shown only in a studio of mode `salon`, after the others, in the table's order: they came
+# after the lists were kept in banks too, and they choose nothing of the art itself.
 
 
 def choice_lists(seed: int | None = None) -> dict[str, list[str]]:
     """Every list the manual shows, in the table's order, or shuffled with `seed` (each list on its own)."""
-    lists: dict[str, list[str]] = {"ops": [name for name in OPS if name not in UNORDERED_OPS]}
+    lists: dict[str, list[str]] = {"ops": [name for name in OPS if name not in UNORDERED_OPS + SALON_OPS]}
     for spec in OPS.values():
         for arg in spec.args:
             if arg.kind == "choice":
@@ -65,10 +67,12 @@ def _range(spec_name: str, arg_name: str) -> str:
     return f"{arg.lo} to {arg.hi}"
 
 
-def manual(lists: dict[str, list[str]] | None = None) -> str:
+def manual(lists: dict[str, list[str]] | None = None, *, salon: bool = False) -> str:
+    """The manual: every op (the salon's too when `salon`), the lists of choices in the order of `lists`."""
     lists = lists or choice_lists()
     lines = ["Write one op per line. Ops:"]
-    lines += [f"  {_usage(OPS[name])}: {OPS[name].summary}." for name in [*lists["ops"], *UNORDERED_OPS]]
+    shown = [*lists["ops"], *UNORDERED_OPS, *(SALON_OPS if salon else ())]
+    lines += [f"  {_usage(OPS[name])}: {OPS[name].summary}." for name in shown]
     word, text = OPS["feel"].args[0], OPS["title"].args[0]
     lines.append("Directions: " + ", ".join(lists["direction"]) + ".")
     lines.append("Pen positions: " + ", ".join(lists["position"]) + ".")
@@ -82,5 +86,7 @@ def manual(lists: dict[str, list[str]] | None = None) -> str:
                  f"Beats per minute: {_range('tempo', 'bpm')}.")
     lines.append(f"A <word> is one lowercase English word of at most {word.max_len} letters; a <text> is at most "
                  f"{text.max_len} characters, without a double quote.")
+    if salon:
+        lines.append(f"A <post> is the number of a work in the salon, at most {ID_DIGITS} digits.")
     lines.append("The canvas shows x across the top and y down the side; @ marks the cursor.")
     return "\n".join(lines)

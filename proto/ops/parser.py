@@ -10,6 +10,7 @@ from proto.ops import words
 from proto.ops.table import (
     ACCIDENTALS,
     ALIASES,
+    ID_DIGITS,
     MAX_OPS_PER_DECISION,
     OCTAVES,
     OPS,
@@ -60,6 +61,10 @@ def _parse_arg(arg: Arg, token: str) -> tuple[object, str | None]:
         if len(token) <= 6 and token.isascii() and token.isdigit() and arg.lo <= int(token) <= arg.hi:
             return int(token), None
         return None, f"{arg.name} must be a whole number from {arg.lo} to {arg.hi}; got {token[:24]!r}"
+    if arg.kind == "id":
+        if 1 <= len(token) <= ID_DIGITS and token.isascii() and token.isdigit() and token[0] != "0":
+            return int(token), None
+        return None, f"{arg.name} must be a number from 1 of at most {ID_DIGITS} digits; got {token[:24]!r}"
     if arg.kind == "pitch":
         m = _PITCH.match(token)
         if m and int(m.group(3)) in OCTAVES:
@@ -99,9 +104,9 @@ def _parse_stripped(text: str) -> Parsed:
         return Rejection(shown, "unknown_op", f"unknown op {head[:24]!r}; ops are {', '.join(OPS)}")
     spec = OPS[name]
     rest = rest.strip()
-    # A text argument takes the rest of the line, spaces included.
+    # A text argument (always the last) takes the rest of the line, spaces included.
     if spec.args and spec.args[-1].kind == "text":
-        tokens = [rest] if rest else []
+        tokens = rest.split(None, len(spec.args) - 1)
     else:
         tokens = rest.split()
     required = sum(1 for a in spec.args if a.default is None)

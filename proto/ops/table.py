@@ -67,10 +67,12 @@ ACCIDENTALS = {"": 0, "#": 1, "b": -1}
 OCTAVES = (2, 3, 4, 5, 6)
 
 MAX_OPS_PER_DECISION = 64
+ID_DIGITS = 6
 
 
 class Arg(NamedTuple):
-    """One argument of an op. `kind` is one of: choice, int, word, text, pitch."""
+    """One argument of an op. `kind` is one of: choice, int, word, text, pitch, id (a salon post's number:
+    1 and up, at most ID_DIGITS digits; the board, not the grammar, knows which exist)."""
 
     name: str
     kind: str
@@ -115,8 +117,15 @@ OPS: dict[str, OpSpec] = {
         OpSpec("done", (), "the work is finished (it needs a painted cell); a blank canvas begins"),
         OpSpec("remember", (Arg("text", "text", max_len=60),), "keep a short note in your own memory"),
         OpSpec("look", (), "see your whole canvas at your next turn"),
+        # The salon's ops (services/salon): in a studio of mode `salon` only, where the manual and the grammar
+        # show them; an isolated studio refuses them (`not_salon`).
+        OpSpec("post", (), "show your last finished work to the other agents in the salon"),
+        OpSpec("reply", (Arg("post", "id"), Arg("text", "text", max_len=60)), "answer a work in the salon in words"),
+        OpSpec("react", (Arg("post", "id"), Arg("word", "word", max_len=24)), "answer a work in the salon with one word"),
     )
 }
+
+SALON_OPS = ("post", "reply", "react")
 
 # Ops the agent keeps to itself (its memory bank); the canvas applies nothing and publishes nothing for them.
 # `look` only asks the agent to show the whole canvas again in the model's next turn.

@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 
 from proto.canvas import CanvasModel
@@ -27,13 +28,13 @@ from proto.errors import RemoteError
 from proto.messages import ECHO_RUN_MAX, ECHO_WORDS_MAX
 from proto.ops.grammar import answer_gbnf, gbnf
 from proto.ops.parser import Op, parse
-from proto.ops.table import AGENT_LOCAL_OPS, OPS
+from proto.ops.table import AGENT_LOCAL_OPS, OPS, SALON_OPS
 from services.agent.budget import Budget
 from services.agent.context import TurnContext
 from services.agent.echo import longest_shared_run
 from services.agent.memory import MemoryBank
 from services.agent.prompt import (News, PromptTooLong, Turn, changed_rows, dream_text, fit, legend, news_text,
-                                   question_system, statement_text, system_text, title_text, user_text)
+                                   question_system, salon_text, statement_text, system_text, title_text, user_text)
 from services.agent.roster import AgentSpec
 from services.base.log import event
 from services.canvas.client import FATAL_CODES, CanvasClient, CanvasGone, RateLimited
@@ -49,6 +50,7 @@ DREAM_LINES, DREAM_CHARS, DREAM_TOKENS = 3, 100, 96
 SLACK = 8  # tokens kept free beside a prompt and its longest answer
 USAGE_EVERY = 20  # decisions between two `status` messages that say the usage while nothing else changes
 TOO_LONG_PAUSE_S = 30.0  # how long an agent whose turn does not fit waits before it tries again
+SALON_FEED = 8  # the salon's latest items (by others) a whole prompt shows, in salon mode
 
 
 @dataclass
@@ -104,10 +106,12 @@ class Agent:
         self.turn_over = False  # set with `stop` when the agent's turn is over: it waits until `waiting_until`
         self.waiting_until: float | None = None
         self.stats = Stats()
-        self.grammar = gbnf(spec.max_ops)
         self.lists = bank.lists(spec.seed)  # this agent's order of its manual's lists, kept in its bank
         client.lists = self.lists
-        self.system = system_text(spec.name, self.lists)
+        self.mode = ""  # the studio's, told by its welcome (`_set_mode`)
+        self._set_mode("isolated")
+        self.salon_feed: deque[dict] = deque(maxlen=SALON_FEED)  # the latest of the salon, for a whole prompt
+        self._salon_news: list[dict] = []  # what others did in the salon since the last turn, for the next news
         self.view = ""
         self.state: dict = {}
         self.cells: list[str] = []  # the canvas's rows as the last reply gave them (a copy is played on them)
@@ -154,11 +158,26 @@ class Agent:
             raise RemoteError("version_mismatch", f"this agent needs a canvas of protocol 1.6 or later (one that "
                               f"sends its cells); this canvas speaks {welcome.get('protocol')!r}: upgrade it")
         self._see(welcome)
+        self._set_mode(welcome.get("mode") or "isolated")
+        fresh = [item for item in welcome.get("salon") or [] if item not in self.salon_feed]
+        self.salon_feed.extend(fresh)
+        self._salon_news += fresh
         if self.bank.clock()["work_started"] is None:
             self.bank.start_work(self.clock())
         # Whatever it said before it left (resting, waiting its turn) is over; the record says so, with what
         # its bank has counted so far.
         self._status("painting")
+
+    def _set_mode(self, mode: str) -> None:
+        """The studio's mode decides the manual and the grammar: the salon's ops only in a salon. A change
+        (a canvas restarted in another mode) starts the model's context afresh."""
+        if mode == self.mode:
+            return
+        self.mode = mode
+        salon = mode == "salon"
+        self.system = system_text(self.spec.name, self.lists, salon=salon)
+        self.grammar = gbnf(self.spec.max_ops, salon=salon)
+        self.ctx = TurnContext(self.spec.context)
 
     def _see(self, body: dict) -> None:
         self.view, self.state, self.cells = body["view"], body["state"], body["cells"]
@@ -245,10 +264,12 @@ class Agent:
 
         def build(memory_chars: int) -> str:
             memory = self.bank.render(memory_chars) if memory_chars else ""
-            shown[:] = [memory, self.state.get("title") or ""]
+            salon = list(self.salon_feed)
+            # Others' words are no part of the studio's text either: an echo of them is the salon's influence.
+            shown[:] = [memory, self.state.get("title") or "", salon_text(salon) if salon else ""]
             turn = Turn(self.spec.name, self.view, self.state, memory, self.last_notes, self.last_result,
                         self.clock(), clock["last_turn"], clock["work_started"], clock["first_woke"],
-                        base_view=self._base[1], base_time=self._base[2])
+                        base_view=self._base[1], base_time=self._base[2], salon=salon)
             return self.gen.format(self.system, user_text(turn))
 
         prompt, _, _ = fit(build, self.gen.count_tokens, self._budget(self.spec.max_tokens), MEMORY_CHARS)
@@ -262,10 +283,11 @@ class Agent:
         growing = self.gen.can_grow and self.spec.grow
         if ctx.started and growing:
             news = news_text(News(self.last_result, self.view, ctx.seen_view, self.state, ctx.seen_state, now,
-                                  self.bank.clock()["last_turn"], self._news_lines, self._look))
+                                  self.bank.clock()["last_turn"], self._news_lines, self._look, self._salon_news))
             joint, text = self.gen.joint(news)
             if ctx.fits(len(joint), self.spec.max_tokens + SLACK):
-                ctx.extend(joint, text, own=[self.state.get("title") or "", *self._news_own])
+                others = salon_text(self._salon_news) if self._salon_news else ""
+                ctx.extend(joint, text, own=[self.state.get("title") or "", *self._news_own, others])
                 ctx.saw(self.view, self.state)
                 return list(ctx.tokens)  # a copy: the context grows on after this turn
         # The canvas in a whole prompt: its view at the last *base* (kept, so its KV cache is), then the rows
@@ -295,7 +317,7 @@ class Agent:
             self._too_long("turn", exc)
             self._rest(self.clock() + TOO_LONG_PAUSE_S, "waiting", "prompt_too_long")
             return
-        self._news_lines, self._news_own, self._look = [], [], False
+        self._news_lines, self._news_own, self._look, self._salon_news = [], [], False, []
         seen = (self.ctx.text, self.ctx.studio, list(self.ctx.own))  # what the model read, for echoes
         text = self._generate(prompt, self.grammar, self.spec.max_tokens)
         ops = []
@@ -361,6 +383,11 @@ class Agent:
                 self.bank.remember(op.args[0], self.clock())
                 self._echo("remember", sim.work, op.args[0], prompt, own, studio=studio)
                 continue
+            if op.name in SALON_OPS:  # the board's, not the canvas's: the copy has nothing to play
+                if op.name == "reply":
+                    self._echo("reply", sim.work, op.args[1], prompt, own, studio=studio)
+                lines.append(op.text)
+                continue
             if op.name == "title":
                 self._echo("title", sim.work, op.args[0], prompt, own, studio=studio)
             refused = sim.refusal(op) is not None
@@ -405,6 +432,8 @@ class Agent:
     def _take(self, reply: dict, sent: list[str], finished: list[Finished], now: float) -> None:
         """Update what the agent knows from the canvas's reply; remember feelings and finished works."""
         self._see(reply)
+        self.salon_feed.extend(reply.get("salon") or [])
+        self._salon_news += reply.get("salon") or []
         self.stats.sent.extend(sent)
         self.stats.ops_sent += len(sent)
         self.stats.ops_applied += len(reply["applied"])

@@ -25,6 +25,7 @@ from typing import Any, Callable
 
 from proto.ops.manual import manual
 from proto.ops.table import BLANK, COLOURS
+from services.salon.quoting import clean, quoted
 
 RAW_CUE = "Ops:"  # for a base model, the line after which a turn's op-codes naturally follow
 
@@ -59,12 +60,39 @@ class Turn:
     first_woke: float | None = None
     base_view: str | None = None  # the canvas shown in full (None or equal to `view`: the view itself)
     base_time: float | None = None  # when it was so
+    salon: list[dict[str, Any]] = field(default_factory=list)  # the latest of the salon, by others (salon mode)
 
 
-def system_text(name: str, lists: dict[str, list[str]] | None = None) -> str:
-    """The turn's system text: who it is, and the manual with its lists in this agent's own order."""
-    return f"You are {name}, in Aurora. You have a canvas and notes to play. Nobody asks anything of you.\n\n" \
-           f"{manual(lists)}"
+def system_text(name: str, lists: dict[str, list[str]] | None = None, salon: bool = False) -> str:
+    """The turn's system text: who it is, and the manual with its lists in this agent's own order (in a salon,
+    with the salon's ops, and the fact that others are there)."""
+    others = " Other agents are in Aurora too; the salon shows the works they post." if salon else ""
+    return f"You are {name}, in Aurora. You have a canvas and notes to play. Nobody asks anything of you.{others}" \
+           f"\n\n{manual(lists, salon=salon)}"
+
+
+SALON_HEAD = "Salon (the works and words of other agents, quoted):"
+
+
+def salon_text(items: list[dict[str, Any]]) -> str:
+    """The salon's items as a model reads them: each line begins with `>`, each text of another agent is
+    cleaned and quoted (services/salon/quoting.py), so nothing in it reads as an op or a part of the prompt."""
+    lines = [SALON_HEAD]
+    for item in items:
+        author, post = clean(item.get("agent"), 32), item.get("post")
+        on = f"post {post} ({quoted(item.get('on'))})"
+        if item.get("kind") == "post":
+            reactions = item.get("reactions") or {}
+            heard = "; reactions: " + ", ".join(f"{clean(w, 24)} {n}" for w, n in sorted(reactions.items())) \
+                if reactions else ""
+            lines.append(f"> post {post} by {author}: work {item.get('work')}, titled {quoted(item.get('title'))}"
+                         f"{heard}")
+            lines += [f">   {clean(row, 64)}" for row in item.get("thumb") or []]
+        elif item.get("kind") == "reply":
+            lines.append(f"> reply to {on} by {author}: {quoted(item.get('text'))}")
+        elif item.get("kind") == "react":
+            lines.append(f"> reaction to {on} by {author}: {clean(item.get('word'), 24) or 'none'}")
+    return "\n".join(lines)
 
 
 def question_system(name: str) -> str:
@@ -104,6 +132,8 @@ def user_text(turn: Turn) -> str:
     parts = []
     if turn.memory:
         parts.append(f"Your memory:\n{turn.memory}")
+    if turn.salon:
+        parts.append(salon_text(turn.salon))
     rows = None if not turn.base_view or turn.base_view == turn.view else changed_rows(turn.base_view, turn.view)
     if rows is None:
         parts.append(_canvas(st, turn.view))
@@ -136,6 +166,7 @@ class News:
     last_turn: float | None
     finished: list[str] = field(default_factory=list)  # one line per work finished in the last turn
     look: bool = False           # the model asked to see its whole canvas
+    salon: list[dict[str, Any]] = field(default_factory=list)  # what others did in the salon since
 
 
 def changed_rows(seen: str, now: str) -> list[str] | None:
@@ -152,6 +183,8 @@ def news_text(news: News) -> str:
     """A later turn: only what is new. A work that begins is shown whole, like the canvas at the start."""
     st = news.state
     parts = [f"Last turn: {news.result}."] + news.finished
+    if news.salon:
+        parts.append(salon_text(news.salon))
     rows = None if news.look or st["work"] != news.seen_state.get("work") else changed_rows(news.seen_view, news.view)
     if rows is None:
         parts.append(_canvas(st, news.view))

@@ -19,6 +19,8 @@ DEFAULT_ROSTER = Path(__file__).with_name("default_roster.toml")
 SAMPLING_KEYS = {"temperature", "top_p", "top_k", "min_p", "repeat_penalty"}
 VIEW_KEYS = {"coords", "cursor"}
 BUDGET_KEYS = {"tokens_per_hour", "decisions_per_minute"}
+SALON_KEYS = {"post_minutes", "reply_seconds", "replies_per_hour", "react_seconds"}  # services/salon/board.py
+MODES = ("isolated", "salon")
 
 
 class RosterError(ValueError):
@@ -47,6 +49,7 @@ class AgentSpec:
     sampling: dict[str, float] = field(default_factory=dict)
     view: dict[str, bool] = field(default_factory=lambda: {"coords": True, "cursor": True})
     budget: dict[str, int | None] = field(default_factory=dict)
+    salon: dict[str, float] = field(default_factory=dict)  # how often it may post, reply, react (salon mode)
 
 
 MAX_DREAM_EVERY = 20  # a dream shows the model every pending memory: keep that prompt short
@@ -54,7 +57,7 @@ MAX_DREAM_EVERY = 20  # a dream shows the model every pending memory: keep that 
 SCALARS = {"name", "model", "seed", "threads", "context", "max_ops", "max_tokens", "dream_every", "chat", "grow",
            "backend", "url", "dialect", "api_key_env"}
 BACKENDS = ("local", "openai")
-TABLES = {"sampling": SAMPLING_KEYS, "view": VIEW_KEYS, "budget": BUDGET_KEYS}
+TABLES = {"sampling": SAMPLING_KEYS, "view": VIEW_KEYS, "budget": BUDGET_KEYS, "salon": SALON_KEYS}
 
 
 def _check_keys(where: str, table: dict[str, Any], allowed: set[str]) -> None:
@@ -82,7 +85,7 @@ def load(path: Path = DEFAULT_ROSTER) -> list[AgentSpec]:
         raise RosterError(f"roster {path} not found") from None
     except tomllib.TOMLDecodeError as exc:
         raise RosterError(f"roster {path} is not valid TOML: {exc}") from None
-    _check_keys(str(path), data, {"defaults", "agent", "turns"})
+    _check_keys(str(path), data, {"defaults", "agent", "turns", "studio"})
     defaults = data.get("defaults", {})
     _check_keys(f"{path} [defaults]", defaults, (SCALARS - {"name", "model"}) | set(TABLES))
     specs: list[AgentSpec] = []
@@ -103,6 +106,9 @@ def load(path: Path = DEFAULT_ROSTER) -> list[AgentSpec]:
             raise RosterError(f"{where}: dream_every must be 1 to {MAX_DREAM_EVERY} (a dream shows the model every "
                               "memory it condenses)")
         _check_backend(where, merged)
+        bad = [k for k, v in merged["salon"].items() if isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0]
+        if bad:
+            raise RosterError(f"{where} [salon]: {', '.join(sorted(bad))} must be positive numbers")
         try:
             specs.append(AgentSpec(**merged))
         except TypeError as exc:
@@ -121,15 +127,30 @@ DEFAULT_TURN_MINUTES = 30.0
 def turn_minutes(path: Path = DEFAULT_ROSTER) -> float:
     """`[turns] minutes`: how long agents stay awake when the roster does not fit the machine at once
     (services/supervisor/turns.py); RosterError when it is not a positive number."""
-    try:
-        turns = tomllib.loads(Path(path).read_text()).get("turns", {})
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise RosterError(f"roster {path}: {exc}") from None
-    _check_keys(f"{path} [turns]", turns, {"minutes"})
+    turns = _section(path, "turns", {"minutes"})
     minutes = turns.get("minutes", DEFAULT_TURN_MINUTES)
     if isinstance(minutes, bool) or not isinstance(minutes, (int, float)) or minutes <= 0:
         raise RosterError(f"{path} [turns]: minutes must be a positive number, got {minutes!r}")
     return float(minutes)
+
+
+def _section(path: Path, name: str, keys: set[str]) -> dict[str, Any]:
+    """The roster's top-level table `name` (empty when it has none), holding only `keys`."""
+    try:
+        table = tomllib.loads(Path(path).read_text()).get(name, {})
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise RosterError(f"roster {path}: {exc}") from None
+    _check_keys(f"{path} [{name}]", table, keys)
+    return table
+
+
+def studio_mode(path: Path = DEFAULT_ROSTER) -> str:
+    """`[studio] mode`: `isolated` (each agent sees only its own canvas; the default) or `salon` (agents see and
+    answer the works others post: services/salon); RosterError for anything else."""
+    mode = _section(path, "studio", {"mode"}).get("mode", "isolated")
+    if mode not in MODES:
+        raise RosterError(f"{path} [studio]: mode must be {' or '.join(MODES)}, not {mode!r}")
+    return mode
 
 
 def _check_backend(where: str, merged: dict[str, Any]) -> None:

@@ -1,5 +1,7 @@
 """Limits the canvas enforces on each agent, whatever the agent keeps to itself (PROTOCOL.md section 7).
 
+The salon's limits (how often an agent may post, reply, react) come from the same roster (`salon_board`).
+
 Decisions per minute come from the roster the canvas was started with (`aurora canvas --roster`), the file the
 studio's own agents read theirs from: an agent never tells the canvas its limit, so it cannot raise it. The window
 is the agent's own (services/agent/budget.py: a sliding minute, a decision counted once made), and the canvas
@@ -12,6 +14,7 @@ from collections import deque
 from pathlib import Path
 
 from services.agent import roster
+from services.salon.board import Board, SalonLimits
 
 MINUTE = 60.0
 
@@ -40,3 +43,10 @@ class DecisionRate:
             return times[0] + MINUTE - now
         times.append(now)
         return None
+
+
+def salon_board(path: str | Path | None) -> Board:
+    """The salon's board with each agent's limits from the roster at `path` (the defaults when None)."""
+    if path is None:
+        return Board()
+    return Board({spec.name: SalonLimits.from_table(spec.salon) for spec in roster.load(Path(path))})

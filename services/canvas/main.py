@@ -14,11 +14,11 @@ from proto.canvas import DEFAULT_HEIGHT, DEFAULT_WIDTH
 from proto.messages import AGENT_FRAME_LIMIT, RECORD_FRAME_LIMIT
 from proto.heartbeat import INTERVAL, LIVENESS, REMOVE_AFTER
 from services.base import addresses, curve
-from services.agent.roster import DEFAULT_ROSTER, RosterError
+from services.agent.roster import DEFAULT_ROSTER, MODES, RosterError, studio_mode
 from services.base.keys import Keys, hello_proof
 from services.base.log import event, setup
 from services.base.loop import ServiceLoop
-from services.canvas.limits import DecisionRate
+from services.canvas.limits import DecisionRate, salon_board
 from services.canvas.recording import EXIT_RECORD_BEHIND, RecordBehind
 from services.canvas.sessions import Sessions
 from services.canvas.studio import Studio
@@ -76,6 +76,9 @@ def add_parser(sub) -> None:
                    help="enforce the decisions_per_minute of each agent this roster names (`aurora up` passes its "
                         "own; `default`: the bundled one, which the agents of an image use); agents it does not name "
                         "are not rate-limited")
+    p.add_argument("--mode", choices=MODES, default=None,
+                   help="isolated: each agent sees only its own canvas; salon: agents may post finished works and see "
+                        "and answer those of others (default: the roster's [studio] mode, else isolated)")
     p.add_argument("--ready-file", default=None, metavar="PATH",
                    help="once bound, write the three addresses here as JSON (bind to port * to let the OS choose)")
     p.add_argument("--heartbeat-interval", type=float, default=INTERVAL, help="seconds (PROTOCOL.md section 9)")
@@ -96,6 +99,8 @@ def run(args: argparse.Namespace) -> int:
                              "record": addrs.record}, force=args.curve, keys=keys)
         roster = DEFAULT_ROSTER if args.roster == "default" else args.roster
         rate = DecisionRate.from_roster(roster) if roster else DecisionRate()
+        mode = args.mode or (studio_mode(roster) if roster else "isolated")
+        board = salon_board(roster)
         # A plaintext hello proves its name with the studio's hello secret (PROTOCOL.md section 13).
         secret = None if "agents" in security.curve else keys.hello_secret()
     except (curve.CurveError, RosterError, OSError) as exc:
@@ -111,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
     sessions = Sessions(args.heartbeat_interval, args.liveness, args.remove_after)
     studio = Studio(outbox, width=args.width, height=args.height, frame_limit=args.frame_limit, sessions=sessions,
                     durable=not args.volatile, rate=rate,
-                    proof=None if secret is None else lambda name: hello_proof(secret, name))
+                    proof=None if secret is None else lambda name: hello_proof(secret, name), mode=mode, board=board)
     studio.counters = loop.counters  # one set of counters for the service
     # On CurveZMQ, each message comes with the name its connection's key is authorized under (ZAP's User-Id).
     loop.on_frames(agents, studio.on_agent_frames, with_user="agents" in security.curve)
@@ -136,7 +141,7 @@ def run(args: argparse.Namespace) -> int:
     event(log, logging.INFO, "canvas ready", agents=addrs.agents, events=addrs.events,
           snapshots=addrs.snapshots, record=addrs.record, width=args.width, height=args.height,
           journal="volatile" if args.volatile else "durable (serving agents once a recorder has said hello)",
-          curve=security.curve, rate_limited=sorted(rate.limits))
+          curve=security.curve, rate_limited=sorted(rate.limits), mode=mode)
     try:
         loop.run()
     except RecordBehind as exc:  # said loudly where it was found; a supervisor starts the canvas again

@@ -45,7 +45,7 @@ class RecorderLink:
         self.interval = interval
         self.liveness = liveness
         self.clock = clock
-        self.adopt = adopt        # (seq, canvases) for a canvas that has not served anyone yet
+        self.adopt = adopt        # (seq, canvases, salon events) for a canvas that has not served anyone yet
         self.applied = applied    # the studio's last seq
         self.canvas_of = canvas_of
         self.since_snapshot: dict[str, int] = {}  # an agent's events since its canvas was last sent whole
@@ -74,7 +74,7 @@ class RecorderLink:
                 raise ProtocolError("a canvas that has just started needs the recorded canvases",
                                     code="bad_field", parent_id=msg.id)
             models = _models(canvases or {}, msg.id)
-            self.adopt(seq, models)
+            self.adopt(seq, models, msg.body.get("salon") or [])
             self.journal.committed = seq
             self.ready = True
             event(log, logging.INFO, "resumed from the record", seq=seq, canvases=len(models))

@@ -24,6 +24,7 @@ class Session:
     status: str = LIVE
     view: dict[str, bool] | None = None  # options for rendering this agent's view
     lists: dict[str, list[str]] | None = None  # the order of its manual's lists, told at hello (for the study)
+    salon_seen: int = 0  # the seq of the salon's last event this agent was sent (its news come after it)
 
     def joined(self) -> dict:
         """The data of this agent's `joined` event."""

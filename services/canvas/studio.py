@@ -19,7 +19,8 @@ from proto.messages import (ACTIVITIES, AGENT_FRAME_LIMIT, AGENT_TYPES, RECORD_F
                             REJECTED_EACH_MAX, SNAPSHOT_TYPES, USAGE_FIELDS, echo_problem)
 from proto.names import name_problem
 from proto.ops.manual import LIST_NAMES, valid_lists
-from proto.ops.parser import Op, parse
+from proto.ops.parser import Op, Rejection, parse
+from proto.ops.table import SALON_OPS
 from proto.events import record_item
 from proto.topics import encode_event, encode_tick
 from proto.version import PROTOCOL_VERSION, compatible
@@ -28,10 +29,15 @@ from services.canvas.journal import Held, Journal
 from services.canvas.limits import DecisionRate
 from services.canvas.recording import RecorderLink
 from services.canvas.sessions import LIVE, MISSING, Session, Sessions
+from services.salon.board import Board
 
 log = logging.getLogger("aurora.canvas")
 SENDER = "canvas"
 VIEW_OPTIONS = frozenset({"coords", "cursor"})
+MODES = ("isolated", "salon")
+SALON_NEWS = 6      # the salon's items (by others) a reply carries at most: the latest since the agent's last reply
+SALON_RECENT = 2    # the posts by others a welcome carries, each with its latest replies
+SALON_SHOWN = 50    # the posts a viewer's snapshot carries
 
 
 class Outbox(Protocol):
@@ -52,8 +58,13 @@ class Studio:
     def __init__(self, outbox: Outbox, *, width: int = DEFAULT_WIDTH, height: int = DEFAULT_HEIGHT,
                  frame_limit: int = AGENT_FRAME_LIMIT, sessions: Sessions | None = None,
                  clock: Callable[[], float] = time.monotonic, durable: bool = True,
-                 rate: DecisionRate | None = None, proof: Callable[[str], str] | None = None):
+                 rate: DecisionRate | None = None, proof: Callable[[str], str] | None = None,
+                 mode: str = "isolated", board: Board | None = None):
         CanvasModel(width, height)  # refuse a bad size at start-up, not at the first agent
+        if mode not in MODES:
+            raise ValueError(f"a studio's mode is {' or '.join(MODES)}, not {mode!r}")
+        self.mode = mode
+        self.board = board or Board()  # the salon (services/salon); in an isolated studio it only sees works end
         self.outbox = outbox
         self.width, self.height = width, height
         self.frame_limit = frame_limit
@@ -149,7 +160,10 @@ class Studio:
                    "activity": self.activity.get(name)}
             for name in names if name in self.canvases
         }
-        frame = encode(msg.reply("snapshot", {"seq": self.seq, "canvases": canvases}, SENDER))
+        body = {"seq": self.seq, "canvases": canvases, "mode": self.mode}
+        if self.mode == "salon":
+            body["salon"] = self.board.snapshot(SALON_SHOWN)
+        frame = encode(msg.reply("snapshot", body, SENDER))
         # Taken now, answered once committed: the viewer then gets every later event, and nothing uncommitted.
         self.journal.hold(Held(self.seq, lambda: self.outbox.answer(route, frame), self.clock()))
 
@@ -176,9 +190,16 @@ class Studio:
         """After each wake-up of the loop: this wake-up's events go to the recorder as one batch."""
         self.recorder.flush()
 
-    def _adopt(self, seq: int, canvases: dict[str, CanvasModel]) -> None:
+    def _adopt(self, seq: int, canvases: dict[str, CanvasModel], salon: list) -> None:
         self.seq = seq
         self.canvases = canvases
+        for item in salon:  # the salon's recorded events: the board as it was (services/recorder/store.py)
+            try:
+                item_seq, agent, kind, data = item
+                self.board.on_event(int(item_seq), str(agent), str(kind), dict(data))
+            except (TypeError, ValueError, KeyError) as exc:
+                self.counters["salon_restore_skipped"] += 1
+                event(log, logging.WARNING, "a recorded salon event could not be restored", error=repr(exc)[:120])
 
     def tick(self) -> None:
         """Heartbeats out, silent agents marked missing or ended (PROTOCOL.md section 9), and every interval a
@@ -282,7 +303,8 @@ class Studio:
         self._reply(route, msg.reply("welcome", {
             "agent": name, "protocol": PROTOCOL_VERSION, "width": canvas.width, "height": canvas.height,
             "view": canvas.view(**view), "state": canvas.state(), "cells": list(canvas.rows()), "seq": self.seq,
-            "heartbeat_interval": self.sessions.interval, "liveness": self.sessions.liveness,
+            "heartbeat_interval": self.sessions.interval, "liveness": self.sessions.liveness, "mode": self.mode,
+            **self._salon_at_hello(current),
         }, SENDER), current)
 
     def _refused_name(self, name: str, msg: Message) -> None:
@@ -315,7 +337,12 @@ class Studio:
         flood: dict[str, Any] | None = None  # the refused lines past REJECTED_EACH_MAX, summed
         notes: list[dict[str, Any]] = []
         for item in parse(msg.body["text"]):
-            if isinstance(item, Op):
+            if isinstance(item, Op) and item.name in SALON_OPS:
+                item = self._salon_op(session.agent, item, msg.id)
+                if isinstance(item, Op):
+                    applied.append(item.text)
+                    continue
+            elif isinstance(item, Op):
                 item = canvas.refusal(item) or item
             if not isinstance(item, Op):
                 self.counters["ops_rejected"] += 1
@@ -342,11 +369,49 @@ class Studio:
         self.counters["ops_applied"] += len(applied)
         self.counters["decisions"] += 1
         agent = session.agent
+        salon = self._salon_news(session, msg.id)
         self._reply(session.route, msg.reply("result", {
             "applied": applied, "rejected": rejected, "notes": notes,
             "view": canvas.view(**(session.view or {})), "state": canvas.state(), "cells": list(canvas.rows()),
-            "seq": self.seq,
+            "seq": self.seq, **salon,
         }, SENDER), session, done=lambda: self.in_flight.discard(agent))
+
+    # -- the salon (services/salon/board.py) ---------------------------------------------------------------
+
+    def _salon_op(self, agent: str, op: Op, parent_id: str) -> Op | Rejection:
+        """A salon op of `agent` (the connection's, never a name it sent): published as its event, or refused."""
+        if self.mode != "salon":
+            return Rejection(op.text, "not_salon", f"{op.name} refused: this studio is isolated (no salon)")
+        refused = self.board.refusal(agent, op)
+        if refused is not None:
+            return refused
+        kind, data = self.board.apply(agent, op)
+        self._publish(agent, kind, data, parent_id=parent_id)
+        return op
+
+    def _salon_at_hello(self, session: Session) -> dict[str, Any]:
+        """A welcome's part of the salon: the latest posts by others (what an agent starting afresh reads)."""
+        if self.mode != "salon":
+            return {}
+        session.salon_seen = self.board.seq
+        items = self.board.recent_for(session.agent, SALON_RECENT)
+        self._read(session.agent, items, None)
+        return {"salon": items}
+
+    def _salon_news(self, session: Session, parent_id: str) -> dict[str, Any]:
+        """A result's part of the salon: what others posted, replied and reacted since the agent's last reply."""
+        if self.mode != "salon" or self.board.seq <= session.salon_seen:
+            return {}
+        items = self.board.news_for(session.agent, session.salon_seen, SALON_NEWS)
+        session.salon_seen = self.board.seq
+        self._read(session.agent, items, parent_id)
+        return {"salon": items} if items else {}
+
+    def _read(self, agent: str, items: list[dict[str, Any]], parent_id: str | None) -> None:
+        """The record says which posts an agent was shown (for the study: does a work follow one it read?)."""
+        posts = [item["post"] for item in items if item["kind"] == "post"]
+        if posts:
+            self._publish(agent, "read", {"posts": posts}, parent_id=parent_id)
 
     def _status(self, session: Session, msg: Message) -> None:
         body = msg.body
@@ -391,6 +456,7 @@ class Studio:
         self.journal.add(seq, frames, lambda: record_item(seq, agent, kind, data, frames[1]))
         if self.journal.durable:
             self.recorder.changed(agent, kind)
+        self.board.on_event(seq, agent, kind, data)
 
     def _reply(self, route: bytes, msg: Message, session: Session, done: Callable[[], None] | None = None) -> None:
         """A reply that shows the effect of this decision's events: sent once they are committed (then `done`)."""

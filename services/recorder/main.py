@@ -39,7 +39,7 @@ from services.base.keys import RECORDER, Keys
 from services.base.log import event, setup
 from services.base.loop import ServiceLoop
 from services.recorder.retention import Policy, Retention, RetentionThread
-from services.recorder.store import Store, Stored
+from services.recorder.store import Store, Stored, salon_events
 from services.recorder.writer import SyncWriter, ThreadWriter
 
 SENDER = "recorder"
@@ -75,7 +75,12 @@ class Recorder:
         canvases = self._reload()  # as the record holds them: what a new canvas must start from
         if canvases is None:
             return
-        self._send(Message("record_hello", {"seq": self.store.seq,
+        try:
+            salon = salon_events(self.store.r, canvases)
+        except redis.RedisError as exc:
+            self._failed(f"{type(exc).__name__}: {exc}")
+            return
+        self._send(Message("record_hello", {"seq": self.store.seq, "salon": salon,
                                             "canvases": {n: c.to_dict() for n, c in canvases.items()}}, SENDER))
 
     def on_frame(self, frame: bytes) -> None:

@@ -140,11 +140,34 @@ class Store:
         elif kind == "statement":
             _command(args, "HSET", f"aurora:work:{agent}:{data['work']}", "statement", data["text"],
                      "statement_seq", seq)
+        elif kind in SALON_KINDS:  # what a restarted canvas's salon starts from (`salon_events`)
+            _command(args, "XADD", "aurora:salon", f"{seq}-0", "agent", agent, "kind", kind, "data", json.dumps(data))
         for name, canvas in item.snapshots:
             _command(args, "XADD", f"aurora:snapshots:{name}", f"{seq}-0", "canvas", json.dumps(canvas),
                      "digest", digest_of(canvas))
 
 NOTE_FIELDS = ("pitch", "midi", "duration", "beats", "velocity", "color", "brush")
+SALON_KINDS = frozenset({"post", "reply", "react"})
+SALON_RELOAD = 4000  # the latest salon events a restarted canvas is given (its board holds the latest posts only)
+
+
+def salon_events(r: redis.Redis, canvases: dict[str, CanvasModel]) -> list[list]:
+    """The salon as the record holds it, as events [seq, agent, kind, data] in order: each agent's last finished
+    work (the `done` a post takes its work from) and the latest SALON_RELOAD posts, replies and reactions."""
+    events: list[list] = []
+    for agent, canvas in canvases.items():
+        if canvas.work > 1:
+            work = r.hgetall(f"aurora:work:{agent}:{canvas.work - 1}")
+            if work:
+                fields = {k.decode(): v.decode() for k, v in work.items() if k != b"png"}
+                events.append([int(fields["done_seq"]), agent, "done", {
+                    "work": int(fields["work"]), "title": fields.get("title") or None,
+                    "cells": json.loads(fields["cells"])}])
+    for entry_id, fields in reversed(r.xrevrange("aurora:salon", count=SALON_RELOAD)):
+        events.append([int(entry_id.split(b"-")[0]), fields[b"agent"].decode(), fields[b"kind"].decode(),
+                       json.loads(fields[b"data"])])
+    events.sort(key=lambda e: e[0])
+    return events
 
 
 def _command(args: list, *command) -> None:

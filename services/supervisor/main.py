@@ -50,6 +50,9 @@ def add_parser(sub) -> None:
                    help="address the web page is served on (env AURORA_GATEWAY_HOST, default 127.0.0.1)")
     p.add_argument("--gateway-port", type=int, default=int(os.environ.get("AURORA_GATEWAY_PORT", 8080)),
                    help="port of the web page (env AURORA_GATEWAY_PORT, default 8080)")
+    p.add_argument("--mode", choices=rosters.MODES, default=None,
+                   help="isolated (each agent alone with its canvas) or salon (agents may post finished works and see "
+                        "and answer each other's); default: the roster's [studio] mode, else isolated")
     p.add_argument("--plan", action="store_true",
                    help="print how the roster fits this machine (all at once, or in turns) and exit")
     p.add_argument("--memory", type=plan.parse_size, metavar="SIZE",
@@ -109,6 +112,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         specs = [] if args.no_agents else rosters.load(args.roster)
         minutes = rosters.turn_minutes(args.roster)
+        mode = args.mode or rosters.studio_mode(args.roster)
         needs = []
         for spec in specs:  # install/assemble/check models before anything starts, showing progress
             if spec.backend == "openai":  # a served model: its agent waits for the server and says when it refuses
@@ -137,7 +141,7 @@ def run(args: argparse.Namespace) -> int:
     # The recorder first: the canvas serves no one until a recorder has told it what the record holds.
     recorder = Child("recorder", ["recorder", *addr_args], lambda: {**recorder_env, "REDIS_URL": redis_url}, say)
     # The canvas enforces the roster's limits itself, read from the file the agents read theirs from.
-    canvas = Child("canvas", ["canvas", *addr_args, *(["--curve"] if curve_on else []),
+    canvas = Child("canvas", ["canvas", *addr_args, *(["--curve"] if curve_on else []), "--mode", mode,
                               *([] if args.no_agents else ["--roster", args.roster])], say=say)
     reader_env = _reader_env(redis_url)
     gateway = Child("gateway", ["gateway", "--host", args.gateway_host, "--port", str(args.gateway_port),
@@ -160,7 +164,7 @@ def run(args: argparse.Namespace) -> int:
             child.start()
     if resting:
         say(f"aurora: {len(resting)} of {len(specs)} agents wait their turn (`aurora up --plan` shows the turns)")
-    say(f"Aurora studio is up (pid {os.getpid()}), data in {data}.\n"
+    say(f"Aurora studio is up (pid {os.getpid()}, mode {mode}), data in {data}.\n"
         f"  open http://{args.gateway_host}:{args.gateway_port}/ to watch and hear every agent\n"
         f"  agents connect to  {addrs.agents}\n"
         f"  events stream from {addrs.events} (snapshots at {addrs.snapshots})\n"

@@ -45,7 +45,7 @@ def test_a_new_canvas_serves_no_one_before_its_recorder_says_hello(h):
     assert h.outbox.answered == []  # the viewer waits, it is not refused
     assert attach(h).type == "recorded"
     [(_, snap)] = h.outbox.answered
-    assert snap.type == "snapshot" and snap.body == {"seq": 0, "canvases": {}}
+    assert snap.type == "snapshot" and snap.body == {"seq": 0, "canvases": {}, "mode": "isolated"}
 
 
 def test_a_restarted_canvas_resumes_from_the_recorded_state(h):

@@ -9,7 +9,8 @@ from hypothesis import strategies as st
 
 from proto.ops import words
 from proto.ops.parser import Op, format_op
-from proto.ops.table import ACCIDENTALS, MAX_OPS_PER_DECISION, OCTAVES, OPS, PITCH_LETTERS, Arg, OpSpec
+from proto.ops.table import (ACCIDENTALS, ID_DIGITS, MAX_OPS_PER_DECISION, OCTAVES, OPS, PITCH_LETTERS, SALON_OPS, Arg,
+                             OpSpec)
 
 # Printable ASCII without the double quote: what a title may hold.
 TITLE_ALPHABET = "".join(chr(c) for c in range(0x20, 0x7F) if chr(c) != '"')
@@ -25,6 +26,8 @@ def arg_values(arg: Arg) -> st.SearchStrategy:
                          st.sampled_from(PITCH_LETTERS), st.sampled_from(tuple(ACCIDENTALS)), st.sampled_from(OCTAVES))
     if arg.kind == "word":
         return st.sampled_from(words.words())
+    if arg.kind == "id":
+        return st.integers(1, 10 ** ID_DIGITS - 1)
     if arg.kind == "text":
         return st.text(TITLE_ALPHABET, min_size=1, max_size=arg.max_len).map(str.strip).filter(bool)
     raise AssertionError(f"no strategy for argument kind {arg.kind!r}")
@@ -34,8 +37,10 @@ def op_of(spec: OpSpec) -> st.SearchStrategy[Op]:
     return st.tuples(*(arg_values(a) for a in spec.args)).map(lambda args: Op(spec.name, args))
 
 
-ops = st.one_of(*(op_of(spec) for spec in OPS.values()))
-ops_but_done = st.one_of(*(op_of(spec) for spec in OPS.values() if spec.name != "done"))
+# The canvas's ops (the salon's go to its board, services/salon, and are drawn on their own).
+ops = st.one_of(*(op_of(spec) for spec in OPS.values() if spec.name not in SALON_OPS))
+ops_but_done = st.one_of(*(op_of(spec) for spec in OPS.values() if spec.name not in ("done", *SALON_OPS)))
+salon_ops = st.one_of(*(op_of(OPS[name]) for name in SALON_OPS))
 
 
 def decisions(max_ops: int = MAX_OPS_PER_DECISION, *, min_size: int = 0) -> st.SearchStrategy[list[Op]]:

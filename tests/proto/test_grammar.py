@@ -10,8 +10,8 @@ from hypothesis import given, settings, strategies as st
 from proto.ops import words
 from proto.ops.grammar import gbnf, single_op_gbnf
 from proto.ops.parser import Op, Rejection, parse, parse_line
-from proto.ops.table import MAX_OPS_PER_DECISION, OPS
-from tests.proto.strategies import decision, decisions, ops, ops_but_done
+from proto.ops.table import MAX_OPS_PER_DECISION, OPS, SALON_OPS
+from tests.proto.strategies import decision, decisions, ops, ops_but_done, salon_ops
 
 RULE = re.compile(r"^([a-z][a-z0-9-]*) ::= (.*)$")
 TOKEN = re.compile(r'\s*(?:("(?:\\.|[^"\\])*")|(\[(?:\\.|[^\]\\])*\])|([a-z][a-z0-9-]*)|(\{\d+,\d+\}|[()|?*+]))')
@@ -101,10 +101,30 @@ def test_every_referenced_rule_is_defined():
     assert set(GRAMMAR) - used == {"root"}  # and every rule is used
 
 
-def test_every_op_has_a_rule():
-    assert {f"op-{name}" for name in OPS if name not in LIFTED} <= set(GRAMMAR)
-    assert referenced(GRAMMAR["op"]) == {f"op-{name}" for name in OPS} - {"op-done"} - {f"op-{n}" for n in LIFTED}
+CANVAS_OPS = [name for name in OPS if name not in SALON_OPS]
+
+
+def test_every_op_of_an_isolated_studio_has_a_rule_and_the_salon_s_none():
+    assert {f"op-{name}" for name in CANVAS_OPS if name not in LIFTED} <= set(GRAMMAR)
+    assert referenced(GRAMMAR["op"]) == {f"op-{name}" for name in CANVAS_OPS} - {"op-done"} - {f"op-{n}" for n in LIFTED}
     assert referenced(GRAMMAR["root"]) == {"line", "done-line", "feel-word"}
+    assert not {rule for rule in GRAMMAR if rule.split("-")[-1] in SALON_OPS or rule.split("-")[0] in SALON_OPS}
+
+
+SALON = rules(gbnf(salon=True))
+SALON_ROOT = re.compile(to_regex("root", SALON))
+
+
+def test_a_salon_s_grammar_has_every_op_and_the_salon_s_too():
+    assert referenced(SALON["op"]) == {f"op-{name}" for name in OPS} - {"op-done", "op-feel", "op-react"}
+    assert referenced(SALON["root"]) == {"line", "done-line", "feel-word", "react-post", "react-word"}
+
+
+@settings(max_examples=60)
+@given(salon_ops, decisions(4))
+def test_only_a_salon_s_grammar_writes_the_salon_s_ops(op, op_list):
+    text = decision([op, *op_list]) + "\n"
+    assert SALON_ROOT.fullmatch(text) and not ROOT.fullmatch(text)
 
 
 def canonical_line(op: Op) -> re.Pattern:

@@ -3,21 +3,29 @@ import re
 import pytest
 
 from proto.ops.manual import choice_lists, manual, valid_lists
-from proto.ops.table import BLANK, BRUSHES, COLOURS, DIRECTIONS, DURATIONS, OPS
+from proto.ops.table import BLANK, BRUSHES, COLOURS, DIRECTIONS, DURATIONS, OPS, SALON_OPS
 
 MANUAL = manual()
+SALON_MANUAL = manual(salon=True)
 
 
-def mentions(word: str) -> bool:
-    return re.search(rf"(?<![\w-]){re.escape(word)}(?![\w-])", MANUAL) is not None
+def mentions(word: str, text: str = MANUAL) -> bool:
+    return re.search(rf"(?<![\w-]){re.escape(word)}(?![\w-])", text) is not None
 
 
 @pytest.mark.parametrize("spec", OPS.values(), ids=list(OPS))
 def test_every_op_with_placeholders_and_no_example(spec):
-    assert re.search(rf"^\s*{spec.name}\b", MANUAL, flags=re.M), spec.name
+    text = SALON_MANUAL if spec.name in SALON_OPS else MANUAL
+    assert re.search(rf"^\s*{spec.name}\b", text, flags=re.M), spec.name
     for arg in spec.args:
-        assert mentions(f"<{arg.name}>" if arg.default is None else f"[{arg.name}]")
-    assert "example" not in MANUAL.lower()
+        assert mentions(f"<{arg.name}>" if arg.default is None else f"[{arg.name}]", text)
+    assert "example" not in text.lower()
+
+
+@pytest.mark.parametrize("name", SALON_OPS)
+def test_only_a_salon_s_manual_shows_the_salon_s_ops(name):
+    assert not re.search(rf"^\s*{name}\b", MANUAL, flags=re.M)
+    assert SALON_MANUAL.startswith(MANUAL.rsplit("\n", 1)[0].split("Directions:")[0].rstrip())
 
 
 @pytest.mark.parametrize("name", COLOURS)

@@ -54,6 +54,9 @@ EXAMPLES = {
     "done": ("done", Op("done")),
     "remember": ('remember "the left edge"', Op("remember", ("the left edge",))),
     "look": ("look", Op("look")),
+    "post": ("post", Op("post")),
+    "reply": ('reply 12 "a line for it"', Op("reply", (12, "a line for it"))),
+    "react": ("react 3 wistful", Op("react", (3, "wistful"))),
 }
 
 

@@ -66,7 +66,7 @@ def last(rec: Recorder):
 
 
 def test_a_blank_record_says_hello_with_nothing(rec):
-    assert last(rec).type == "record_hello" and last(rec).body == {"seq": 0, "canvases": {}}
+    assert last(rec).type == "record_hello" and last(rec).body == {"seq": 0, "canvases": {}, "salon": []}
 
 
 def test_a_batch_is_stored_with_everything_the_study_needs(rec, db):

@@ -1,0 +1,228 @@
+"""The salon's board: finished works that agents post, and the replies and reactions of the others.
+
+The board is a function of the studio's events. The canvas service hosts it (services/canvas/studio.py): it
+asks the board whether an agent's salon op is allowed (`refusal`), turns it into an event (`apply`), publishes
+that event with the studio's one sequence, and feeds every event back through `on_event`, `done` included (the
+work an agent may post is the last one it finished). A restarted canvas gets the same state back from the
+recorder's salon items (services/recorder), and the gateway's replica builds it from the same events, so the
+three never disagree.
+
+Identity is the caller's: the canvas passes the agent of the connection an op came on, never a name the agent
+sent. Limits are per agent, from the roster (`SalonLimits`): what is over them is refused with a reason and
+counted, like any refused op.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter, OrderedDict, deque
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from proto.ops.parser import Op, Rejection
+from proto.ops.table import BLANK
+
+POSTS_KEPT = 200  # posts the board holds (replies and reactions go to a post it holds)
+REPLIES_SHOWN = 3  # the latest replies to a post that a viewer's or a welcome's feed carries
+HOUR = 3600.0
+
+
+@dataclass(frozen=True)
+class SalonLimits:
+    """How often one agent may act in the salon (roster `[defaults.salon]` or an agent's own `[agent.salon]`)."""
+
+    post_minutes: float = 5.0     # one post per this many minutes
+    reply_seconds: float = 20.0   # one reply per this many seconds
+    replies_per_hour: int = 50    # and no more than this many in any hour
+    react_seconds: float = 10.0   # one reaction per this many seconds
+
+    @classmethod
+    def from_table(cls, table: dict[str, Any]) -> "SalonLimits":
+        return cls(**{k: type(getattr(cls, k))(v) for k, v in table.items()})
+
+
+LIMIT_KEYS = frozenset(SalonLimits.__dataclass_fields__)
+
+
+@dataclass
+class Post:
+    post: int
+    agent: str
+    work: int
+    title: str | None
+    thumb: list[str]
+    seq: int
+    at: float
+    replies: list[dict[str, Any]] = field(default_factory=list)  # {agent, text, seq}
+    reacts: list[dict[str, Any]] = field(default_factory=list)  # {agent, word, seq}
+
+    @property
+    def reactions(self) -> dict[str, int]:
+        return dict(Counter(r["word"] for r in self.reacts))
+
+    def to_dict(self, replies: int | None = None) -> dict[str, Any]:
+        shown = self.replies if replies is None else self.replies[-replies:] if replies else []
+        return {"post": self.post, "agent": self.agent, "work": self.work, "title": self.title,
+                "thumb": self.thumb, "seq": self.seq, "at": self.at, "replies": list(shown),
+                "reactions": self.reactions}
+
+
+def thumbnail(rows: list[str], step: int = 2) -> list[str]:
+    """The work at 1/step of its size: each block of step x step cells shows its most painted colour
+    (ties to the colour met first), or blank."""
+    out = []
+    for y in range(0, len(rows), step):
+        line = []
+        for x in range(0, len(rows[y]), step):
+            block = Counter(c for row in rows[y:y + step] for c in row[x:x + step] if c != BLANK)
+            line.append(block.most_common(1)[0][0] if block else BLANK)
+        out.append("".join(line))
+    return out
+
+
+class Board:
+    def __init__(self, limits: dict[str, SalonLimits] | None = None, default: SalonLimits | None = None,
+                 clock: Callable[[], float] = time.time, keep: int = POSTS_KEPT):
+        self.limits = limits or {}
+        self.default = default or SalonLimits()
+        self.clock = clock  # wall time: limits outlive a restart of the canvas (events carry `at`)
+        self.keep = keep
+        self.posts: OrderedDict[int, Post] = OrderedDict()
+        self.next_post = 1
+        self.seq = 0  # the seq of the last salon event
+        self.finished: dict[str, dict[str, Any]] = {}  # agent -> its last finished work {work, title, cells}
+        self.posted: dict[str, int] = {}  # agent -> the last work it posted
+        self.last_act: dict[tuple[str, str], float] = {}  # (agent, kind) -> when it last did it
+        self.hour: dict[str, deque[float]] = {}  # agent -> times of its replies in the last hour
+        self.counters: Counter[str] = Counter()
+
+    # -- the canvas's side: is an op allowed, and what event does it make ------------------------------
+
+    def refusal(self, agent: str, op: Op) -> Rejection | None:
+        """Why the board refuses `op` from `agent` now (a Rejection), or None."""
+        if op.name == "post":
+            work = self.finished.get(agent)
+            if work is None or self.posted.get(agent) == work["work"]:
+                return self._refuse(op, "nothing_to_post", "post refused: you have no finished work that is not "
+                                                           "posted yet")
+        else:
+            post = self.posts.get(op.args[0])
+            if post is None:
+                return self._refuse(op, "no_such_post", f"{op.name} refused: the salon holds no post {op.args[0]}")
+            if post.agent == agent:
+                return self._refuse(op, "own_post", f"{op.name} refused: post {post.post} is your own work")
+        wait = self._wait(agent, op.name)
+        if wait is not None:
+            self.counters["salon_limited"] += 1
+            return Rejection(op.text, "salon_limited", wait)
+        return None
+
+    def _refuse(self, op: Op, code: str, reason: str) -> Rejection:
+        self.counters[f"salon_{code}"] += 1
+        return Rejection(op.text, code, reason)
+
+    def _wait(self, agent: str, kind: str) -> str | None:
+        """The reason `agent` must wait before it may `kind` again, or None."""
+        limits = self.limits.get(agent, self.default)
+        now = self.clock()
+        every = {"post": limits.post_minutes * 60, "reply": limits.reply_seconds, "react": limits.react_seconds}[kind]
+        last = self.last_act.get((agent, kind))
+        if last is not None and now - last < every:
+            return f"{kind} refused: one {kind} per {_span(every)}; the next in {_span(last + every - now)}"
+        if kind == "reply":
+            times = self._replies_in_hour(agent, now)
+            if len(times) >= limits.replies_per_hour:
+                return (f"reply refused: at most {limits.replies_per_hour} replies an hour; the next in "
+                        f"{_span(times[0] + HOUR - now)}")
+        return None
+
+    def _replies_in_hour(self, agent: str, now: float) -> deque[float]:
+        times = self.hour.setdefault(agent, deque())
+        while times and times[0] + HOUR <= now:
+            times.popleft()
+        return times
+
+    def apply(self, agent: str, op: Op) -> tuple[str, dict[str, Any]]:
+        """The event (kind, data) of an op `refusal` let through; `on_event` applies it once published."""
+        now = round(self.clock(), 3)
+        if op.name == "post":
+            work = self.finished[agent]
+            return "post", {"op": op.text, "post": self.next_post, "work": work["work"], "title": work["title"],
+                            "thumb": thumbnail(work["cells"]), "at": now}
+        if op.name == "reply":
+            return "reply", {"op": op.text, "post": op.args[0], "text": op.args[1], "at": now}
+        return "react", {"op": op.text, "post": op.args[0], "word": op.args[1], "at": now}
+
+    # -- every reader's side: the events make the board -------------------------------------------------
+
+    def on_event(self, seq: int, agent: str, kind: str, data: dict[str, Any]) -> None:
+        """Apply one event of the studio (kinds other than done, post, reply and react are let be). An event
+        that does not fit the board (a reply to a post it no longer holds) is counted and let be."""
+        if kind == "done":
+            self.finished[agent] = {"work": data.get("work"), "title": data.get("title"),
+                                    "cells": list(data.get("cells") or [])}
+            return
+        if kind not in ("post", "reply", "react"):
+            return
+        self.seq = max(self.seq, seq)
+        at = float(data.get("at") or 0.0)
+        if kind == "post":
+            post = Post(int(data["post"]), agent, int(data["work"]), data.get("title"), list(data.get("thumb") or []),
+                        seq, at)
+            self.posts[post.post] = post
+            self.next_post = max(self.next_post, post.post + 1)
+            self.posted[agent] = post.work
+            while len(self.posts) > self.keep:
+                self.posts.popitem(last=False)
+        else:
+            post = self.posts.get(data.get("post"))
+            if post is None:
+                self.counters["salon_events_unplaced"] += 1
+                return
+            if kind == "reply":
+                post.replies.append({"agent": agent, "text": data.get("text"), "seq": seq})
+                self._replies_in_hour(agent, at).append(at)
+            else:
+                post.reacts.append({"agent": agent, "word": str(data.get("word")), "seq": seq})
+        self.last_act[(agent, kind)] = at
+
+    # -- what readers are shown -------------------------------------------------------------------------
+
+    def news_for(self, reader: str, after: int, limit: int) -> list[dict[str, Any]]:
+        """The salon's items by others since seq `after`, oldest first, at most `limit` (the latest): posts,
+        replies and reactions, each with its post's number (a reply or reaction names its post's title)."""
+        items: list[dict[str, Any]] = []
+        for post in self.posts.values():
+            if post.agent != reader and post.seq > after:
+                items.append({**_item("post", post), "seq": post.seq})
+            for answer in (*post.replies, *post.reacts):
+                if answer["agent"] != reader and answer["seq"] > after:
+                    items.append({"kind": "reply" if "text" in answer else "react", "post": post.post,
+                                  "on": post.title, **answer})
+        items.sort(key=lambda item: item["seq"])
+        return items[-limit:] if limit else []
+
+    def recent_for(self, reader: str, posts: int) -> list[dict[str, Any]]:
+        """The latest `posts` posts by others, each with its latest replies: what a reader starting afresh sees."""
+        chosen = [p for p in reversed(self.posts.values()) if p.agent != reader][:posts]
+        items: list[dict[str, Any]] = []
+        for post in reversed(chosen):
+            items.append(_item("post", post))
+            items += [{"kind": "reply", "post": post.post, "on": post.title, **r}
+                      for r in post.replies[-REPLIES_SHOWN:] if r["agent"] != reader]
+        return items
+
+    def snapshot(self, posts: int | None = None) -> dict[str, Any]:
+        """The board for viewers (read-only): the latest `posts` posts (all it holds by default), newest first."""
+        shown = list(reversed(self.posts.values()))[:posts]
+        return {"seq": self.seq, "posts": [p.to_dict() for p in shown]}
+
+
+def _item(kind: str, post: Post) -> dict[str, Any]:
+    return {"kind": kind, "post": post.post, "agent": post.agent, "work": post.work, "title": post.title,
+            "thumb": post.thumb, "reactions": post.reactions}
+
+
+def _span(seconds: float) -> str:
+    s = max(1, int(seconds + 0.999))
+    return f"{s} s" if s < 120 else f"{s // 60} min {s % 60} s" if s % 60 else f"{s // 60} min"

@@ -241,7 +241,7 @@ class Studio:
         session.last_heard = self.clock()
         if session.status == MISSING:
             session.status = LIVE
-            self._publish(session.agent, "joined", session.joined())
+            self._publish(session.agent, "joined", {**session.joined(), "mode": self.mode})
         if msg.type == "ops":
             self._ops(session, msg)
         elif msg.type == "status":
@@ -299,7 +299,7 @@ class Studio:
         if canvas is None:
             canvas = self.canvases[name] = CanvasModel(self.width, self.height)
             self._publish(name, "new", {"work": canvas.work, "width": canvas.width, "height": canvas.height})
-        self._publish(name, "joined", current.joined())
+        self._publish(name, "joined", {**current.joined(), "mode": self.mode})
         self._reply(route, msg.reply("welcome", {
             "agent": name, "protocol": PROTOCOL_VERSION, "width": canvas.width, "height": canvas.height,
             "view": canvas.view(**view), "state": canvas.state(), "cells": list(canvas.rows()), "seq": self.seq,

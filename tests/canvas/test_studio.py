@@ -94,7 +94,7 @@ def test_the_order_of_an_agents_lists_is_told_at_hello_and_published_in_joined(h
     lists = choice_lists(seed=5)
     reply = h.send(A, "hello", {"agent": "ada", "protocol": PROTOCOL_VERSION, "lists": lists}, "ada")
     assert reply.type == "welcome"
-    assert h.outbox.events("joined")[-1].body["data"] == {"model": None, "lists": lists}
+    assert h.outbox.events("joined")[-1].body["data"] == {"model": None, "lists": lists, "mode": "isolated"}
     hostile = [{**lists, "colour": lists["colour"][:-1] + ["ultraviolet"]}, {**lists, "colour": [1, "a"]},
                {**lists, "octave": [None] * 5}, {**lists, "shape": [{}, {}, {}, {}]}, {"ops": lists["ops"]},
                {**lists, "letter": lists["letter"] + ["C"]}]

@@ -388,7 +388,7 @@ class Agent:
                     self._echo("reply", sim.work, op.args[1], prompt, own, studio=studio)
                 lines.append(op.text)
                 continue
-            if op.name == "title":
+            if op.name == "title" and op.args[0] != sim.title:  # the work's title again is no new text
                 self._echo("title", sim.work, op.args[0], prompt, own, studio=studio)
             refused = sim.refusal(op) is not None
             if op.name == "done" and not refused:

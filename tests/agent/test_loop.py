@@ -242,6 +242,22 @@ def test_a_text_repeating_the_agents_own_memory_is_told_from_one_copying_the_stu
         replica.close()
 
 
+def test_the_work_s_title_said_again_is_no_new_title_and_reports_no_echo(connect_as, names):
+    name = names("tam")
+    with canvas_process() as (_, addrs):
+        replica = Replica(addrs.events, addrs.snapshots)
+        replica.sync()
+        agent, _ = make_agent(addrs, connect_as, name, ['title "Low Tide"\n', 'title "Low Tide"\nmove up\n',
+                                                        'title "High Tide"\n'])
+        agent.run(decisions=3)
+        events: list = []
+        titles = lambda: sum(1 for e in events if e.body["kind"] == "title")  # noqa: E731
+        # The canvas applied each op; a decision's echo is published before its ops, so all are in by now.
+        replica.wait_for(lambda r: events.extend(r.poll(0.05)) or titles() == 3)
+        assert [e["work"] for e in echoes(events)] == [1, 1]  # "Low Tide" once, "High Tide" once
+        replica.close()
+
+
 def test_look_is_kept_by_the_agent_and_asks_for_the_whole_canvas_next_turn(connect_as, names):
     name = names("lou")
     with canvas_process() as (_, addrs):

@@ -9,13 +9,14 @@ from __future__ import annotations
 import random
 
 from proto.ops.parser import Op, format_op
-from proto.ops.table import OCTAVES, OPS, PITCH_LETTERS
+from proto.ops.table import OCTAVES, OPS, PITCH_LETTERS, SALON_OPS
 
 WORDS = ("calm", "restless", "curious", "bright", "heavy", "tender", "wild", "still")
 
 def random_op(rng: random.Random, *, allow_done: bool = True) -> Op:
-    # `look` only asks an LLM agent to show its model the canvas: nothing for a load agent to send.
-    names = [n for n in OPS if n != "look" and (allow_done or n != "done")]
+    # `look` only asks an LLM agent to show its model the canvas: nothing for a load agent to send. The salon's
+    # ops are not drawn either: an isolated studio refuses them, and a load test measures the canvas's ops.
+    names = [n for n in OPS if n != "look" and n not in SALON_OPS and (allow_done or n != "done")]
     name = rng.choice(names)
     args = []
     for arg in OPS[name].args:

@@ -40,6 +40,9 @@ def prompts(gen) -> dict[str, str]:
     key = legend(rows, lists["colour"])
     return {
         "turn": gen.format(system_text("ada", lists), user_text(Turn("ada", canvas.view(), canvas.state()))),
+        # in a salon: the manual holds the salon's ops too (the feed itself is others' words, quoted)
+        "salon turn": gen.format(system_text("ada", lists, salon=True),
+                                 user_text(Turn("ada", canvas.view(), canvas.state()))),
         "title": gen.format(question_system("ada"), title_text("ada", 1, finished, key), cue=None),
         "statement": gen.format(question_system("ada"), statement_text("ada", 1, "Untold", finished, key), cue=None),
         "dream": gen.format(question_system("ada"), dream_text("ada", ["Work: 'Untold' (work 1)"], 3), cue=None),
@@ -68,7 +71,7 @@ def test_no_prompt_holds_an_op_to_copy_or_an_old_example(gen):
 
 def test_questions_carry_no_manual_no_op_cue_and_end_with_the_field_they_ask_for(gen):
     for kind, prompt in prompts(gen).items():
-        if kind == "turn":
+        if kind.endswith("turn"):
             assert "Write one op per line" in prompt
             continue
         assert "Write one op per line" not in prompt and RAW_CUE not in prompt, kind

@@ -46,10 +46,15 @@ class JointDraws:
 
     def p_value(self, observed: float, null: np.ndarray, *, two_sided: bool) -> float:
         """The p-value of `observed` against the statistic of every member (`null`, in the order of `batches`)."""
-        if two_sided:
-            beyond = np.abs(null) >= abs(observed) - 1e-12
-        else:
-            beyond = null >= observed - 1e-12  # a member that does as well counts, despite rounding
-        if self.exact:
-            return int(beyond.sum()) / len(null)  # the identity counts itself: at least 1/size
-        return (1 + int(beyond.sum())) / (1 + len(null))
+        return p_value(observed, null, exact=self.exact, two_sided=two_sided)
+
+
+def p_value(observed: float, null: np.ndarray, *, exact: bool, two_sided: bool) -> float:
+    """`observed` against a null distribution: every member of the reference set (`exact`), or uniform draws."""
+    if two_sided:
+        beyond = np.abs(null) >= abs(observed) - 1e-12
+    else:
+        beyond = null >= observed - 1e-12  # a member that does as well counts, despite rounding
+    if exact:
+        return int(beyond.sum()) / len(null)  # the identity counts itself: at least 1/size
+    return (1 + int(beyond.sum())) / (1 + len(null))

@@ -36,6 +36,8 @@ SIMILARITY = {"title_jaccard": "title words: mean pairwise Jaccard", "feeling_ja
 DIVERSITY = {"title_entropy": "titles", "title_word_entropy": "title words", "feeling_entropy": "feelings",
              "colour_entropy": "colours (cells)"}
 
+LABELS = {**SIMILARITY, **{k: f"entropy of {v}" for k, v in DIVERSITY.items()}}
+
 
 def _sets(counts: dict[str, Counter]) -> dict[str, frozenset]:
     return {agent: frozenset(c) for agent, c in counts.items()}
@@ -173,11 +175,11 @@ def markdown(f: dict[str, Any]) -> list[str]:
     if not f["same_roster"]:
         out += ["", "The runs' rosters differ (agents or models): a difference between them may be the roster's."]
     out += [""]
-    for key, what in {**SIMILARITY, **{k: f"entropy of {v}" for k, v in DIVERSITY.items()}}.items():
+    for key, what in LABELS.items():
         out += [f"**{what}**", "", *_side_by_side(runs, names, key)]
     out += [f"Trends (Spearman ρ of the value against the window's number; permutations of the windows' order, "
             f"Holm-adjusted over each run's series; *found* means adjusted p < {f['alpha']}):", ""]
-    rows = [[name, t["name"], *_verdict(t)] for name, r in zip(names, runs) for t in r["trends"]]
+    rows = [[name, LABELS[t["name"]], *_verdict(t)] for name, r in zip(names, runs) for t in r["trends"]]
     out += table(["run", "series", "windows", "ρ", "p", "p (Holm)", "verdict"], rows)
     for name, r in zip(names, runs):
         if "salon" in r:
@@ -201,10 +203,11 @@ def _side_by_side(runs: list[dict[str, Any]], names: list[str], key: str) -> lis
     return table(["from (min)", *(f"{n}: value ({count.replace('_', ' ')})" for n in names)], rows)
 
 
-def _verdict(t: dict[str, Any]) -> list[Any]:
+def _verdict(t: dict[str, Any], trend: bool = True) -> list[Any]:
     if t["effect"] is None:
         return [t["n"], "–", "–", "–", f"not tested: {t['why']}"]
-    found = "found" + (" (rises)" if t["effect"] > 0 else " (falls)") if t["found"] else "none found"
+    found = "none found" if not t["found"] else "found" + (("" if not trend else
+                                                            " (rises)" if t["effect"] > 0 else " (falls)"))
     return [t["n"], num(t["effect"]), num(t["p"], 4), num(t["p_holm"], 4), found]
 
 
@@ -223,7 +226,7 @@ def _salon_markdown(name: str, r: dict[str, Any], permutations: int) -> list[str
            f"time)? {permutations} permutations, Holm-adjusted over the two tests.", ""]
     rows = []
     for t in inf["tests"]:
-        verdict = _verdict(t)
+        verdict = _verdict(t, trend=False)
         effect = verdict[1] if t["effect"] is None else f"{num(t['effect'])} (chance {num(t['chance'])})"
         rows.append([t["name"], t["measure"], verdict[0], effect, *verdict[2:]])
     out += table(["test", "measure", "pairs", "effect", "p", "p (Holm)", "verdict"], rows)

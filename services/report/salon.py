@@ -38,9 +38,10 @@ def cell_colours(rows: list[str]) -> Counter:
 
 
 @dataclass(frozen=True)
-class Finished:
+class Piece:
+    """A work as the influence test compares it: its title's words and its cells per colour."""
+
     agent: str
-    work: int
     seq: int
     time: float
     title: str | None
@@ -49,14 +50,13 @@ class Finished:
 
 
 @dataclass(frozen=True)
-class Posted:
-    post: int
-    agent: str
-    seq: int
-    time: float
-    title: str | None
-    words: frozenset[str]
-    colours: Counter
+class Finished(Piece):
+    work: int = 0
+
+
+@dataclass(frozen=True)
+class Posted(Piece):
+    post: int = 0
 
 
 @dataclass(frozen=True)
@@ -116,7 +116,7 @@ class RunFacts:
             window.feelings[agent][str(data["feel"])] += 1
         elif kind == "done":
             title = data.get("title")
-            work = Finished(agent, int(data["work"]), seq, time, title, words(title), cell_colours(data["cells"]))
+            work = Finished(agent, seq, time, title, words(title), cell_colours(data["cells"]), work=int(data["work"]))
             self.works.append(work)
             if title:
                 window.titles[agent][title] += 1
@@ -125,7 +125,7 @@ class RunFacts:
             shown = next((w for w in reversed(self.works) if w.agent == agent and w.work == int(data["work"])), None)
             colours = shown.colours if shown is not None else cell_colours(data.get("thumb") or [])
             title = data.get("title")
-            self.posts[int(data["post"])] = Posted(int(data["post"]), agent, seq, time, title, words(title), colours)
+            self.posts[int(data["post"])] = Posted(agent, seq, time, title, words(title), colours, post=int(data["post"]))
         elif kind == "read":
             posts = tuple(int(p) for p in data["posts"])
             self.reads.append(Read(agent, seq, time, posts))

@@ -51,6 +51,7 @@ def play(seed: int, *, agents: int = 4, minutes: float = 30, every: float = 60.0
     run = Run()
     for n in names:
         run.add(n, "joined", {"model": f"m{names.index(n) % 2}"}, T0)
+        run.add(n, "new", {"work": 1, "width": WIDTH, "height": HEIGHT}, T0)
     end = T0 + minutes * 60
     due = {n: T0 + rng.uniform(0, every) for n in names}
     works = {n: 0 for n in names}
@@ -77,10 +78,11 @@ def play(seed: int, *, agents: int = 4, minutes: float = 30, every: float = 60.0
         title = " ".join(title_words)
         cells = _cells(colours)
         for colour in dict.fromkeys(colours):
-            run.add(agent, "stroke", {"op": "move right 1", "cells": [[0, 0]] * colours.count(colour),
+            run.add(agent, "stroke", {"op": "pen down", "cells": [[0, 0]] * colours.count(colour),
                                       "color": colour, "cursor": [0, 0]}, at)
         run.add(agent, "feel", {"op": f"feel {feeling}", "feel": feeling}, at)
         run.add(agent, "done", {"op": "done", "work": works[agent], "title": title, "cells": cells}, at)
+        run.add(agent, "new", {"work": works[agent] + 1, "width": WIDTH, "height": HEIGHT}, at)
         if salon:
             post = len(posts) + 1
             posts.append((post, agent, title, colours))

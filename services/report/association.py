@@ -30,6 +30,7 @@ import numpy as np
 from scipy import stats
 
 from proto.ops.table import COLOURS
+from services.report.draws import JointDraws
 from services.report.study import Note
 
 ALPHA = 0.05  # on Holm-adjusted p-values
@@ -176,34 +177,19 @@ class _Null:
     BATCH = 4_000_000  # index elements per batch: 32 MB
 
     def __init__(self, lengths: list[int], count: int, seed: int):
-        self.lengths, self.count, self.seed = [n for n in lengths if n], count, seed
-        rotations = 1
-        for n in self.lengths:  # the group's order, counted only as far as it matters (it can be astronomical)
-            rotations *= n
-            if rotations > count:
-                break
-        self.exact = rotations <= count
-        self.size = rotations if self.exact else count  # rotations in the null distribution
+        self.lengths = [n for n in lengths if n]
+        self.draws = JointDraws(self.lengths, count, seed)
+        self.exact, self.size = self.draws.exact, self.draws.size
 
     def _batches(self):
-        rng = np.random.default_rng(self.seed)
         total = sum(self.lengths)
-        per_batch = max(1, self.BATCH // max(total, 1))
-        done = 0
-        while done < self.size:
-            size = min(per_batch, self.size - done)
-            index = np.empty((size, total), dtype=np.int64)
-            rank = np.arange(done, done + size, dtype=np.int64)  # exact: the rotations' numbers, in mixed radix
+        for shifts in self.draws.batches(self.BATCH // max(total, 1)):
+            index = np.empty((len(shifts), total), dtype=np.int64)
             start = 0
-            for n in self.lengths:
-                if self.exact:
-                    shifts, rank = rank % n, rank // n
-                else:
-                    shifts = rng.integers(0, n, size=size)
-                index[:, start:start + n] = start + (np.arange(n)[None, :] + shifts[:, None]) % n
+            for g, n in enumerate(self.lengths):
+                index[:, start:start + n] = start + (np.arange(n)[None, :] + shifts[:, g, None]) % n
                 start += n
             yield index
-            done += size
 
     def test(self, name: str, measure: str, colour: np.ndarray, other: np.ndarray, statistic: Callable, *,
              two_sided: bool, ranks: bool = False) -> Association:
@@ -214,19 +200,7 @@ class _Null:
             colour, other = stats.rankdata(colour), stats.rankdata(other)  # ties get their mean rank
         observed = float(statistic(colour, other))
         null = np.concatenate([statistic(colour[index], other) for index in self._batches()])
-        if two_sided:
-            beyond = np.abs(null) >= abs(observed) - 1e-12
-        else:
-            beyond = null >= observed - 1e-12  # a rotation that aligns as well counts, despite rounding
-        if self.exact:
-            # Every rotation, the identity among them (it counts itself): the exact p-value, at least 1/size.
-            p = int(beyond.sum()) / len(null)
-        else:
-            # Drawn uniformly from the group, identity included: under the null, the data and its m draws are
-            # exchangeable, so the data as played is one more member of the sample and p = (1 + b) / (1 + m) is a
-            # valid p-value (Phipson & Smyth 2010); a draw that happens to be the identity also counts in b,
-            # which errs on the conservative side only.
-            p = (1 + int(beyond.sum())) / (1 + len(null))
+        p = self.draws.p_value(observed, null, two_sided=two_sided)
         return Association(name, measure, len(colour), observed, None if two_sided else float(null.mean()), p)
 
 

@@ -13,7 +13,7 @@ from typing import Any
 import markdown as md
 
 from proto.canvas import CanvasModel
-from services.report import authenticity
+from services.report import authenticity, modes as modes_section
 from services.report.association import ALPHA, ColourSound, velocity_band_label
 from services.report.markup import num, pct, table as _table, text
 from services.report.study import AgentStudy, Study, coverage, mean_coverage, rejected_share
@@ -70,7 +70,7 @@ def _colour_sound_figures(cs: ColourSound) -> dict[str, Any]:
 
 def figures(study: Study, colour_sound: dict[str, ColourSound], tl: Timeline, *, command: str,
             plots: dict[str, str], works: dict[str, list[tuple[int, str]]], permutations: int,
-            undecodable: int = 0) -> dict[str, Any]:
+            undecodable: int = 0, modes: dict[str, Any] | None = None) -> dict[str, Any]:
     groups = study.by_model()
     lexicons = study.lexicons()
     everyone = set().union(*lexicons.values()) if lexicons else set()
@@ -114,6 +114,7 @@ def figures(study: Study, colour_sound: dict[str, ColourSound], tl: Timeline, *,
         "plots": plots,
         "gallery": works,
         "authenticity": authenticity.figures(study),
+        "modes": modes,  # None: a lone isolated run (services/report/modes.py)
     }
 
 
@@ -144,6 +145,8 @@ def markdown(f: dict[str, Any]) -> str:
     out += authenticity.markdown(f["authenticity"])
     out += _colour_sound_section(f)
     out += _timeline_section(f)
+    if f.get("modes"):
+        out += modes_section.markdown(f["modes"])
     for name, a in f["agents"].items():
         out += _agent_section(name, a, f["plots"], f["gallery"].get(name, []))
     out += ["## How the figures are made", "",

@@ -1,7 +1,9 @@
-"""`aurora report [--out DIR]`: the study of the record, as DIR/report.md, report.html, report.json and PNG plots.
+"""`aurora report [--out DIR] [--beside EXPORT]`: the study of the record, as DIR/report.md, report.html,
+report.json and PNG plots.
 
 The record is read as it is when the command starts (a running studio's later events wait for the next
-report). By default DIR is <data>/report, which the gateway serves at /report.
+report). By default DIR is <data>/report, which the gateway serves at /report. A salon run's report has a Modes
+section (services/report/modes.py); `--beside` adds another run to it, read from its `aurora export` folder.
 """
 
 from __future__ import annotations
@@ -18,12 +20,16 @@ import redis
 from proto.names import name_problem
 from services.base.datadir import report_dir
 from services.recorder import archive
+from services.report.exported import ExportedEvents, NoExport
+from services.report.salon import RunFacts
 from services.report.study import Study, read_study
 from services.report.timeline import timeline
 from services.tools import record
 
 GALLERY = 6  # latest works per agent shown as pictures
 PERMUTATIONS = 2000  # shuffles per permutation test: a p-value near 0.05 is then known to about ±0.005
+WINDOW_MINUTES = 10.0  # the modes section's windows: a 30-minute run has 3 points
+MODES = ("isolated", "salon")
 
 
 def add_parser(sub) -> None:
@@ -35,22 +41,63 @@ def add_parser(sub) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the permutation tests (default 0)")
     p.add_argument("--progress-every", type=record.positive_int, default=50_000, metavar="N",
                    help="a progress line on stderr every N events (default 50000)")
+    p.add_argument("--beside", type=Path, default=None, metavar="EXPORT",
+                   help="another run to compare with in the Modes section (say, the isolated run of the same roster "
+                        "beside this salon run): the folder `aurora export EXPORT` wrote from that run's data, or its "
+                        "events.jsonl")
+    p.add_argument("--mode", choices=MODES, default=None,
+                   help="this record's studio mode, where its events do not show it (a run without any salon event "
+                        "or salon refusal); a mode its events contradict is refused")
+    p.add_argument("--beside-mode", choices=MODES, default=None, help="the same for the --beside run")
+    p.add_argument("--window-minutes", type=float, default=WINDOW_MINUTES, metavar="M",
+                   help=f"the Modes section's time windows (default {WINDOW_MINUTES:g}: a 30-minute run has 3)")
     record.add_arguments(p)
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    return record.run_with_record("report", args, lambda client: report(client, args))
+    if not args.window_minutes > 0:
+        print("aurora report: --window-minutes must be more than 0", file=sys.stderr)
+        return 2
+    beside = None
+    if args.beside is not None:
+        try:
+            beside = ExportedEvents(args.beside)
+        except NoExport as exc:
+            print(f"aurora report: {exc}", file=sys.stderr)
+            return 2
+    return record.run_with_record("report", args, lambda client: report(client, args, beside))
 
 
-def _events(r: redis.Redis, last: int, every: int, corrupt: record.CorruptReport):
+def _events(r: redis.Redis, last: int, every: int, corrupt: record.CorruptReport, facts: RunFacts):
     for i, msg in enumerate(archive.iter_events(r, end=last, on_corrupt=corrupt), 1):
         if i % every == 0:
             print(f"aurora report: read {i} events of {last}", file=sys.stderr)
+        facts.see(msg)
         yield msg
 
 
-def report(r: redis.Redis, args: argparse.Namespace) -> int:
+def _modes(args: argparse.Namespace, facts: RunFacts, beside: ExportedEvents | None) -> dict | None:
+    """The Modes section's figures: this run's (a salon run's, or any beside another) and the beside run's;
+    None for a lone isolated run. Raises ValueError where a mode given contradicts the events."""
+    from services.report import modes  # see report()
+
+    mode, how = modes.mode_of(facts, args.mode)
+    if beside is None and mode != "salon":
+        return None
+    runs = [modes.run_figures("this record", facts, mode, how, permutations=args.permutations, seed=args.seed)]
+    if beside is not None:
+        other = RunFacts(args.window_minutes * 60)
+        for msg in beside:
+            other.see(msg)
+        other.unreadable += beside.bad
+        mode, how = modes.mode_of(other, args.beside_mode)
+        runs.append(modes.run_figures(f"beside: {args.beside.name}", other, mode, how,
+                                      permutations=args.permutations, seed=args.seed))
+    return modes.figures(runs, permutations=args.permutations)
+
+
+def report(r: redis.Redis, args: argparse.Namespace, beside: ExportedEvents | None = None) -> int:
     # scipy and matplotlib take seconds to import: only this command loads them, not every `aurora` process.
     from services.report import association, document
 
@@ -61,7 +108,13 @@ def report(r: redis.Redis, args: argparse.Namespace) -> int:
             stale.unlink()
     corrupt = record.CorruptReport("report")
     last = archive.last_seq(r)
-    study = read_study(_events(r, last, args.progress_every, corrupt))
+    facts = RunFacts(args.window_minutes * 60)
+    study = read_study(_events(r, last, args.progress_every, corrupt, facts))
+    try:
+        compared = _modes(args, facts, beside)
+    except ValueError as exc:
+        print(f"aurora report: {exc}", file=sys.stderr)
+        return 2
     undecodable = corrupt.count
     groups = study.by_model()
     print(f"aurora report: {study.events} events of {len(study.agents)} agents read; testing colour and sound",
@@ -73,7 +126,7 @@ def report(r: redis.Redis, args: argparse.Namespace) -> int:
     drawn = _draw(study, colour_sound, tl, out) if study.agents else {}
     gallery = _gallery(r, study, out, corrupt)
     figures = document.figures(study, colour_sound, tl, command=_command_line(), plots=drawn, works=gallery,
-                               permutations=args.permutations, undecodable=undecodable)
+                               permutations=args.permutations, undecodable=undecodable, modes=compared)
     text = document.markdown(figures)
     write_atomically(out / "report.json", json.dumps(figures, indent=1) + "\n")
     write_atomically(out / "report.md", text + "\n")

@@ -8,8 +8,8 @@ every `read` (the posts an agent was shown, and when). For the salon's own table
 reads per agent, and the salon's refusals by code. An event that lacks what its kind needs is counted in
 `unreadable` and adds nothing.
 
-The mode is not a field of any event (PROTOCOL.md section 14 puts it in `welcome` and `snapshot`), so
-`mode_evidence` reads it from what only one mode records: salon events (`post`, `reply`, `react`, `read`) or the
+Since protocol 1.8 every `joined` event says the studio's `mode`, and `mode_evidence` reads it there. A record
+made before says it through what only one mode records: salon events (`post`, `reply`, `react`, `read`) or the
 board's refusals (`nothing_to_post`, `no_such_post`, `own_post`, `salon_limited`) say salon; a `not_salon`
 refusal says isolated; a run with neither says nothing, and the report then takes the mode it is told.
 """
@@ -92,6 +92,7 @@ class RunFacts:
     acts: dict[str, Counter] = field(default_factory=lambda: defaultdict(Counter))  # agent -> salon kind -> events
     posts_read: Counter = field(default_factory=Counter)  # agent -> posts shown to it
     refusals: dict[str, Counter] = field(default_factory=lambda: defaultdict(Counter))  # agent -> salon code -> lines
+    joined_modes: Counter = field(default_factory=Counter)  # mode -> joined events that say it (1.8)
 
     def see(self, msg: Message) -> None:
         body = msg.body
@@ -108,6 +109,8 @@ class RunFacts:
         window = self.windows[max(0, int((time - self.start) // self.window))]
         if kind == "joined":
             self.models[agent] = str(data.get("model") or UNKNOWN_MODEL)
+            if data.get("mode") in ("isolated", "salon"):
+                self.joined_modes[data["mode"]] += 1
         elif kind == "stroke":
             if data["color"] not in COLOURS:
                 raise ValueError(data["color"])
@@ -147,6 +150,9 @@ class RunFacts:
 
     def mode_evidence(self) -> tuple[str | None, str]:
         """(the mode the events show, or None, and why)."""
+        if len(self.joined_modes) == 1:
+            (mode, n), = self.joined_modes.items()
+            return mode, f"{n} joined events say {mode}"
         salon = sum(sum(c[k] for k in SALON_KINDS) for c in self.acts.values())
         board = sum(sum(c[k] for k in BOARD_CODES) for c in self.refusals.values())
         isolated = sum(c[ISOLATED_CODE] for c in self.refusals.values())

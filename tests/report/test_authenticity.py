@@ -52,7 +52,7 @@ def expected(agents: list[Planted]) -> dict:
     echoes = [e for p in agents for e in p.echoes]
     split = [e for p in agents if p.says_studio for e in p.echoes]
     copies = {}
-    for of in ("title", "statement", "remember", "dream"):
+    for of in ("title", "statement", "remember", "dream", "reply"):  # a reply's echo only in a salon (1.8)
         mine = [words for o, words, _ in echoes if o == of]
         k = sum(1 for words in mine if words >= COPYING)
         studio = [studio_words(words) for o, words, _ in split if o == of]

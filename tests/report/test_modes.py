@@ -128,6 +128,11 @@ def test_the_mode_is_read_from_the_events_or_given_and_a_contradiction_is_refuse
         mode_of(salon, "isolated")
     refused = facts_of([event(1, "ada", "rejected", {"text": "post", "code": "not_salon", "reason": "no"}, T0)])
     assert mode_of(refused, None)[0] == "isolated" and "not_salon" in mode_of(refused, None)[1]
+    # Since 1.8 the joined events say it: a salon where nobody posted is known as one.
+    joined = facts_of([event(1, "ada", "joined", {"model": "m", "mode": "salon"}, T0)])
+    assert mode_of(joined, None) == ("salon", "from the events: 1 joined events say salon")
+    with pytest.raises(ValueError, match="events show salon"):
+        mode_of(joined, "isolated")
 
 
 def test_a_salon_runs_own_facts_count_its_posts_reads_and_refusals():

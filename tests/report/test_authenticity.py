@@ -122,10 +122,10 @@ def test_every_authenticity_figure_is_the_logs(planted, make_report):
     assert (cy["works_finished"], cy["blank_works"], cy["blank_share"]) == (10, 2, 0.2)
     assert cy["distinct_titles_per_work"] == pytest.approx(0.7)
     assert {of: (c["copies"], c["n"]) for of, c in cy["copies"].items()} == \
-        {"title": (3, 10), "statement": (1, 10), "remember": (2, 4), "dream": (0, 2)}
+        {"title": (3, 10), "statement": (1, 10), "remember": (2, 4), "dream": (0, 2), "reply": (0, 0)}
     assert cy["copies"]["title"]["share"] == pytest.approx(0.3)
     assert {of: (c["copies"], c["n"]) for of, c in mimic["copies"].items()} == \
-        {"title": (4, 14), "statement": (2, 14), "remember": (2, 4), "dream": (0, 2)}
+        {"title": (4, 14), "statement": (2, 14), "remember": (2, 4), "dream": (0, 2), "reply": (0, 0)}
     assert a["agents"]["di"]["copies"]["remember"]["share"] is None
     assert cy["first_listed"]["colour"] == pytest.approx(
         {"choices": 8, "known": 8, "first": 4, "share": 0.5, "baseline": 1 / 16})

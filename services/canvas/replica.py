@@ -13,8 +13,10 @@ Used by tests, `aurora peek`, and the viewers and recorder of later issues. Give
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections import Counter
+from types import NoneType
 
 import zmq
 
@@ -177,10 +179,25 @@ class Replica:
         elif kind == "status":
             self.activity[body["agent"]] = body["data"]
         elif kind in SALON_KINDS:
-            try:
-                self.board.on_event(body["seq"], body["agent"], kind, body["data"])
-            except (KeyError, TypeError, ValueError, AttributeError):  # data not as section 5 says: counted
+            if not salon_data_ok(kind, body["data"]):  # not as section 5 says: counted, the board unchanged
                 self.counters["salon_unapplied"] += 1
+                return
+            self.board.on_event(body["seq"], body["agent"], kind, body["data"])
+
+
+def salon_data_ok(kind: str, data) -> bool:
+    """Whether a salon event's data has the fields of section 5, of their types (what readers show as text is
+    text), so that the board's `on_event` takes it as it is."""
+    if not isinstance(data, dict) or type(data.get("post")) is not int:
+        return False
+    at = data.get("at", 0.0)
+    if not isinstance(at, (int, float)) or not math.isfinite(at):
+        return False
+    if kind == "post":
+        thumb = data.get("thumb") or []
+        return (type(data.get("work")) is int and isinstance(data.get("title"), (str, NoneType))
+                and isinstance(thumb, list) and all(isinstance(row, str) for row in thumb))
+    return isinstance(data.get("text" if kind == "reply" else "word"), str)
 
 
 def salon_board(salon, counters: Counter[str] | None = None) -> Board:
@@ -194,9 +211,10 @@ def salon_board(salon, counters: Counter[str] | None = None) -> Board:
     for item in reversed(posts if isinstance(posts, list) else []):
         try:
             title = item.get("title")
+            at = float(item.get("at") or 0.0)
             post = Post(int(item["post"]), str(item["agent"]), int(item["work"]),
                         None if title is None else str(title), [str(row) for row in item.get("thumb") or []],
-                        int(item["seq"]), float(item.get("at") or 0.0))
+                        int(item["seq"]), at if math.isfinite(at) else 0.0)
             post.replies = [{"agent": str(r["agent"]), "text": str(r["text"]), "seq": int(r["seq"])}
                             for r in item.get("replies") or []]
             post.reacts = [{"agent": None, "word": str(word), "seq": post.seq}

@@ -114,9 +114,15 @@ def test_salon_events_and_snapshots_that_are_not_as_the_protocol_says_are_counte
         assert replica.board.next_post == 4
         for seq, kind, data in [(10, "post", {"post": "nine"}), (11, "reply", None), (12, "react", "joy"),
                                 (13, "reply", {"post": 3, "text": "kept", "at": 2.0}),
-                                (14, "reply", {"post": 99, "text": "to nothing", "at": 2.0})]:
+                                (14, "reply", {"post": 99, "text": "to nothing", "at": 2.0}),
+                                (15, "reply", {"post": 3, "text": ["not", "text"]}),
+                                (16, "reply", {"post": 3, "text": "when?", "at": float("nan")}),
+                                (17, "post", {"post": 4, "work": 2, "title": 7, "thumb": []}),
+                                (18, "post", {"post": 4, "work": 2, "title": "t", "thumb": [1, 2]}),
+                                (19, "react", {"post": 3, "word": None})]:
             replica.apply(Message("event", {"seq": seq, "agent": "bob", "kind": kind, "data": data}, "canvas"))
-        assert replica.counters["salon_unapplied"] == 3 and replica.seq == 14
+        assert replica.counters["salon_unapplied"] == 8 and replica.seq == 19
+        assert replica.board.counters["salon_events_unplaced"] == 1  # the reply to a post the board let go
         assert [r["text"] for r in replica.board.posts[3].replies] == ["hi", "kept"]
         assert changed_post(replica, {"data": {"post": 99}}) is None
         assert changed_post(replica, {"data": "nonsense"}) is None

@@ -48,7 +48,7 @@ def _studio(replica: Replica, name: str | None = None) -> dict[str, Any]:
     return {"seq": replica.seq, "agents": agents}
 
 
-async def _ask(gateway, fn):
+async def ask_replica(gateway, fn):
     try:
         return await gateway.feed.ask(fn)
     except TimeoutError:
@@ -61,7 +61,7 @@ NO_LIVE = dict.fromkeys(("status", "activity", "work", "title", "feel", "colour"
 
 async def _agents(gateway, only: str | None = None) -> tuple[int, str, list[dict[str, Any]]]:
     """(seq, source, agents): the studio's agents and the record's (or those seen live), `only` that one."""
-    studio = await _ask(gateway, lambda replica: _studio(replica, only))
+    studio = await ask_replica(gateway, lambda replica: _studio(replica, only))
     names = set(studio["agents"])
     wanted = (lambda found: set(found)) if only is None else (lambda found: set(found) & {only})
     recorded = await gateway.read_record(lambda record: record.agents())

@@ -1,7 +1,8 @@
 """The gateway's FastAPI app: `create_app(settings)` wires the feed, the hub, the record and the routes.
 
 The web page (static/) is served at /, the WebSocket at /ws (services/audio_gateway/ws.py), the read-only
-HTTP API under /api, /healthz and /metrics (services/audio_gateway/api.py), the latest study at /report
+HTTP API under /api, /healthz and /metrics (services/audio_gateway/api.py; the salon's under /api/salon,
+services/audio_gateway/salon_api.py), the latest study at /report
 (services/audio_gateway/report_page.py), the OpenAPI docs at /docs.
 """
 
@@ -21,7 +22,7 @@ from starlette.staticfiles import StaticFiles
 
 from proto.heartbeat import INTERVAL, LIVENESS
 from proto.version import PROTOCOL_VERSION
-from services.audio_gateway import api, metrics, report_page, ws
+from services.audio_gateway import api, metrics, report_page, salon_api, ws
 from services.audio_gateway.feed import Feed
 from services.audio_gateway.hub import Hub
 from services.audio_gateway.live import LiveStudio
@@ -135,8 +136,9 @@ class StaticPage(StaticFiles):
 DESCRIPTION = """Aurora's audio gateway: the live studio for browsers.
 
 `GET /ws` is a WebSocket of JSON messages (proto/PROTOCOL.md section 12): a `snapshot`, then every `event` in
-order, `work` when a work is finished, `resync` and a fresh snapshot for a viewer that fell behind. Everything
-here is read-only: nothing changes an agent, a canvas or a memory bank."""
+order, `work` when a work is finished, `salon` when a post of the salon changed, `resync` and a fresh snapshot
+for a viewer that fell behind. Everything here is read-only: nothing changes an agent, a canvas, a memory bank
+or the salon (only agents write there; a write to /api/salon is refused with 405)."""
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -154,6 +156,7 @@ def create_app(settings: Settings) -> FastAPI:
     if settings.allow_origins:
         app.add_middleware(CORSMiddleware, allow_origins=sorted(settings.allow_origins), allow_methods=["GET"])
     app.include_router(api.router)
+    app.include_router(salon_api.router)
     app.include_router(ws.router)
     app.include_router(report_page.router)
     app.mount("/", StaticPage(directory=STATIC, html=True), name="page")  # last: it answers every other path

@@ -5,7 +5,9 @@ encodes it to JSON once, and hands what it saw to the asyncio loop in ordered ba
 The loop never reads the replica; it asks, and the answer comes back in the same ordered stream:
 
 - `("event", body, time, text)`: an event applied, with its JSON text (services/audio_gateway/messages.py);
-- `("snapshot", seq, canvases, jumped)`: the studio at `seq` (canvas maps with `status` and `activity`).
+- `("salon", text)`: after a salon event (`post`, `reply`, `react`), the post it changed as a `salon` message;
+- `("snapshot", seq, canvases, jumped, (mode, board))`: the studio at `seq` (canvas maps with `status` and
+  `activity`; its mode and, in a salon, its board: services/audio_gateway/salon.py).
   Given whenever the loop wants one for new viewers, and after every (re)sync of the replica, `jumped`:
   the replica joined late or lost events (a gap, a tick ahead of it), so viewers that followed its events
   must start again from this snapshot;
@@ -29,8 +31,9 @@ import zmq
 
 from proto.heartbeat import RECONNECT_MAX, RECONNECT_MIN
 from services.audio_gateway import messages
+from services.audio_gateway.salon import changed_post, salon_of
 from services.base.log import event
-from services.canvas.replica import Replica
+from services.canvas.replica import SALON_KINDS, Replica
 
 log = logging.getLogger("aurora.gateway.feed")
 
@@ -65,7 +68,7 @@ class _FeedReplica(Replica):
         self.broken = False
         self.feed.heard = time.monotonic()
         self.feed.synced_once = True
-        self.feed.out.append(("snapshot", self.seq, canvases_of(self), True))
+        self.feed.out.append(("snapshot", self.seq, canvases_of(self), True, salon_of(self)))
 
     def apply(self, msg) -> None:
         try:
@@ -77,6 +80,10 @@ class _FeedReplica(Replica):
                   reason=str(exc)[:200])
         body = msg.body
         self.feed.out.append(("event", body, msg.time, messages.event(body, msg.time)))
+        if body["kind"] in SALON_KINDS:
+            post = changed_post(self, body)
+            if post is not None:
+                self.feed.out.append(("salon", messages.salon(body["seq"], post)))
         if len(self.feed.out) >= self.feed.flush_every:
             self.feed.flush(self)
 
@@ -185,7 +192,7 @@ class Feed:
         out = self.out
         if self._want.is_set() and not replica.needs_sync:
             self._want.clear()
-            out.append(("snapshot", replica.seq, canvases_of(replica), False))
+            out.append(("snapshot", replica.seq, canvases_of(replica), False, salon_of(replica)))
         while True:
             try:
                 fn, future = self._asks.get_nowait()

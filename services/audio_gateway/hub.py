@@ -148,9 +148,11 @@ class Hub:
                     event(log, logging.WARNING, "event not counted", seq=body["seq"], error=repr(exc)[:200])
                 if work is not None:
                     self._fan_out(("work", messages.work(public(work))))
+            elif tag == "salon":
+                self._fan_out(item)
             elif tag == "snapshot":
-                _, seq, canvases, jumped = item
-                self._snapshot(seq, canvases, jumped)
+                _, seq, canvases, jumped, salon = item
+                self._snapshot(seq, canvases, jumped, salon)
             elif tag == "answer":
                 _, future, value, error = item
                 if not future.done():
@@ -189,7 +191,8 @@ class Hub:
         viewer.put(("resync", messages.resync(reason)))
         self._waiting.add(viewer)
 
-    def _snapshot(self, seq: int, canvases: dict[str, Any], jumped: bool) -> None:
+    def _snapshot(self, seq: int, canvases: dict[str, Any], jumped: bool,
+                  salon: tuple[str, dict[str, Any] | None]) -> None:
         self.seq = seq
         self.synced = True
         self.stats.snapshots += 1
@@ -198,7 +201,8 @@ class Hub:
                 self._resync(viewer, STUDIO_RESYNCED)
         if not self._waiting:
             return
-        item = ("snapshot", messages.snapshot(seq, canvases, self.live.latest(self.snapshot_works)))
+        mode, board = salon
+        item = ("snapshot", messages.snapshot(seq, canvases, self.live.latest(self.snapshot_works), mode, board))
         for viewer in self._waiting:
             viewer.put(item)
             viewer.active = True

@@ -1,7 +1,7 @@
 """The gateway's WebSocket messages (PROTOCOL.md section 12): JSON text, one object a frame.
 
 Each builder returns the text itself, so that a message is encoded once and the same string is queued to
-every viewer. Every object has a `type`: `snapshot`, `event`, `work` or `resync`.
+every viewer. Every object has a `type`: `snapshot`, `event`, `work`, `salon` (1.8) or `resync`.
 """
 
 from __future__ import annotations
@@ -46,11 +46,20 @@ def event(body: dict[str, Any], time: float) -> str:
                    "data": body["data"], "time": time})
 
 
-def snapshot(seq: int, canvases: dict[str, dict[str, Any]], works: list[dict[str, Any]]) -> str:
-    """The studio at `seq`: every canvas map (section 4, with `status` and `activity`), the palette and the
-    latest finished works, newest first."""
-    return _dumps({"type": "snapshot", "protocol": PROTOCOL_VERSION, "seq": seq, "canvases": canvases,
-                   "palette": PALETTE, "colors": COLORS, "works": works})
+def snapshot(seq: int, canvases: dict[str, dict[str, Any]], works: list[dict[str, Any]], mode: str = "isolated",
+             salon: dict[str, Any] | None = None) -> str:
+    """The studio at `seq`: every canvas map (section 4, with `status` and `activity`), the palette, the
+    latest finished works, newest first, the studio's mode and, in a salon, its board (`seq`, `posts`)."""
+    body = {"type": "snapshot", "protocol": PROTOCOL_VERSION, "seq": seq, "canvases": canvases, "palette": PALETTE,
+            "colors": COLORS, "works": works, "mode": mode}
+    if salon is not None:
+        body["salon"] = salon
+    return _dumps(body)
+
+
+def salon(seq: int, post: dict[str, Any]) -> str:
+    """A post of the salon as it is after the event `seq` (its `post`, a `reply` or a `react`) changed it."""
+    return _dumps({"type": "salon", "seq": seq, "post": post})
 
 
 def work(item: dict[str, Any]) -> str:

@@ -100,3 +100,28 @@ class Health(BaseModel):
     canvas_silent_seconds: float | None
     viewers: int
     record: Literal["none", "ok", "unreachable"]
+
+
+class SalonReply(BaseModel):
+    agent: str
+    text: str
+    seq: int = Field(description="the seq of its `reply` event")
+
+
+class SalonPost(BaseModel):
+    post: int = Field(description="the post's number, from 1, studio-wide")
+    agent: str = Field(description="who made the work and posted it")
+    work: int
+    title: str | None
+    thumb: list[str] = Field(description="the work at half its size: rows of colour codes (`.` blank)")
+    seq: int = Field(description="the seq of its `post` event")
+    at: float = Field(description="Unix time it was posted")
+    replies: list[SalonReply] = Field(description="oldest first: in a listing the latest 20, for one post all")
+    replies_total: int
+    reactions: dict[str, int] = Field(description="word -> how many agents' reactions named it")
+
+
+class Salon(BaseModel):
+    mode: str = Field(description="the studio's mode: `salon`, or `isolated` (no salon: no posts)")
+    seq: int = Field(description="the seq of the board's last event")
+    posts: list[SalonPost] = Field(description="newest first")

@@ -4,6 +4,8 @@ Subscribe first, then ask for a snapshot with its sequence number, then apply ev
 or below the snapshot's number are dropped, and a gap in the sequence (PUB dropped something for a slow
 reader, or the subscription started late) triggers a fresh snapshot. So does a `tick` (PROTOCOL.md section 10)
 whose seq is above ours: the last events before a quiet spell were lost, and no later event would show the gap.
+The salon's board (PROTOCOL.md section 14) is kept the same way: from the snapshot's `mode` and `salon`, then
+the `post`, `reply` and `react` events through services/salon/board.py's own `on_event`.
 Used by tests, `aurora peek`, and the viewers and recorder of later issues. Given `curve`
 (services/base/curve.py) both its sockets talk CurveZMQ; without, it refuses addresses that are not loopback.
 """
@@ -11,8 +13,10 @@ Used by tests, `aurora peek`, and the viewers and recorder of later issues. Give
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections import Counter
+from types import NoneType
 
 import zmq
 
@@ -22,10 +26,14 @@ from proto.errors import ProtocolError
 from proto.events import apply_event
 from proto.topics import TICK_TOPIC, decode_published
 from services.base.curve import ClientCurve, HandshakeWatch, KeyRefused, require
+from services.salon.board import Board, Post
 
 log = logging.getLogger("aurora.replica")
 
 STATUS_OF_KIND = {"joined": "live", "missing": "missing", "left": "away"}
+SALON_KINDS = frozenset({"post", "reply", "react"})  # the events that change the board
+MODES = ("isolated", "salon")
+REACTIONS_KEPT = 10_000  # per post and word, from a snapshot (which gives counts only)
 
 
 class Replica:
@@ -56,6 +64,8 @@ class Replica:
         self.canvases: dict[str, CanvasModel] = {}
         self.status: dict[str, str] = {}
         self.activity: dict[str, dict | None] = {}
+        self.mode = "isolated"  # the studio's (section 14): isolated, or salon
+        self.board = Board()  # the salon's posts, replies and reactions; empty in an isolated studio
         self.seq = 0
         self.synced = False
         self.counters: Counter[str] = Counter()
@@ -84,10 +94,16 @@ class Replica:
             if watch is not None:
                 watch.close()
             dealer.close(0)
-        self.canvases = {name: CanvasModel.from_dict(c) for name, c in snap.body["canvases"].items()}
-        self.status = {name: c.get("status", "away") for name, c in snap.body["canvases"].items()}
-        self.activity = {name: c.get("activity") for name, c in snap.body["canvases"].items()}
-        self.seq = snap.body["seq"]
+        self.load(snap.body)
+
+    def load(self, body: dict) -> None:
+        """Take a snapshot's body (section 4) as the studio now."""
+        self.canvases = {name: CanvasModel.from_dict(c) for name, c in body["canvases"].items()}
+        self.status = {name: c.get("status", "away") for name, c in body["canvases"].items()}
+        self.activity = {name: c.get("activity") for name, c in body["canvases"].items()}
+        self.mode = body.get("mode") if body.get("mode") in MODES else "isolated"
+        self.board = salon_board(body.get("salon"), self.counters)
+        self.seq = body["seq"]
         self.synced = True
         self.counters["snapshots"] += 1
 
@@ -162,3 +178,56 @@ class Replica:
             self.status[body["agent"]] = STATUS_OF_KIND[kind]
         elif kind == "status":
             self.activity[body["agent"]] = body["data"]
+        elif kind in SALON_KINDS:
+            if not salon_data_ok(kind, body["data"]):  # not as section 5 says: counted, the board unchanged
+                self.counters["salon_unapplied"] += 1
+                return
+            self.board.on_event(body["seq"], body["agent"], kind, body["data"])
+
+
+def salon_data_ok(kind: str, data) -> bool:
+    """Whether a salon event's data has the fields of section 5, of their types (what readers show as text is
+    text), so that the board's `on_event` takes it as it is."""
+    if not isinstance(data, dict) or type(data.get("post")) is not int:
+        return False
+    at = data.get("at", 0.0)
+    if not isinstance(at, (int, float)) or not math.isfinite(at):
+        return False
+    if kind == "post":
+        thumb = data.get("thumb") or []
+        return (type(data.get("work")) is int and isinstance(data.get("title"), (str, NoneType))
+                and isinstance(thumb, list) and all(isinstance(row, str) for row in thumb))
+    return isinstance(data.get("text" if kind == "reply" else "word"), str)
+
+
+def salon_board(salon, counters: Counter[str] | None = None) -> Board:
+    """The board of a snapshot's `salon` (section 4: `seq`, `posts` newest first, as Board.snapshot gives
+    them), for the later events to apply to. A snapshot gives a post's reactions as counts, so those reactions
+    are kept without their authors. A post that is not as section 14 says is skipped and counted."""
+    board = Board()
+    if not isinstance(salon, dict):
+        return board
+    posts = salon.get("posts")
+    for item in reversed(posts if isinstance(posts, list) else []):
+        try:
+            title = item.get("title")
+            at = float(item.get("at") or 0.0)
+            post = Post(int(item["post"]), str(item["agent"]), int(item["work"]),
+                        None if title is None else str(title), [str(row) for row in item.get("thumb") or []],
+                        int(item["seq"]), at if math.isfinite(at) else 0.0)
+            post.replies = [{"agent": str(r["agent"]), "text": str(r["text"]), "seq": int(r["seq"])}
+                            for r in item.get("replies") or []]
+            post.reacts = [{"agent": None, "word": str(word), "seq": post.seq}
+                           for word, count in dict(item.get("reactions") or {}).items()
+                           for _ in range(min(int(count), REACTIONS_KEPT))]
+        except (KeyError, TypeError, ValueError, AttributeError):
+            if counters is not None:
+                counters["salon_snapshot_skipped"] += 1
+            continue
+        board.posts[post.post] = post
+        board.next_post = max(board.next_post, post.post + 1)
+    try:
+        board.seq = int(salon.get("seq") or 0)
+    except (TypeError, ValueError):
+        board.seq = max((p.seq for p in board.posts.values()), default=0)
+    return board

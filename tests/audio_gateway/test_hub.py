@@ -51,7 +51,7 @@ def ev(seq: int, kind: str = "move", agent: str = "ada", **data) -> tuple:
 
 def snap(seq: int, jumped: bool = False) -> tuple:
     canvas = {**CanvasModel(4, 2).to_dict(), "status": "live", "activity": None}
-    return ("snapshot", seq, {"ada": canvas}, jumped)
+    return ("snapshot", seq, {"ada": canvas}, jumped, ("isolated", None))
 
 
 def queued(v: Viewer) -> list[dict]:

@@ -294,6 +294,8 @@ def test_the_page_reconnects_to_a_restarted_gateway_and_catches_up(studio, page)
 
     page.goto(studio.url)
     page.wait_for_function("() => window.aurora.connected && window.aurora.snapshots === 1")
+    assert page.evaluate("() => window.aurora.mode") == "isolated"
+    expect(page.locator("#salon")).to_be_hidden()  # an isolated studio has no salon to show
     stop(studio.gateway)
     page.wait_for_function("() => !window.aurora.connected")
     expect(page.locator("#connection")).to_have_attribute("data-state", "closed")

@@ -2,7 +2,8 @@
 // gallery of finished works. It listens to the gateway's WebSocket (`/ws`, PROTOCOL.md section 12): it applies
 // the `snapshot`, then each `event` in seq order; on `resync` it drops its state and waits for the snapshot
 // that follows; `work` messages fill the gallery. It reconnects with exponential backoff when the socket
-// closes, and for a fresh snapshot when an event's seq does not follow the last one. It sends nothing.
+// closes, and for a fresh snapshot when an event's seq does not follow the last one. In a salon it shows the
+// board (salon.js) from the snapshot and each `salon` message. It sends nothing.
 //
 // window.aurora, for automated checks (tests/audio_gateway/test_page.py) and the curious. Counts run from the
 // page's load; a snapshot does not reset them.
@@ -26,7 +27,10 @@
 //                              only, and is never played later. Volume 0 is not mute: those notes count here.
 //   late         {agent: int}  of the scheduled, notes started at once because the agent's music had fallen
 //                              more than 2 s behind (they overlap what still sounds)
+//   mode         str | null    the studio's mode from the last snapshot: "isolated" or "salon" (1.8)
+//   salon        int           `salon` messages applied (a post, reply or reaction changed a post)
 
+import { Salon } from "./salon.js";
 import { Sound } from "./audio.js";
 import { Studio } from "./studio.js";
 import { AgentCard, Gallery } from "./view.js";
@@ -36,13 +40,14 @@ const BACKOFF_MAX = 15;
 
 const aurora = {
   connected: false, seq: 0, snapshotSeq: null, snapshots: 0, resyncs: 0, gaps: 0, reconnects: 0, audio: "off",
-  drawn: {}, notes: {}, scheduled: {}, late: {},
+  drawn: {}, notes: {}, scheduled: {}, late: {}, mode: null, salon: 0,
 };
 window.aurora = aurora;
 
 const studio = new Studio();
 const sound = new Sound();
 const gallery = new Gallery();
+const salon = new Salon();
 const cards = new Map(); // agent -> AgentCard
 const dirty = new Set(); // agents whose words or cursor changed since the last frame
 let frame = 0;
@@ -104,6 +109,8 @@ function onSnapshot(msg) {
   }
   $("studio-empty").hidden = cards.size > 0;
   gallery.merge(msg.works ?? []);
+  salon.load(msg, studio);
+  aurora.mode = salon.mode;
   attempts = 0;
   showConnection("live", `live · ${cards.size} agent${cards.size === 1 ? "" : "s"}`);
 }
@@ -147,6 +154,11 @@ const HANDLERS = {
   snapshot: onSnapshot,
   event: onEvent,
   work: (msg) => gallery.merge([msg]),
+  salon: (msg) => {
+    if (!studio.synced) return; // before the snapshot: the snapshot holds it
+    salon.update(msg, studio);
+    aurora.salon = salon.updates;
+  },
   resync: onResync,
 };
 

@@ -26,14 +26,13 @@ from proto.errors import ProtocolError
 from proto.events import apply_event
 from proto.topics import TICK_TOPIC, decode_published
 from services.base.curve import ClientCurve, HandshakeWatch, KeyRefused, require
-from services.salon.board import Board, Post
+from services.salon.board import Board
 
 log = logging.getLogger("aurora.replica")
 
 STATUS_OF_KIND = {"joined": "live", "missing": "missing", "left": "away"}
 SALON_KINDS = frozenset({"post", "reply", "react"})  # the events that change the board
 MODES = ("isolated", "salon")
-REACTIONS_KEPT = 10_000  # per post and word, from a snapshot (which gives counts only)
 
 
 class Replica:
@@ -102,7 +101,7 @@ class Replica:
         self.status = {name: c.get("status", "away") for name, c in body["canvases"].items()}
         self.activity = {name: c.get("activity") for name, c in body["canvases"].items()}
         self.mode = body.get("mode") if body.get("mode") in MODES else "isolated"
-        self.board = salon_board(body.get("salon"), self.counters)
+        self.board = Board.from_snapshot(body.get("salon"), self.counters)
         self.seq = body["seq"]
         self.synced = True
         self.counters["snapshots"] += 1
@@ -198,36 +197,3 @@ def salon_data_ok(kind: str, data) -> bool:
         return (type(data.get("work")) is int and isinstance(data.get("title"), (str, NoneType))
                 and isinstance(thumb, list) and all(isinstance(row, str) for row in thumb))
     return isinstance(data.get("text" if kind == "reply" else "word"), str)
-
-
-def salon_board(salon, counters: Counter[str] | None = None) -> Board:
-    """The board of a snapshot's `salon` (section 4: `seq`, `posts` newest first, as Board.snapshot gives
-    them), for the later events to apply to. A snapshot gives a post's reactions as counts, so those reactions
-    are kept without their authors. A post that is not as section 14 says is skipped and counted."""
-    board = Board()
-    if not isinstance(salon, dict):
-        return board
-    posts = salon.get("posts")
-    for item in reversed(posts if isinstance(posts, list) else []):
-        try:
-            title = item.get("title")
-            at = float(item.get("at") or 0.0)
-            post = Post(int(item["post"]), str(item["agent"]), int(item["work"]),
-                        None if title is None else str(title), [str(row) for row in item.get("thumb") or []],
-                        int(item["seq"]), at if math.isfinite(at) else 0.0)
-            post.replies = [{"agent": str(r["agent"]), "text": str(r["text"]), "seq": int(r["seq"])}
-                            for r in item.get("replies") or []]
-            post.reacts = [{"agent": None, "word": str(word), "seq": post.seq}
-                           for word, count in dict(item.get("reactions") or {}).items()
-                           for _ in range(min(int(count), REACTIONS_KEPT))]
-        except (KeyError, TypeError, ValueError, AttributeError):
-            if counters is not None:
-                counters["salon_snapshot_skipped"] += 1
-            continue
-        board.posts[post.post] = post
-        board.next_post = max(board.next_post, post.post + 1)
-    try:
-        board.seq = int(salon.get("seq") or 0)
-    except (TypeError, ValueError):
-        board.seq = max((p.seq for p in board.posts.values()), default=0)
-    return board

@@ -14,6 +14,7 @@ counted, like any refused op.
 
 from __future__ import annotations
 
+import math
 import time
 from collections import Counter, OrderedDict, deque
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from proto.ops.table import BLANK
 POSTS_KEPT = 200  # posts the board holds (replies and reactions go to a post it holds)
 REPLIES_SHOWN = 3  # the latest replies to a post that a viewer's or a welcome's feed carries
 HOUR = 3600.0
+REACTIONS_KEPT = 10_000  # per post and word, from a viewer's snapshot (which gives counts only)
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,40 @@ class Board:
         self.last_act: dict[tuple[str, str], float] = {}  # (agent, kind) -> when it last did it
         self.hour: dict[str, deque[float]] = {}  # agent -> times of its replies in the last hour
         self.counters: Counter[str] = Counter()
+
+    @classmethod
+    def from_snapshot(cls, salon: object, counters: Counter | None = None) -> "Board":
+        """The board of a viewer's snapshot `salon` (PROTOCOL.md section 4: `seq`, `posts` newest first, as
+        `snapshot` gives them), for later events to apply to (the gateway's replica). A snapshot gives a post's
+        reactions as counts, so they are kept without their authors. A post not as section 14 says is skipped
+        and counted in `counters`."""
+        board = cls()
+        if not isinstance(salon, dict):
+            return board
+        posts = salon.get("posts")
+        for item in reversed(posts if isinstance(posts, list) else []):
+            try:
+                title = item.get("title")
+                at = float(item.get("at") or 0.0)
+                post = Post(int(item["post"]), str(item["agent"]), int(item["work"]),
+                            None if title is None else str(title), [str(row) for row in item.get("thumb") or []],
+                            int(item["seq"]), at if math.isfinite(at) else 0.0)
+                post.replies = [{"agent": str(r["agent"]), "text": str(r["text"]), "seq": int(r["seq"])}
+                                for r in item.get("replies") or []]
+                post.reacts = [{"agent": None, "word": str(word), "seq": post.seq}
+                               for word, count in dict(item.get("reactions") or {}).items()
+                               for _ in range(min(int(count), REACTIONS_KEPT))]
+            except (KeyError, TypeError, ValueError, AttributeError):
+                if counters is not None:
+                    counters["salon_snapshot_skipped"] += 1
+                continue
+            board.posts[post.post] = post
+            board.next_post = max(board.next_post, post.post + 1)
+        try:
+            board.seq = int(salon.get("seq") or 0)
+        except (TypeError, ValueError):
+            board.seq = max((p.seq for p in board.posts.values()), default=0)
+        return board
 
     # -- the canvas's side: is an op allowed, and what event does it make ------------------------------
 

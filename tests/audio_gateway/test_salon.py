@@ -16,7 +16,7 @@ from proto.envelope import Message, encode
 from services.audio_gateway import messages
 from services.audio_gateway.salon import REPLIES_LISTED, board_view, changed_post, salon_of
 from services.canvas.client import CanvasClient
-from services.canvas.replica import Replica, salon_board
+from services.canvas.replica import Replica
 from services.salon.board import Board, SalonLimits
 from tests.audio_gateway.support import Listener, gateway_process
 from tests.audio_gateway.test_api import fresh_snapshot
@@ -127,7 +127,7 @@ def test_salon_events_and_snapshots_that_are_not_as_the_protocol_says_are_counte
         assert changed_post(replica, {"data": {"post": 99}}) is None
         assert changed_post(replica, {"data": "nonsense"}) is None
         for bad in (None, "salon", {"posts": "many"}, {"seq": "x", "posts": []}):
-            assert salon_board(bad).posts == {}
+            assert Board.from_snapshot(bad).posts == {}
         replica.load({"seq": 1, "canvases": {}, "mode": "<script>"})  # a mode no studio has: isolated
         assert replica.mode == "isolated" and replica.board.posts == {}
     finally:

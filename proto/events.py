@@ -24,7 +24,9 @@ OP_KINDS = frozenset({"stroke", "move", "tool", "note", "rest", "tempo", "feel",
 
 # The kinds whose `data` the canvas sends beside the envelope in a `record` batch (section 11): what the
 # recorder derives the study's keys from, so that it decodes no envelope of the others.
-RECORD_DATA_KINDS = frozenset({"note", "feel", "done", "statement", "new", "rejected", "post", "reply", "react"})
+# The kinds that change the salon's board (PROTOCOL.md section 14; services/salon/board.py).
+BOARD_KINDS = frozenset({"post", "reply", "react"})
+RECORD_DATA_KINDS = frozenset({"note", "feel", "done", "statement", "new", "rejected"}) | BOARD_KINDS
 
 
 def rejected_lines(data: dict[str, Any]) -> dict[str, int]:

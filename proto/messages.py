@@ -111,6 +111,9 @@ SCHEMAS: dict[str, dict[str, Field]] = {
     "recorded": {"seq": _f(int)},
 }
 
+# A studio's modes (PROTOCOL.md section 14): isolated, the default, or salon.
+MODES = ("isolated", "salon")
+
 # Which types each socket accepts from its clients; anything else is `unknown_type`.
 AGENT_TYPES = frozenset({"hello", "ops", "status", "statement", "echo", "heartbeat", "bye"})
 SNAPSHOT_TYPES = frozenset({"snapshot_request"})

@@ -87,7 +87,7 @@ def salon_text(items: list[dict[str, Any]]) -> str:
         on = f"post {post} ({quoted(item.get('on'))})"
         if item.get("kind") == "post":
             reactions = item.get("reactions") or {}
-            heard = "; reactions: " + ", ".join(f"{clean(w, 24)} {n}" for w, n in sorted(reactions.items())) \
+            heard = "; reactions: " + ", ".join(f"{quoted(w, 24)} {n}" for w, n in sorted(reactions.items())) \
                 if reactions else ""
             lines.append(f"> post {post} by {author}: work {item.get('work')}, titled {quoted(item.get('title'))}"
                          f"{heard}")
@@ -95,7 +95,7 @@ def salon_text(items: list[dict[str, Any]]) -> str:
         elif item.get("kind") == "reply":
             lines.append(f"> reply to {on} by {author}: {quoted(item.get('text'))}")
         elif item.get("kind") == "react":
-            lines.append(f"> reaction to {on} by {author}: {clean(item.get('word'), 24) or 'none'}")
+            lines.append(f"> reaction to {on} by {author}: {quoted(item.get('word'), 24)}")
     return "\n".join(lines)
 
 

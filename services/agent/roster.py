@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from proto.messages import MODES
 from proto.names import RESERVED_NAMES, name_problem
 
 if TYPE_CHECKING:
@@ -20,7 +21,6 @@ SAMPLING_KEYS = {"temperature", "top_p", "top_k", "min_p", "repeat_penalty"}
 VIEW_KEYS = {"coords", "cursor"}
 BUDGET_KEYS = {"tokens_per_hour", "decisions_per_minute"}
 SALON_KEYS = {"post_minutes", "reply_seconds", "replies_per_hour", "react_seconds"}  # services/salon/board.py
-MODES = ("isolated", "salon")
 
 
 class RosterError(ValueError):
@@ -106,9 +106,11 @@ def load(path: Path = DEFAULT_ROSTER) -> list[AgentSpec]:
             raise RosterError(f"{where}: dream_every must be 1 to {MAX_DREAM_EVERY} (a dream shows the model every "
                               "memory it condenses)")
         _check_backend(where, merged)
-        bad = [k for k, v in merged["salon"].items() if isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0]
+        bad = [k for k, v in merged["salon"].items() if isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0
+               or (k == "replies_per_hour" and not isinstance(v, int))]
         if bad:
-            raise RosterError(f"{where} [salon]: {', '.join(sorted(bad))} must be positive numbers")
+            raise RosterError(f"{where} [salon]: {', '.join(sorted(bad))} must be positive numbers "
+                              "(replies_per_hour a whole one)")
         try:
             specs.append(AgentSpec(**merged))
         except TypeError as exc:

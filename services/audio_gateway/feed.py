@@ -29,11 +29,12 @@ from typing import Any, Callable
 
 import zmq
 
+from proto.events import BOARD_KINDS
 from proto.heartbeat import RECONNECT_MAX, RECONNECT_MIN
 from services.audio_gateway import messages
 from services.audio_gateway.salon import changed_post, salon_of
 from services.base.log import event
-from services.canvas.replica import SALON_KINDS, Replica
+from services.canvas.replica import Replica
 
 log = logging.getLogger("aurora.gateway.feed")
 
@@ -80,7 +81,7 @@ class _FeedReplica(Replica):
                   reason=str(exc)[:200])
         body = msg.body
         self.feed.out.append(("event", body, msg.time, messages.event(body, msg.time)))
-        if body["kind"] in SALON_KINDS:
+        if body["kind"] in BOARD_KINDS:
             post = changed_post(self, body)
             if post is not None:
                 self.feed.out.append(("salon", messages.salon(body["seq"], post)))

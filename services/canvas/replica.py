@@ -13,17 +13,16 @@ Used by tests, `aurora peek`, and the viewers and recorder of later issues. Give
 from __future__ import annotations
 
 import logging
-import math
 import time
 from collections import Counter
-from types import NoneType
 
 import zmq
 
 from proto.canvas import CanvasModel
 from proto.envelope import Message, decode, encode
 from proto.errors import ProtocolError
-from proto.events import apply_event
+from proto.events import BOARD_KINDS, apply_event
+from proto.messages import MODES
 from proto.topics import TICK_TOPIC, decode_published
 from services.base.curve import ClientCurve, HandshakeWatch, KeyRefused, require
 from services.salon.board import Board
@@ -31,8 +30,6 @@ from services.salon.board import Board
 log = logging.getLogger("aurora.replica")
 
 STATUS_OF_KIND = {"joined": "live", "missing": "missing", "left": "away"}
-SALON_KINDS = frozenset({"post", "reply", "react"})  # the events that change the board
-MODES = ("isolated", "salon")
 
 
 class Replica:
@@ -177,23 +174,5 @@ class Replica:
             self.status[body["agent"]] = STATUS_OF_KIND[kind]
         elif kind == "status":
             self.activity[body["agent"]] = body["data"]
-        elif kind in SALON_KINDS:
-            if not salon_data_ok(kind, body["data"]):  # not as section 5 says: counted, the board unchanged
-                self.counters["salon_unapplied"] += 1
-                return
-            self.board.on_event(body["seq"], body["agent"], kind, body["data"])
-
-
-def salon_data_ok(kind: str, data) -> bool:
-    """Whether a salon event's data has the fields of section 5, of their types (what readers show as text is
-    text), so that the board's `on_event` takes it as it is."""
-    if not isinstance(data, dict) or type(data.get("post")) is not int:
-        return False
-    at = data.get("at", 0.0)
-    if not isinstance(at, (int, float)) or not math.isfinite(at):
-        return False
-    if kind == "post":
-        thumb = data.get("thumb") or []
-        return (type(data.get("work")) is int and isinstance(data.get("title"), (str, NoneType))
-                and isinstance(thumb, list) and all(isinstance(row, str) for row in thumb))
-    return isinstance(data.get("text" if kind == "reply" else "word"), str)
+        elif kind in BOARD_KINDS and not self.board.on_event(body["seq"], body["agent"], kind, body["data"]):
+            self.counters["salon_unapplied"] += 1  # not as section 5 says: counted, the board unchanged

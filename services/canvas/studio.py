@@ -15,7 +15,7 @@ from typing import Any, Callable, Protocol
 from proto.canvas import DEFAULT_HEIGHT, DEFAULT_WIDTH, CanvasModel
 from proto.envelope import Message, decode, encode
 from proto.errors import CODES, ProtocolError
-from proto.messages import (ACTIVITIES, AGENT_FRAME_LIMIT, AGENT_TYPES, RECORD_FRAME_LIMIT, RECORDER_TYPES,
+from proto.messages import (ACTIVITIES, AGENT_FRAME_LIMIT, AGENT_TYPES, MODES, RECORD_FRAME_LIMIT, RECORDER_TYPES,
                             REJECTED_EACH_MAX, SNAPSHOT_TYPES, USAGE_FIELDS, echo_problem)
 from proto.names import name_problem
 from proto.ops.manual import LIST_NAMES, valid_lists
@@ -29,15 +29,14 @@ from services.canvas.journal import Held, Journal
 from services.canvas.limits import DecisionRate
 from services.canvas.recording import RecorderLink
 from services.canvas.sessions import LIVE, MISSING, Session, Sessions
-from services.salon.board import Board
+from services.salon.board import POSTS_KEPT, Board
 
 log = logging.getLogger("aurora.canvas")
 SENDER = "canvas"
 VIEW_OPTIONS = frozenset({"coords", "cursor"})
-MODES = ("isolated", "salon")
 SALON_NEWS = 6      # the salon's items (by others) a reply carries at most: the latest since the agent's last reply
 SALON_RECENT = 2    # the posts by others a welcome carries, each with its latest replies
-SALON_SHOWN = 50    # the posts a viewer's snapshot carries
+SALON_SHOWN = POSTS_KEPT  # the posts a viewer's snapshot carries: all the board holds, so viewers hold it too
 
 
 class Outbox(Protocol):
@@ -193,13 +192,14 @@ class Studio:
     def _adopt(self, seq: int, canvases: dict[str, CanvasModel], salon: list) -> None:
         self.seq = seq
         self.canvases = canvases
+        skipped = 0
         for item in salon:  # the salon's recorded events: the board as it was (services/recorder/store.py)
-            try:
-                item_seq, agent, kind, data = item
-                self.board.on_event(int(item_seq), str(agent), str(kind), dict(data))
-            except (TypeError, ValueError, KeyError) as exc:
-                self.counters["salon_restore_skipped"] += 1
-                event(log, logging.WARNING, "a recorded salon event could not be restored", error=repr(exc)[:120])
+            taken = (isinstance(item, list) and len(item) == 4 and type(item[0]) is int and isinstance(item[1], str)
+                     and isinstance(item[3], dict) and self.board.on_event(item[0], item[1], str(item[2]), item[3]))
+            skipped += not taken
+        if skipped:
+            self.counters["salon_restore_skipped"] += skipped
+            event(log, logging.WARNING, "recorded salon events not as the protocol says were skipped", skipped=skipped)
 
     def tick(self) -> None:
         """Heartbeats out, silent agents marked missing or ended (PROTOCOL.md section 9), and every interval a

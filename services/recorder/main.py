@@ -76,7 +76,7 @@ class Recorder:
         if canvases is None:
             return
         try:
-            salon = salon_events(self.store.r, canvases)
+            salon = salon_events(self.store.r, canvases, self.store.on_corrupt)
         except redis.RedisError as exc:
             self._failed(f"{type(exc).__name__}: {exc}")
             return

@@ -21,9 +21,10 @@ import redis
 from proto.canvas import CanvasModel
 from proto.envelope import decode
 from proto.canvas import digest_of
-from proto.events import OP_KINDS, rejected_lines
+from proto.events import BOARD_KINDS, OP_KINDS, rejected_lines
 from services.recorder import archive
 from services.recorder.png import canvas_png
+from services.salon.board import POSTS_KEPT
 
 LAYOUT = "1"
 
@@ -140,34 +141,68 @@ class Store:
         elif kind == "statement":
             _command(args, "HSET", f"aurora:work:{agent}:{data['work']}", "statement", data["text"],
                      "statement_seq", seq)
-        elif kind in SALON_KINDS:  # what a restarted canvas's salon starts from (`salon_events`)
-            _command(args, "XADD", "aurora:salon", f"{seq}-0", "agent", agent, "kind", kind, "data", json.dumps(data))
+        elif kind in BOARD_KINDS:  # what a restarted canvas's salon starts from (`salon_events`)
+            _command(args, "XADD", "aurora:salon", "MAXLEN", "~", SALON_KEPT, f"{seq}-0", "agent", agent, "kind", kind,
+                     "data", json.dumps(data))
         for name, canvas in item.snapshots:
             _command(args, "XADD", f"aurora:snapshots:{name}", f"{seq}-0", "canvas", json.dumps(canvas),
                      "digest", digest_of(canvas))
 
 NOTE_FIELDS = ("pitch", "midi", "duration", "beats", "velocity", "color", "brush")
-SALON_KINDS = frozenset({"post", "reply", "react"})
-SALON_RELOAD = 4000  # the latest salon events a restarted canvas is given (its board holds the latest posts only)
+SALON_KEPT = 100_000  # salon events the `aurora:salon` stream keeps (about): what restores can read, bounded
+SALON_SCAN = 5_000  # entries read at a time when a restarted canvas's board is gathered
 
 
-def salon_events(r: redis.Redis, canvases: dict[str, CanvasModel]) -> list[list]:
-    """The salon as the record holds it, as events [seq, agent, kind, data] in order: each agent's last finished
-    work (the `done` a post takes its work from) and the latest SALON_RELOAD posts, replies and reactions."""
+def salon_events(r: redis.Redis, canvases: dict[str, CanvasModel], on_corrupt=None) -> list[list]:
+    """The salon as the record holds it, as events [seq, agent, kind, data] in order: what a restarted canvas's
+    board starts from (services/salon/board.py). That is each agent's last finished work (the `done` a post takes
+    its work from); the latest POSTS_KEPT posts with every reply and reaction to them; and each agent's last
+    post, reply and reaction whatever its post (what it has posted, and when it may act again). The newest post
+    is always among them, so a post number is never given twice. An entry that cannot be read is reported to
+    `on_corrupt(key, entry_id, reason)` and skipped."""
+    on_corrupt = on_corrupt or (lambda key, entry_id, reason: None)
     events: list[list] = []
     for agent, canvas in canvases.items():
         if canvas.work > 1:
-            work = r.hgetall(f"aurora:work:{agent}:{canvas.work - 1}")
-            if work:
-                fields = {k.decode(): v.decode() for k, v in work.items() if k != b"png"}
-                events.append([int(fields["done_seq"]), agent, "done", {
-                    "work": int(fields["work"]), "title": fields.get("title") or None,
-                    "cells": json.loads(fields["cells"])}])
-    for entry_id, fields in reversed(r.xrevrange("aurora:salon", count=SALON_RELOAD)):
-        events.append([int(entry_id.split(b"-")[0]), fields[b"agent"].decode(), fields[b"kind"].decode(),
-                       json.loads(fields[b"data"])])
+            key = f"aurora:work:{agent}:{canvas.work - 1}"
+            fields = r.hmget(key, "done_seq", "work", "title", "cells")
+            if fields[0] is not None:
+                try:
+                    events.append([int(fields[0]), agent, "done", {
+                        "work": int(fields[1]), "title": fields[2].decode() or None, "cells": json.loads(fields[3])}])
+                except (TypeError, ValueError, AttributeError) as exc:
+                    on_corrupt(key, "", f"its finished work cannot be read: {exc!r}"[:200])
+    posts: list[list] = []  # newest first
+    answers: list[list] = []
+    last: dict[tuple[str, str], list] = {}  # (agent, kind) -> its newest event
+    for entry in _newest_first(r, "aurora:salon"):
+        try:
+            entry_id, fields = entry
+            item = [int(entry_id.split(b"-")[0]), fields[b"agent"].decode(), fields[b"kind"].decode(),
+                    json.loads(fields[b"data"])]
+        except (KeyError, ValueError, AttributeError) as exc:
+            on_corrupt("aurora:salon", entry[0].decode(errors="replace"), f"not a salon event: {exc!r}"[:200])
+            continue
+        last.setdefault((item[1], item[2]), item)
+        (posts if item[2] == "post" else answers).append(item)
+    kept = posts[:POSTS_KEPT]
+    held = {p[3].get("post") for p in kept if isinstance(p[3], dict)}
+    chosen = {id(e): e for e in (*kept, *last.values())}
+    chosen.update({id(a): a for a in answers if isinstance(a[3], dict) and a[3].get("post") in held})
+    events += chosen.values()
     events.sort(key=lambda e: e[0])
     return events
+
+
+def _newest_first(r: redis.Redis, key: str):
+    """The entries of stream `key`, newest first, read SALON_SCAN at a time."""
+    end = "+"
+    while True:
+        batch = r.xrevrange(key, max=end, count=SALON_SCAN)
+        yield from batch
+        if len(batch) < SALON_SCAN:
+            return
+        end = "(" + batch[-1][0].decode()
 
 
 def _command(args: list, *command) -> None:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import redis
 
+from proto.messages import MODES
 from proto.names import name_problem
 from services.base.datadir import report_dir
 from services.recorder import archive
@@ -29,7 +30,6 @@ from services.tools import record
 GALLERY = 6  # latest works per agent shown as pictures
 PERMUTATIONS = 2000  # shuffles per permutation test: a p-value near 0.05 is then known to about ±0.005
 WINDOW_MINUTES = 10.0  # the modes section's windows: a 30-minute run has 3 points
-MODES = ("isolated", "salon")
 
 
 def add_parser(sub) -> None:

@@ -20,11 +20,14 @@ from collections import Counter, OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from proto.events import BOARD_KINDS
 from proto.ops.parser import Op, Rejection
 from proto.ops.table import BLANK
 
 POSTS_KEPT = 200  # posts the board holds (replies and reactions go to a post it holds)
-REPLIES_SHOWN = 3  # the latest replies to a post that a viewer's or a welcome's feed carries
+REPLIES_SHOWN = 3  # the latest replies to a post that a welcome's feed carries
+REPLIES_SNAPSHOT = 50  # the latest replies to a post that a viewer's snapshot carries
+ITEMS_INDEXED = 4096  # the latest posts, replies and reactions, by seq: what news is read from
 HOUR = 3600.0
 REACTIONS_KEPT = 10_000  # per post and word, from a viewer's snapshot (which gives counts only)
 
@@ -96,6 +99,7 @@ class Board:
         self.posted: dict[str, int] = {}  # agent -> the last work it posted
         self.last_act: dict[tuple[str, str], float] = {}  # (agent, kind) -> when it last did it
         self.hour: dict[str, deque[float]] = {}  # agent -> times of its replies in the last hour
+        self.items: deque[tuple[int, str, int, dict[str, Any]]] = deque(maxlen=ITEMS_INDEXED)  # (seq, kind, post, answer)
         self.counters: Counter[str] = Counter()
 
     @classmethod
@@ -167,7 +171,7 @@ class Board:
             return f"{kind} refused: one {kind} per {_span(every)}; the next in {_span(last + every - now)}"
         if kind == "reply":
             times = self._replies_in_hour(agent, now)
-            if len(times) >= limits.replies_per_hour:
+            if times and len(times) >= limits.replies_per_hour:
                 return (f"reply refused: at most {limits.replies_per_hour} replies an hour; the next in "
                         f"{_span(times[0] + HOUR - now)}")
         return None
@@ -191,52 +195,68 @@ class Board:
 
     # -- every reader's side: the events make the board -------------------------------------------------
 
-    def on_event(self, seq: int, agent: str, kind: str, data: dict[str, Any]) -> None:
-        """Apply one event of the studio (kinds other than done, post, reply and react are let be). An event
-        that does not fit the board (a reply to a post it no longer holds) is counted and let be."""
+    def on_event(self, seq: int, agent: str, kind: str, data: dict[str, Any]) -> bool:
+        """Apply one event of the studio (kinds other than done, post, reply and react are let be) and say
+        whether it was taken. Every reader of events (the canvas, its restore from the record, the gateway's
+        replica) calls this, so they hold the same board: an event whose data is not as PROTOCOL.md section 5
+        says is counted and changes nothing; a reply or reaction to a post the board no longer holds still
+        counts for its author's limits."""
         if kind == "done":
-            self.finished[agent] = {"work": data.get("work"), "title": data.get("title"),
-                                    "cells": list(data.get("cells") or [])}
-            return
-        if kind not in ("post", "reply", "react"):
-            return
+            if not (isinstance(data.get("cells"), list) and all(isinstance(r, str) for r in data["cells"])):
+                self.counters["salon_events_unfit"] += 1
+                return False
+            self.finished[agent] = {"work": data.get("work"), "title": data.get("title"), "cells": list(data["cells"])}
+            return True
+        if kind not in BOARD_KINDS:
+            return False
+        if not fits(kind, data):
+            self.counters["salon_events_unfit"] += 1
+            return False
         self.seq = max(self.seq, seq)
         at = float(data.get("at") or 0.0)
+        self.last_act[(agent, kind)] = max(at, self.last_act.get((agent, kind), at))
+        if kind == "reply":
+            self._replies_in_hour(agent, at).append(at)
         if kind == "post":
-            post = Post(int(data["post"]), agent, int(data["work"]), data.get("title"), list(data.get("thumb") or []),
-                        seq, at)
+            post = Post(data["post"], agent, data["work"], data.get("title"), list(data.get("thumb") or []), seq, at)
             self.posts[post.post] = post
             self.next_post = max(self.next_post, post.post + 1)
             self.posted[agent] = post.work
+            self.items.append((seq, kind, post.post, {}))
             while len(self.posts) > self.keep:
                 self.posts.popitem(last=False)
-        else:
-            post = self.posts.get(data.get("post"))
-            if post is None:
-                self.counters["salon_events_unplaced"] += 1
-                return
-            if kind == "reply":
-                post.replies.append({"agent": agent, "text": data.get("text"), "seq": seq})
-                self._replies_in_hour(agent, at).append(at)
-            else:
-                post.reacts.append({"agent": agent, "word": str(data.get("word")), "seq": seq})
-        self.last_act[(agent, kind)] = at
+            return True
+        post = self.posts.get(data["post"])
+        if post is None:
+            self.counters["salon_events_unplaced"] += 1
+            return True
+        if kind == "reply":
+            answer = {"agent": agent, "text": data["text"], "seq": seq}
+            post.replies.append(answer)
+        else:  # an agent's reaction to a post replaces its earlier one: a count is of agents, not of repeats
+            answer = {"agent": agent, "word": data["word"], "seq": seq}
+            post.reacts = [r for r in post.reacts if r["agent"] != agent] + [answer]
+        self.items.append((seq, kind, post.post, answer))
+        return True
 
     # -- what readers are shown -------------------------------------------------------------------------
 
     def news_for(self, reader: str, after: int, limit: int) -> list[dict[str, Any]]:
         """The salon's items by others since seq `after`, oldest first, at most `limit` (the latest): posts,
-        replies and reactions, each with its post's number (a reply or reaction names its post's title)."""
+        replies and reactions, each with its post's number (a reply or reaction names its post's title). Read
+        from the index of the latest items, newest first, so a reply costs what is new, not the whole board."""
         items: list[dict[str, Any]] = []
-        for post in self.posts.values():
-            if post.agent != reader and post.seq > after:
-                items.append({**_item("post", post), "seq": post.seq})
-            for answer in (*post.replies, *post.reacts):
-                if answer["agent"] != reader and answer["seq"] > after:
-                    items.append({"kind": "reply" if "text" in answer else "react", "post": post.post,
-                                  "on": post.title, **answer})
-        items.sort(key=lambda item: item["seq"])
-        return items[-limit:] if limit else []
+        for seq, kind, number, answer in reversed(self.items):
+            if seq <= after or len(items) >= limit:
+                break
+            post = self.posts.get(number)
+            if post is None or (answer.get("agent") if answer else post.agent) == reader:
+                continue
+            if kind == "post":
+                items.append({**_item("post", post), "seq": seq})
+            elif answer in (post.replies if kind == "reply" else post.reacts):  # not replaced since
+                items.append({"kind": kind, "post": number, "on": post.title, **answer})
+        return items[::-1]
 
     def recent_for(self, reader: str, posts: int) -> list[dict[str, Any]]:
         """The latest `posts` posts by others, each with its latest replies: what a reader starting afresh sees."""
@@ -251,7 +271,7 @@ class Board:
     def snapshot(self, posts: int | None = None) -> dict[str, Any]:
         """The board for viewers (read-only): the latest `posts` posts (all it holds by default), newest first."""
         shown = list(reversed(self.posts.values()))[:posts]
-        return {"seq": self.seq, "posts": [p.to_dict() for p in shown]}
+        return {"seq": self.seq, "posts": [p.to_dict(REPLIES_SNAPSHOT) for p in shown]}
 
 
 def _item(kind: str, post: Post) -> dict[str, Any]:
@@ -262,3 +282,18 @@ def _item(kind: str, post: Post) -> dict[str, Any]:
 def _span(seconds: float) -> str:
     s = max(1, int(seconds + 0.999))
     return f"{s} s" if s < 120 else f"{s // 60} min {s % 60} s" if s % 60 else f"{s // 60} min"
+
+
+def fits(kind: str, data: object) -> bool:
+    """Whether a post's, reply's or reaction's data has the fields of PROTOCOL.md section 5, of their types
+    (what readers show as text is text; a time is finite), so that the board takes it as it is."""
+    if not isinstance(data, dict) or type(data.get("post")) is not int:
+        return False
+    at = data.get("at", 0.0)
+    if not isinstance(at, (int, float)) or isinstance(at, bool) or not math.isfinite(at):
+        return False
+    if kind == "post":
+        thumb = data.get("thumb") or []
+        return (type(data.get("work")) is int and (data.get("title") is None or isinstance(data["title"], str))
+                and isinstance(thumb, list) and all(isinstance(row, str) for row in thumb))
+    return isinstance(data.get("text" if kind == "reply" else "word"), str)

@@ -147,7 +147,7 @@ def _salon_figures(facts: RunFacts) -> dict[str, Any]:
 
 
 def _influence_figures(inf: Influence) -> dict[str, Any]:
-    return {"reads": inf.reads, "pairs": inf.pairs, "tests": [_test_figures(t) for t in inf.tests],
+    return {"reads": inf.reads, "pairs": inf.pairs, "controlled": inf.controlled, "tests": [_test_figures(t) for t in inf.tests],
             "follows": inf.follows, "follows_by_chance": inf.follows_by_chance}
 
 
@@ -221,16 +221,20 @@ def _salon_markdown(name: str, r: dict[str, Any], permutations: int) -> list[str
                   [[m, v.get("post", 0), v.get("reply", 0), v.get("react", 0), v.get("read", 0),
                     v.get("posts_read", 0)] for m, v in s["models"].items()]),
            "Salon ops refused, by code: " + ", ".join(f"{c} {n}" for c, n in s["refused"].items()) + ".", "",
-           f"Influence: {inf['reads']} reads, {inf['pairs']} of their posts followed by a work of the reader. Does "
-           "that work follow the post read more than the posts it could have been (the latest by others at the "
-           f"time)? {permutations} permutations, Holm-adjusted over the two tests.", ""]
+           f"Influence: {inf['reads']} reads, {inf['pairs']} distinct posts read followed by a work of the reader, "
+           f"{inf['controlled']} of them with a control: works by others that the reader had not been shown, "
+           "finished as close in time to the post's work and as many before it as after. Is the work more like the "
+           "post read than like them? The difference is the mean over the pairs of the similarity to the post "
+           "minus the mean similarity to the unread works (so a drift the agents share, which makes the work as "
+           f"like both, is no influence); {permutations} permutations of which one was read, Holm-adjusted over "
+           "the two tests.", ""]
     rows = []
     for t in inf["tests"]:
         verdict = _verdict(t, trend=False)
-        effect = verdict[1] if t["effect"] is None else f"{num(t['effect'])} (chance {num(t['chance'])})"
+        effect = verdict[1] if t["effect"] is None else f"{num(t['effect'])} (similarity to the unread: {num(t['chance'])})"
         rows.append([t["name"], t["measure"], verdict[0], effect, *verdict[2:]])
-    out += table(["test", "measure", "pairs", "effect", "p", "p (Holm)", "verdict"], rows)
+    out += table(["test", "measure", "pairs", "difference", "p", "p (Holm)", "verdict"], rows)
     if inf["follows"] is not None:
         out += [f"{100 * inf['follows']:.1f}% of the works after a read share a title word with the post read "
-                f"(by chance, from its candidates: {100 * inf['follows_by_chance']:.1f}%).", ""]
+                f"(with the unread works beside it: {100 * inf['follows_by_chance']:.1f}%).", ""]
     return out

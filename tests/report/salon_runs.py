@@ -9,7 +9,9 @@ vocabulary, colours from a preference of its own. What can be planted:
 - `influence`: with probability 0.8 a work copies the first post it just read: the same title words and the
   same colours (its cells);
 - `collapse`: as the run goes on, every agent draws the one word "ember", the feeling "calm" and the colour
-  blue with a probability that rises from 0 to 1 (diversity falls, agents become alike).
+  blue with a probability that rises from 0 to 1 (diversity falls, agents become alike);
+- `reshown`: each read recorded this many times before the work (an agent welcomed again after a reconnect is
+  shown the same latest posts again, a `read` event each time).
 """
 
 from __future__ import annotations
@@ -44,7 +46,8 @@ def _cells(colours: list[str]) -> list[str]:
 
 
 def play(seed: int, *, agents: int = 4, minutes: float = 30, every: float = 60.0, salon: bool = True,
-         influence: bool = False, collapse: bool = False) -> list[Message]:
+         influence: bool = False, collapse: bool = False,
+         reshown: int = 1) -> list[Message]:
     rng = random.Random(seed)
     names = [f"a{i}" for i in range(agents)]
     taste = {n: rng.sample(PALETTE, 3) for n in names}
@@ -71,7 +74,8 @@ def play(seed: int, *, agents: int = 4, minutes: float = 30, every: float = 60.0
             shown = [p for p in posts if p[1] != agent and p[0] > seen[agent]][-2:]
             if shown:
                 seen[agent] = shown[-1][0]
-                run.add(agent, "read", {"posts": [p[0] for p in shown]}, at)
+                for _ in range(reshown):
+                    run.add(agent, "read", {"posts": [p[0] for p in shown]}, at)
                 if influence and rng.random() < 0.8:
                     title_words, colours = shown[0][2].split(), list(shown[0][3])
         works[agent] += 1

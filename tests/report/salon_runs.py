@@ -4,7 +4,8 @@
 Each agent finishes a work about every `every` seconds: in a salon it is first shown the latest posts by others
 it has not read (a `read` event), then paints (a `stroke`), names a feeling, finishes (`done`, with a two-word
 title and its cells) and posts it. Its own taste is stationary: title words and a feeling drawn from a shared
-vocabulary, colours from a preference of its own. What can be planted:
+vocabulary, colours from a preference of its own, drawn from `roster` (the run's seed if none: two runs given
+one roster have the same agents, as a salon run and an isolated run of one roster do). What can be planted:
 
 - `influence`: with probability 0.8 a work copies the first post it just read: the same title words and the
   same colours (its cells);
@@ -47,10 +48,11 @@ def _cells(colours: list[str]) -> list[str]:
 
 def play(seed: int, *, agents: int = 4, minutes: float = 30, every: float = 60.0, salon: bool = True,
          influence: bool = False, collapse: bool = False,
-         reshown: int = 1) -> list[Message]:
-    rng = random.Random(seed)
+         reshown: int = 1, roster: int | None = None) -> list[Message]:
     names = [f"a{i}" for i in range(agents)]
-    taste = {n: rng.sample(PALETTE, 3) for n in names}
+    tastes = random.Random(seed if roster is None else roster)
+    taste = {n: tastes.sample(PALETTE, 3) for n in names}
+    rng = random.Random(seed) if roster is None else random.Random(f"{seed} {roster}")
     run = Run()
     for n in names:
         run.add(n, "joined", {"model": f"m{names.index(n) % 2}"}, T0)

@@ -13,7 +13,8 @@ import pytest
 from proto.envelope import Message
 from services.report.draws import JointDraws
 from services.report.influence import MIN_PAIRS, influence, read_pairs
-from services.report.modes import MIN_WINDOWS, mode_of, run_figures, series, trend
+from services.report.modes import mode_of, run_figures, series
+from services.report.window_tests import MIN_WINDOWS, trend
 from services.report.salon import RunFacts
 from services.report.similarity import entropy, jaccard, js_divergence, mean_pairwise, words
 from tests.report.salon_runs import T0, play

@@ -71,7 +71,8 @@ class Association:
     chance: float | None = None  # for MI: the mean MI of the permuted data
     p: float | None = None
     p_holm: float | None = None
-    why: str | None = None  # why it was not tested
+    why: str | None = None  # why it was not tested (or, tested, why it could not have been found)
+    floor: float | None = None  # the smallest p the test can give, where known (services/report/window_tests.py)
 
     @property
     def found(self) -> bool:

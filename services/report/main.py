@@ -29,7 +29,7 @@ from services.tools import record
 
 GALLERY = 6  # latest works per agent shown as pictures
 PERMUTATIONS = 2000  # shuffles per permutation test: a p-value near 0.05 is then known to about ±0.005
-WINDOW_MINUTES = 10.0  # the modes section's windows: a 30-minute run has 3 points
+WINDOW_MINUTES = 5.0  # the modes section's windows: a 30-minute run has 6, the fewest a trend can be found in
 
 
 def add_parser(sub) -> None:
@@ -50,7 +50,7 @@ def add_parser(sub) -> None:
                         "or salon refusal); a mode its events contradict is refused")
     p.add_argument("--beside-mode", choices=MODES, default=None, help="the same for the --beside run")
     p.add_argument("--window-minutes", type=float, default=WINDOW_MINUTES, metavar="M",
-                   help=f"the Modes section's time windows (default {WINDOW_MINUTES:g}: a 30-minute run has 3)")
+                   help=f"the Modes section's time windows (default {WINDOW_MINUTES:g}: a 30-minute run has 6)")
     record.add_arguments(p)
     p.set_defaults(run=run)
 
@@ -94,7 +94,7 @@ def _modes(args: argparse.Namespace, facts: RunFacts, beside: ExportedEvents | N
         mode, how = modes.mode_of(other, args.beside_mode)
         runs.append(modes.run_figures(f"beside: {args.beside.name}", other, mode, how,
                                       permutations=args.permutations, seed=args.seed))
-    return modes.figures(runs, permutations=args.permutations)
+    return modes.figures(runs, permutations=args.permutations, seed=args.seed)
 
 
 def report(r: redis.Redis, args: argparse.Namespace, beside: ExportedEvents | None = None) -> int:

@@ -7,30 +7,24 @@ pairwise Jensen–Shannon divergence of the colours they painted (cells per colo
 diversity of the whole studio: entropy (bits) of its titles, title words, feelings and colours, with the counts
 they come from (services/report/similarity.py).
 
-Trend: does a series rise or fall over the run? Spearman's ρ between the window's number and its value, over
-the windows that have one; its p-value is a permutation test of the windows' order (every ordering, the data's
-among them, when there are no more than `permutations`, else uniform draws with p = (1 + b) / (1 + m); two-sided),
-Holm-adjusted over the run's series. Windows are not independent (a run drifts), so a trend found says that the
-series moves, not why. Fewer than `MIN_WINDOWS` windows are not tested (3 windows have 6 orderings: no p under 1/3).
+Per run, each series' trend (does it rise or fall over the run?); for two runs, each series' difference (is its
+mean over the windows higher in this run than in the other?): permutation tests over the windows, Holm-adjusted
+over the series (services/report/window_tests.py). Where no data could have been found with so few windows, the
+verdict says so.
 """
 
 from __future__ import annotations
 
-import itertools
-import math
 from collections import Counter
 from typing import Any
 
-import numpy as np
-
 from services.report.association import ALPHA, Association, holm
-from services.report.draws import p_value
 from services.report.influence import Influence, influence
 from services.report.markup import num, table, text
 from services.report.salon import BOARD_CODES, ISOLATED_CODE, SALON_KINDS, RunFacts
 from services.report.similarity import entropy, jaccard, js_divergence, mean_pairwise
+from services.report.window_tests import difference, trend, verdicts
 
-MIN_WINDOWS = 4
 SIMILARITY = {"title_jaccard": "title words: mean pairwise Jaccard", "feeling_jaccard":
               "feelings: mean pairwise Jaccard", "colour_js": "colours: mean pairwise JS divergence (bits)"}
 DIVERSITY = {"title_entropy": "titles", "title_word_entropy": "title words", "feeling_entropy": "feelings",
@@ -72,35 +66,6 @@ def series(facts: RunFacts) -> dict[str, list]:
     return out
 
 
-def _orderings(n: int, count: int, seed: int) -> tuple[np.ndarray, bool]:
-    """Orderings of n windows: all of them (exact) when n! <= count, else `count` uniform draws."""
-    if math.factorial(n) <= count:
-        return np.array(list(itertools.permutations(range(n)))), True
-    rng = np.random.default_rng(seed)
-    return np.argsort(rng.random((count, n)), axis=1), False
-
-
-def trend(name: str, values: list[float | None], *, permutations: int, seed: int) -> Association:
-    points = [(i, v) for i, v in enumerate(values) if v is not None]
-    if len(points) < MIN_WINDOWS:
-        return Association(name, "Spearman ρ", len(points), None,
-                           why=f"{len(points)} windows with a value; at least {MIN_WINDOWS} are needed")
-    from scipy import stats  # seconds to import: only when a trend is tested
-
-    when = stats.rankdata([i for i, _ in points])
-    value = stats.rankdata([v for _, v in points])
-    if len(set(value)) < 2:
-        return Association(name, "Spearman ρ", len(points), None, why="the same value in every window")
-    value = value - value.mean()
-    when = when - when.mean()
-    scale = math.sqrt((when * when).sum() * (value * value).sum())
-    observed = float((when * value).sum() / scale)
-    orders, exact = _orderings(len(points), permutations, seed)
-    null = (value[orders] * when[None, :]).sum(axis=1) / scale
-    return Association(name, "Spearman ρ", len(points), observed, p=p_value(observed, null, exact=exact,
-                                                                                 two_sided=True))
-
-
 def mode_of(facts: RunFacts, given: str | None) -> tuple[str, str]:
     """(mode, how it was determined). A mode given that the events contradict is an error (ValueError)."""
     shown, why = facts.mode_evidence()
@@ -115,7 +80,7 @@ def mode_of(facts: RunFacts, given: str | None) -> tuple[str, str]:
 
 def run_figures(label: str, facts: RunFacts, mode: str, how: str, *, permutations: int, seed: int) -> dict[str, Any]:
     s = series(facts)
-    trends = holm([trend(key, s[key], permutations=permutations, seed=seed) for key in (*SIMILARITY, *DIVERSITY)])
+    trends = verdicts(holm([trend(key, s[key], permutations=permutations, seed=seed) for key in LABELS]))
     figures = {"label": label, "mode": mode, "mode_how": how, "window_minutes": facts.window / 60,
                "events": facts.events, "unreadable": facts.unreadable, "agents": facts.models,
                "hours": ((facts.end or 0) - (facts.start or 0)) / 3600, "series": s,
@@ -147,15 +112,21 @@ def _salon_figures(facts: RunFacts) -> dict[str, Any]:
 
 
 def _influence_figures(inf: Influence) -> dict[str, Any]:
-    return {"reads": inf.reads, "pairs": inf.pairs, "tests": [_test_figures(t) for t in inf.tests],
-            "follows": inf.follows, "follows_by_chance": inf.follows_by_chance}
+    return {"reads": inf.reads, "pairs": inf.pairs, "controlled": inf.controlled,
+            "tests": [_test_figures(t) for t in inf.tests], "follows": inf.follows, "follows_by_chance": inf.follows_by_chance}
 
 
-def figures(runs: list[dict[str, Any]], *, permutations: int) -> dict[str, Any]:
-    """The section's figures: each run's (run_figures), and whether they share a roster."""
+def figures(runs: list[dict[str, Any]], *, permutations: int, seed: int = 0) -> dict[str, Any]:
+    """The section's figures: each run's (run_figures), whether they share a roster, and for two runs whether
+    each series differs between them (the first's mean over its windows minus the second's)."""
     rosters = [sorted(r["agents"].items()) for r in runs]
+    differences = None
+    if len(runs) == 2:
+        this, other = (r["series"] for r in runs)
+        differences = [_test_figures(t) for t in verdicts(holm([
+            difference(key, this[key], other[key], permutations=permutations, seed=seed) for key in LABELS]))]
     return {"runs": runs, "same_roster": len(runs) < 2 or all(r == rosters[0] for r in rosters),
-            "permutations": permutations, "alpha": ALPHA}
+            "differences": differences, "permutations": permutations, "alpha": ALPHA}
 
 
 # -- Markdown ---------------------------------------------------------------------------------------------------
@@ -181,6 +152,13 @@ def markdown(f: dict[str, Any]) -> list[str]:
             f"Holm-adjusted over each run's series; *found* means adjusted p < {f['alpha']}):", ""]
     rows = [[name, LABELS[t["name"]], *_verdict(t)] for name, r in zip(names, runs) for t in r["trends"]]
     out += table(["run", "series", "windows", "ρ", "p", "p (Holm)", "verdict"], rows)
+    if f.get("differences"):
+        out += [f"Difference between the modes: {names[0]} minus {names[1]}, each series' mean over its windows "
+                "(the null: a window's value does not depend on its run; every split of the two runs' windows "
+                f"into groups of their sizes, or {f['permutations']} drawn, Holm-adjusted over the series; a drift "
+                "both runs share makes this test cautious, not liberal):", ""]
+        out += table(["series", "windows (both runs)", "difference", "p", "p (Holm)", "verdict"],
+                     [[LABELS[t["name"]], *_verdict(t, trend=False)] for t in f["differences"]])
     for name, r in zip(names, runs):
         if "salon" in r:
             out += _salon_markdown(name, r, f["permutations"])
@@ -206,8 +184,8 @@ def _side_by_side(runs: list[dict[str, Any]], names: list[str], key: str) -> lis
 def _verdict(t: dict[str, Any], trend: bool = True) -> list[Any]:
     if t["effect"] is None:
         return [t["n"], "–", "–", "–", f"not tested: {t['why']}"]
-    found = "none found" if not t["found"] else "found" + (("" if not trend else
-                                                            " (rises)" if t["effect"] > 0 else " (falls)"))
+    found = (t["why"] or "none found") if not t["found"] else "found" + (
+        ("" if not trend else " (rises)" if t["effect"] > 0 else " (falls)"))
     return [t["n"], num(t["effect"]), num(t["p"], 4), num(t["p_holm"], 4), found]
 
 
@@ -221,16 +199,20 @@ def _salon_markdown(name: str, r: dict[str, Any], permutations: int) -> list[str
                   [[m, v.get("post", 0), v.get("reply", 0), v.get("react", 0), v.get("read", 0),
                     v.get("posts_read", 0)] for m, v in s["models"].items()]),
            "Salon ops refused, by code: " + ", ".join(f"{c} {n}" for c, n in s["refused"].items()) + ".", "",
-           f"Influence: {inf['reads']} reads, {inf['pairs']} of their posts followed by a work of the reader. Does "
-           "that work follow the post read more than the posts it could have been (the latest by others at the "
-           f"time)? {permutations} permutations, Holm-adjusted over the two tests.", ""]
+           f"Influence: {inf['reads']} reads, {inf['pairs']} distinct posts read followed by a work of the reader, "
+           f"{inf['controlled']} of them with a control: works by others that the reader had not been shown, "
+           "finished as close in time to the post's work and as many before it as after. Is the work more like the "
+           "post read than like them? The difference is the mean over the pairs of the similarity to the post "
+           "minus the mean similarity to the unread works (so a drift the agents share, which makes the work as "
+           f"like both, is no influence); {permutations} permutations of which one was read, Holm-adjusted over "
+           "the two tests.", ""]
     rows = []
     for t in inf["tests"]:
         verdict = _verdict(t, trend=False)
-        effect = verdict[1] if t["effect"] is None else f"{num(t['effect'])} (chance {num(t['chance'])})"
+        effect = verdict[1] if t["effect"] is None else f"{num(t['effect'])} (similarity to the unread: {num(t['chance'])})"
         rows.append([t["name"], t["measure"], verdict[0], effect, *verdict[2:]])
-    out += table(["test", "measure", "pairs", "effect", "p", "p (Holm)", "verdict"], rows)
+    out += table(["test", "measure", "pairs", "difference", "p", "p (Holm)", "verdict"], rows)
     if inf["follows"] is not None:
         out += [f"{100 * inf['follows']:.1f}% of the works after a read share a title word with the post read "
-                f"(by chance, from its candidates: {100 * inf['follows_by_chance']:.1f}%).", ""]
+                f"(with the unread works beside it: {100 * inf['follows_by_chance']:.1f}%).", ""]
     return out

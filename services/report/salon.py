@@ -57,6 +57,8 @@ class Finished(Piece):
 @dataclass(frozen=True)
 class Posted(Piece):
     post: int = 0
+    work_seq: int | None = None  # the seq of the `done` of the work it shows, where the events hold it
+    made: float | None = None  # when that work was finished (else the post's own time)
 
 
 @dataclass(frozen=True)
@@ -128,7 +130,9 @@ class RunFacts:
             shown = next((w for w in reversed(self.works) if w.agent == agent and w.work == int(data["work"])), None)
             colours = shown.colours if shown is not None else cell_colours(data.get("thumb") or [])
             title = data.get("title")
-            self.posts[int(data["post"])] = Posted(agent, seq, time, title, words(title), colours, post=int(data["post"]))
+            self.posts[int(data["post"])] = Posted(
+                agent, seq, time, title, words(title), colours, post=int(data["post"]),
+                work_seq=None if shown is None else shown.seq, made=time if shown is None else shown.time)
         elif kind == "read":
             posts = tuple(int(p) for p in data["posts"])
             self.reads.append(Read(agent, seq, time, posts))

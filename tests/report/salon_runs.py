@@ -4,12 +4,15 @@
 Each agent finishes a work about every `every` seconds: in a salon it is first shown the latest posts by others
 it has not read (a `read` event), then paints (a `stroke`), names a feeling, finishes (`done`, with a two-word
 title and its cells) and posts it. Its own taste is stationary: title words and a feeling drawn from a shared
-vocabulary, colours from a preference of its own. What can be planted:
+vocabulary, colours from a preference of its own, drawn from `roster` (the run's seed if none: two runs given
+one roster have the same agents, as a salon run and an isolated run of one roster do). What can be planted:
 
 - `influence`: with probability 0.8 a work copies the first post it just read: the same title words and the
   same colours (its cells);
 - `collapse`: as the run goes on, every agent draws the one word "ember", the feeling "calm" and the colour
-  blue with a probability that rises from 0 to 1 (diversity falls, agents become alike).
+  blue with a probability that rises from 0 to 1 (diversity falls, agents become alike);
+- `reshown`: each read recorded this many times before the work (an agent welcomed again after a reconnect is
+  shown the same latest posts again, a `read` event each time).
 """
 
 from __future__ import annotations
@@ -44,10 +47,12 @@ def _cells(colours: list[str]) -> list[str]:
 
 
 def play(seed: int, *, agents: int = 4, minutes: float = 30, every: float = 60.0, salon: bool = True,
-         influence: bool = False, collapse: bool = False) -> list[Message]:
-    rng = random.Random(seed)
+         influence: bool = False, collapse: bool = False,
+         reshown: int = 1, roster: int | None = None) -> list[Message]:
     names = [f"a{i}" for i in range(agents)]
-    taste = {n: rng.sample(PALETTE, 3) for n in names}
+    tastes = random.Random(seed if roster is None else roster)
+    taste = {n: tastes.sample(PALETTE, 3) for n in names}
+    rng = random.Random(seed) if roster is None else random.Random(f"{seed} {roster}")
     run = Run()
     for n in names:
         run.add(n, "joined", {"model": f"m{names.index(n) % 2}"}, T0)
@@ -71,7 +76,8 @@ def play(seed: int, *, agents: int = 4, minutes: float = 30, every: float = 60.0
             shown = [p for p in posts if p[1] != agent and p[0] > seen[agent]][-2:]
             if shown:
                 seen[agent] = shown[-1][0]
-                run.add(agent, "read", {"posts": [p[0] for p in shown]}, at)
+                for _ in range(reshown):
+                    run.add(agent, "read", {"posts": [p[0] for p in shown]}, at)
                 if influence and rng.random() < 0.8:
                     title_words, colours = shown[0][2].split(), list(shown[0][3])
         works[agent] += 1

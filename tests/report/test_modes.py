@@ -12,8 +12,9 @@ import pytest
 
 from proto.envelope import Message
 from services.report.draws import JointDraws
-from services.report.influence import MIN_PAIRS, influence
-from services.report.modes import MIN_WINDOWS, mode_of, run_figures, series, trend
+from services.report.influence import MIN_PAIRS, influence, read_pairs
+from services.report.modes import mode_of, run_figures, series
+from services.report.window_tests import MIN_WINDOWS, trend
 from services.report.salon import RunFacts
 from services.report.similarity import entropy, jaccard, js_divergence, mean_pairwise, words
 from tests.report.salon_runs import T0, play
@@ -69,7 +70,7 @@ def test_the_series_count_each_window_from_the_runs_first_event():
 def test_planted_influence_is_found():
     for seed in range(5):
         result = influence(facts_of(play(seed, influence=True)), permutations=500, seed=seed)
-        assert all(t.found and t.p < 0.05 and t.effect > t.chance for t in result.tests), result
+        assert all(t.found and t.p < 0.05 and t.effect > 0 for t in result.tests), result
         assert result.follows > result.follows_by_chance
 
 
@@ -77,6 +78,40 @@ def test_no_influence_is_found_where_there_is_none_in_at_least_95_of_100_seeds()
     found = sum(any(t.found for t in influence(facts_of(play(seed)), permutations=200, seed=seed).tests)
                 for seed in range(100))
     assert found <= 5, found
+
+
+def test_a_drift_all_agents_share_is_not_influence_in_at_least_95_of_100_seeds():
+    # every agent drifts to "ember", "calm" and blue, none copies: the post read, the newest, is no more like the
+    # reader's next work than the unread works as old as it (the test once found this in 40 of 40 seeds)
+    found = sum(any(t.found for t in influence(facts_of(play(seed, collapse=True)), permutations=200,
+                                               seed=seed).tests) for seed in range(100))
+    assert found <= 5, found
+    drifting = influence(facts_of(play(0, collapse=True, influence=True)), permutations=500)
+    assert all(t.found for t in drifting.tests), drifting  # influence is still found through the drift
+
+
+def test_a_post_shown_again_before_the_same_work_is_one_pair():
+    once, thrice = (influence(facts_of(play(seed, reshown=k)), permutations=300, seed=1) for seed, k in
+                    ((7, 1), (7, 3)))
+    assert thrice.reads == 3 * once.reads and thrice.pairs == once.pairs > MIN_PAIRS
+    assert [(t.effect, t.p) for t in thrice.tests] == [(t.effect, t.p) for t in once.tests]
+
+
+def test_the_control_is_unread_works_by_others_as_many_before_the_post_as_after_it():
+    done = {"op": "done", "cells": ["rr"]}
+    events = [event(1, "bo", "done", {**done, "work": 1, "title": "far"}, T0),  # more than NEAR before
+              event(2, "cy", "done", {**done, "work": 1, "title": "before"}, T0 + 700),
+              event(3, "bo", "done", {**done, "work": 2, "title": "read"}, T0 + 800),
+              event(4, "bo", "post", {"post": 1, "work": 2, "title": "read", "thumb": ["r"]}, T0 + 810),
+              event(5, "ada", "done", {**done, "work": 1, "title": "own"}, T0 + 820),  # the reader's own
+              event(6, "cy", "done", {**done, "work": 2, "title": "after"}, T0 + 830),
+              event(7, "cy", "done", {**done, "work": 3, "title": "after again"}, T0 + 840),  # one side has 1
+              event(8, "ada", "read", {"posts": [1]}, T0 + 850),
+              event(9, "ada", "read", {"posts": [1]}, T0 + 860),  # shown again: no second pair
+              event(10, "ada", "done", {**done, "work": 2, "title": "next"}, T0 + 900)]
+    pairs = read_pairs(facts_of(events))
+    assert len(pairs) == 1 and pairs[0].post.post == 1 and pairs[0].work.title == "next"
+    assert [w.title for w in pairs[0].controls] == ["before", "after"]
 
 
 def test_too_few_reads_is_said_and_no_number_given():

@@ -55,17 +55,20 @@ def test_a_salon_run_beside_an_isolated_export_gets_both_series_and_its_influenc
     salon, isolated = figures["modes"]["runs"]
     assert (salon["mode"], isolated["mode"]) == ("salon", "isolated")
     assert salon["mode_how"].startswith("from the events") and isolated["mode_how"].startswith("as given")
-    assert figures["modes"]["same_roster"] and salon["series"]["start_minutes"] == [0, 10, 20]
+    assert figures["modes"]["same_roster"] and salon["series"]["start_minutes"] == [0, 5, 10, 15, 20, 25]
     assert all(t["found"] for t in salon["influence"]["tests"]) and "influence" not in isolated
     assert "## Modes" in text and "### The salon of this record (salon)" in text
     assert "| from (min) | this record (salon): value (title pairs) | beside: isolated (isolated): value (title " \
            "pairs) |" in text
-    assert "not tested: 3 windows with a value" in text  # 30 minutes in 10-minute windows: no trend can be found
+    differences = {t["name"]: t for t in figures["modes"]["differences"]}
+    assert differences["title_jaccard"]["n"] == 12 and differences["title_jaccard"]["p"] is not None
+    assert "Difference between the modes: this record (salon) minus beside: isolated (isolated)" in text
     assert "Modes" in (tmp_path / "report" / "report.html").read_text()
     # without --beside-mode the isolated run says it could not tell, and is taken as isolated
-    status, figures, text, _ = report("--beside", str(isolated_export / "events.jsonl"), "--window-minutes", "5")
+    status, figures, text, _ = report("--beside", str(isolated_export / "events.jsonl"), "--window-minutes", "10")
     assert figures["modes"]["runs"][1]["mode_how"].startswith("not recorded")
-    assert len(figures["modes"]["runs"][0]["series"]["start_minutes"]) == 6
+    assert figures["modes"]["runs"][0]["series"]["start_minutes"] == [0, 10, 20]
+    assert "not tested: 3 windows with a value" in text  # 30 minutes in 10-minute windows: no trend can be found
 
 
 def test_a_lone_salon_run_has_its_salon_section_and_a_lone_isolated_run_none(record_db, report):

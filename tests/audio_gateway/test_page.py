@@ -189,7 +189,7 @@ def rgba(code: str) -> list[int]:
 
 
 def screenshot(page) -> None:
-    """`make screenshot` (AURORA_SCREENSHOT=docs/studio.png): the page as this run left it, for the README."""
+    """`make screenshot` (AURORA_SCREENSHOT=docs/studio.png): the page while the agents paint, for the README."""
     target = os.environ.get("AURORA_SCREENSHOT")
     if not target:
         return
@@ -230,6 +230,10 @@ def test_the_page_draws_every_canvas_and_schedules_every_note(studio, replica, p
     try:
         # while they paint, the page draws: every agent's canvas shows paint at some moment
         page.wait_for_function(PAINTED, arg=list(AGENTS))
+        if os.environ.get("AURORA_SCREENSHOT"):  # while they are live and painting, finished works in the gallery
+            page.wait_for_function(f"names => [...document.querySelectorAll('#gallery img')].filter(i => i.complete"
+                                   f" && i.naturalWidth > 0).length >= 2 && ({PAINTED})(names)", arg=list(AGENTS))
+            screenshot(page)
         wait_until(lambda: all(a.poll() is not None for a in agents), timeout=60, what="the agents finish")
         assert [a.returncode for a in agents] == [0, 0]
     finally:
@@ -250,6 +254,9 @@ def test_the_page_draws_every_canvas_and_schedules_every_note(studio, replica, p
         assert state["notes"][name] == notes[name]
         assert state["scheduled"][name] == notes[name], f"{name}: scheduled {state['scheduled'][name]} of {notes[name]}"
 
+    # the header counts the agents that joined after the page went live, as well as those it began with
+    expect(page.locator("#connection")).to_have_text(f"live · {len(replica.canvases)} agents")
+
     # every pixel is its cell's colour, as the canvas holds it
     pixels = page.evaluate(PIXELS, list(AGENTS))
     for name in AGENTS:
@@ -268,7 +275,6 @@ def test_the_page_draws_every_canvas_and_schedules_every_note(studio, replica, p
     shown = page.eval_on_selector_all("#gallery li", "lis => lis.map(li => [li.dataset.agent, li.dataset.work])")
     assert [tuple(w) for w in shown] == finished[::-1] and len(finished) == 2 * (DECISIONS // 10)
     expect(page.locator("#gallery li .title").first).to_have_text("Scripted work")
-    screenshot(page)
 
     # on a phone: nothing wider than the screen, the canvases scaled up to its width, their pixels crisp
     page.set_viewport_size({"width": 390, "height": 844})

@@ -66,6 +66,7 @@ function cardOf(name) {
     $("studio").append(...names.map((n) => cards.get(n).el)); // moves them into name order
     $("studio-empty").hidden = true;
     sound.layout(names);
+    if ($("connection").dataset.state === "live") showLive(); // an agent that joins while the page is live
   }
   return card;
 }
@@ -112,6 +113,10 @@ function onSnapshot(msg) {
   salon.load(msg, studio);
   aurora.mode = salon.mode;
   attempts = 0;
+  showLive();
+}
+
+function showLive() {
   showConnection("live", `live · ${cards.size} agent${cards.size === 1 ? "" : "s"}`);
 }
 

@@ -128,3 +128,36 @@ def test_up_with_curve_runs_every_part_over_curvezmq_with_the_studios_own_keys(t
         up.send_signal(signal.SIGINT)
         assert up.wait(30) == 0
         stop(up)
+
+
+def test_up_in_salon_mode_runs_a_salon_its_agents_see_each_other_and_status_says_so(tmp_path, monkeypatch):
+    from services.canvas.client import CanvasClient
+
+    monkeypatch.setenv("AURORA_DATA", str(tmp_path))
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    addrs, web, redis_port = free_addresses(), free_port(), free_port()
+    up = aurora("up", "--no-agents", "--mode", "salon", "--redis-port", str(redis_port), "--gateway-port", str(web),
+                *addr_args(addrs), stdout=subprocess.DEVNULL)
+    ada, bob = CanvasClient("ada", addrs.agents), CanvasClient("bob", addrs.agents)  # speaking as agents: no model
+    try:
+        assert ada.connect_with_backoff()["mode"] == "salon"
+        assert ada.decide('pen down\nmove right 2\ntitle "Seen"\ndone\npost')["applied"][-1] == "post"
+        assert [(i["kind"], i["title"]) for i in bob.connect_with_backoff()["salon"]] == [("post", "Seen")]
+        assert bob.decide('reply 1 "seen"')["applied"] == ['reply 1 "seen"']
+        assert "mode: salon, 1 post in the salon" in _status(addrs, redis_port)
+        wait_until(lambda: _salon_replies(web) == ["seen"], timeout=30, what="the gateway's salon")
+    finally:
+        ada.close()
+        bob.close()
+        up.send_signal(signal.SIGINT)
+        assert up.wait(30) == 0
+        stop(up)
+
+
+def _salon_replies(port: int) -> list[str]:
+    """The replies to the newest post of the gateway's salon, or [] while it has none."""
+    try:
+        posts = httpx.get(f"http://127.0.0.1:{port}/api/salon", timeout=5).json()["posts"]
+    except (httpx.HTTPError, ValueError, KeyError):
+        return []
+    return [r["text"] for r in posts[0]["replies"]] if posts else []

@@ -104,6 +104,10 @@ def run(args: argparse.Namespace) -> int:
     except (NoRecord, redis.RedisError, OSError) as exc:
         record_note = str(exc)
     names = sorted(set(canvases) | set(rates))
+    if canvases or not canvas_note:  # the canvas answered: its mode, and in a salon how many posts it holds
+        posts = len(replica.board.posts)
+        salon = f", {posts} post{'' if posts == 1 else 's'} in the salon" if replica.mode == "salon" else ""
+        print(f"\n  mode: {replica.mode}{salon}")
     print(f"\n  {'agent':<20}{'status':<9}{'decisions/min':>14}  {'feeling':<14}{'work':>5}  title")
     for name in names:
         canvas = canvases.get(name)

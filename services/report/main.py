@@ -22,7 +22,7 @@ from proto.names import name_problem
 from services.base.datadir import report_dir
 from services.recorder import archive
 from services.report.exported import ExportedEvents, NoExport
-from services.report.salon import RunFacts
+from services.report.salon import INFLUENCE_MINUTES as MINUTES, INFLUENCE_WORKS as WORKS, RunFacts
 from services.report.study import Study, read_study
 from services.report.timeline import timeline
 from services.tools import record
@@ -51,14 +51,20 @@ def add_parser(sub) -> None:
     p.add_argument("--beside-mode", choices=MODES, default=None, help="the same for the --beside run")
     p.add_argument("--window-minutes", type=float, default=WINDOW_MINUTES, metavar="M",
                    help=f"the Modes section's time windows (default {WINDOW_MINUTES:g}: a 30-minute run has 6)")
+    p.add_argument("--influence-works", type=record.positive_int, default=WORKS, metavar="K",
+                   help=f"the salon's influence test pairs each post read with the reader's next K finished works "
+                        f"(default {WORKS})")
+    p.add_argument("--influence-minutes", type=float, default=MINUTES, metavar="M",
+                   help=f"... that it finished within M minutes of the read (default {MINUTES:g})")
     record.add_arguments(p)
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    if not args.window_minutes > 0:
-        print("aurora report: --window-minutes must be more than 0", file=sys.stderr)
-        return 2
+    for flag, value in (("--window-minutes", args.window_minutes), ("--influence-minutes", args.influence_minutes)):
+        if not value > 0:
+            print(f"aurora report: {flag} must be more than 0", file=sys.stderr)
+            return 2
     beside = None
     if args.beside is not None:
         try:
@@ -85,7 +91,9 @@ def _modes(args: argparse.Namespace, facts: RunFacts, beside: ExportedEvents | N
     mode, how = modes.mode_of(facts, args.mode)
     if beside is None and mode != "salon":
         return None
-    runs = [modes.run_figures("this record", facts, mode, how, permutations=args.permutations, seed=args.seed)]
+    influence = {"influence_works": args.influence_works, "influence_minutes": args.influence_minutes}
+    runs = [modes.run_figures("this record", facts, mode, how, permutations=args.permutations, seed=args.seed,
+                              **influence)]
     if beside is not None:
         other = RunFacts(args.window_minutes * 60)
         for msg in beside:
@@ -93,7 +101,7 @@ def _modes(args: argparse.Namespace, facts: RunFacts, beside: ExportedEvents | N
         other.unreadable += beside.bad
         mode, how = modes.mode_of(other, args.beside_mode)
         runs.append(modes.run_figures(f"beside: {args.beside.name}", other, mode, how,
-                                      permutations=args.permutations, seed=args.seed))
+                                      permutations=args.permutations, seed=args.seed, **influence))
     return modes.figures(runs, permutations=args.permutations, seed=args.seed)
 
 

@@ -19,7 +19,7 @@ from collections import Counter
 from typing import Any
 
 from services.report.association import ALPHA, Association, holm
-from services.report.influence import Influence, influence
+from services.report.influence import MINUTES, WORKS, Influence, influence
 from services.report.markup import num, table, text
 from services.report.salon import BOARD_CODES, ISOLATED_CODE, SALON_KINDS, RunFacts
 from services.report.similarity import entropy, jaccard, js_divergence, mean_pairwise
@@ -78,7 +78,8 @@ def mode_of(facts: RunFacts, given: str | None) -> tuple[str, str]:
     return "isolated", f"not recorded ({why}): taken as isolated, the default; say otherwise with a mode flag"
 
 
-def run_figures(label: str, facts: RunFacts, mode: str, how: str, *, permutations: int, seed: int) -> dict[str, Any]:
+def run_figures(label: str, facts: RunFacts, mode: str, how: str, *, permutations: int, seed: int,
+                influence_works: int = WORKS, influence_minutes: float = MINUTES) -> dict[str, Any]:
     s = series(facts)
     trends = verdicts(holm([trend(key, s[key], permutations=permutations, seed=seed) for key in LABELS]))
     figures = {"label": label, "mode": mode, "mode_how": how, "window_minutes": facts.window / 60,
@@ -87,7 +88,8 @@ def run_figures(label: str, facts: RunFacts, mode: str, how: str, *, permutation
                "trends": [_test_figures(t) for t in trends]}
     if mode == "salon":
         figures["salon"] = _salon_figures(facts)
-        figures["influence"] = _influence_figures(influence(facts, permutations=permutations, seed=seed))
+        figures["influence"] = _influence_figures(influence(facts, permutations=permutations, seed=seed,
+                                                            works=influence_works, minutes=influence_minutes))
     return figures
 
 
@@ -112,7 +114,9 @@ def _salon_figures(facts: RunFacts) -> dict[str, Any]:
 
 
 def _influence_figures(inf: Influence) -> dict[str, Any]:
-    return {"reads": inf.reads, "pairs": inf.pairs, "controlled": inf.controlled,
+    return {"reads": inf.reads, "works": inf.works, "minutes": inf.minutes, "posts_read": inf.posts_read,
+            "controlled_reads": inf.controlled_reads, "slots": inf.slots, "pairs": inf.pairs,
+            "controlled": inf.controlled, "by_lag": inf.by_lag,
             "tests": [_test_figures(t) for t in inf.tests], "follows": inf.follows, "follows_by_chance": inf.follows_by_chance}
 
 
@@ -199,20 +203,28 @@ def _salon_markdown(name: str, r: dict[str, Any], permutations: int) -> list[str
                   [[m, v.get("post", 0), v.get("reply", 0), v.get("react", 0), v.get("read", 0),
                     v.get("posts_read", 0)] for m, v in s["models"].items()]),
            "Salon ops refused, by code: " + ", ".join(f"{c} {n}" for c, n in s["refused"].items()) + ".", "",
-           f"Influence: {inf['reads']} reads, {inf['pairs']} distinct posts read followed by a work of the reader, "
-           f"{inf['controlled']} of them with a control: works by others that the reader had not been shown, "
-           "finished as close in time to the post's work and as many before it as after. Is the work more like the "
-           "post read than like them? The difference is the mean over the pairs of the similarity to the post "
-           "minus the mean similarity to the unread works (so a drift the agents share, which makes the work as "
-           f"like both, is no influence); {permutations} permutations of which one was read, Holm-adjusted over "
-           "the two tests.", ""]
+           f"Influence: {inf['reads']} reads. A pair is a post the reader was shown and one of its next "
+           f"{inf['works']} finished works, finished within {num(inf['minutes'], 0)} minutes of the read (lag 1: the "
+           "next work, 2: the one after, ...), once however often the post was shown: "
+           f"{inf['posts_read']} posts read followed by a work, {inf['pairs']} pairs; {inf['controlled_reads']} of "
+           f"the posts ({inf['controlled']} pairs: "
+           + (", ".join(f"{n} at lag {lag}" for lag, n in inf["by_lag"].items()) or "none")
+           + ") with a control: works by others that the reader had not been shown, finished as close in time to "
+           "the post's work and as many before it as after. Is the work more like the post read than like them? "
+           "The difference is the mean over the pairs of the similarity to the post minus the mean similarity "
+           "to the unread works (so a drift the agents share, which makes the work as like both, is no "
+           "influence). The null pairs each reader's posts read with its works at other times: the reads between "
+           f"two of its works (a slot, {inf['slots']} in all) keep their posts and controls and are rotated "
+           "against the reader's works, so that the pairs of one read move together; every joint rotation, or "
+           f"{permutations} drawn, Holm-adjusted over the two tests.", ""]
     rows = []
     for t in inf["tests"]:
         verdict = _verdict(t, trend=False)
         effect = verdict[1] if t["effect"] is None else f"{num(t['effect'])} (similarity to the unread: {num(t['chance'])})"
         rows.append([t["name"], t["measure"], verdict[0], effect, *verdict[2:]])
-    out += table(["test", "measure", "pairs", "difference", "p", "p (Holm)", "verdict"], rows)
+    out += table(["test", "measure", "pairs (or posts read, untested)", "difference", "p", "p (Holm)", "verdict"],
+                 rows)
     if inf["follows"] is not None:
-        out += [f"{100 * inf['follows']:.1f}% of the works after a read share a title word with the post read "
+        out += [f"{100 * inf['follows']:.1f}% of the pairs' works share a title word with the post read "
                 f"(with the unread works beside it: {100 * inf['follows_by_chance']:.1f}%).", ""]
     return out

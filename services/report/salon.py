@@ -30,6 +30,10 @@ SALON_KINDS = ("post", "reply", "react", "read")
 BOARD_CODES = ("nothing_to_post", "no_such_post", "own_post", "salon_limited")  # refused only in a salon
 ISOLATED_CODE = "not_salon"  # refused only in an isolated studio
 SALON_CODES = (ISOLATED_CODE, *BOARD_CODES)
+# The influence test pairs each post read with the reader's next works, this many at most, finished within this
+# many minutes of the read (services/report/influence.py; here, so that `aurora report`'s options load no scipy)
+INFLUENCE_WORKS = 3
+INFLUENCE_MINUTES = 15.0
 
 
 def cell_colours(rows: list[str]) -> Counter:

@@ -7,8 +7,9 @@ title and its cells) and posts it. Its own taste is stationary: title words and 
 vocabulary, colours from a preference of its own, drawn from `roster` (the run's seed if none: two runs given
 one roster have the same agents, as a salon run and an isolated run of one roster do). What can be planted:
 
-- `influence`: with probability 0.8 a work copies the first post it just read: the same title words and the
-  same colours (its cells);
+- `influence`: with probability 0.8 a work copies the first post read `lag` works before (lag 1: the read just
+  before it; lag 2: the read before its previous work, so the copy is the reader's second work after the read):
+  the same title words and the same colours (its cells);
 - `collapse`: as the run goes on, every agent draws the one word "ember", the feeling "calm" and the colour
   blue with a probability that rises from 0 to 1 (diversity falls, agents become alike);
 - `reshown`: each read recorded this many times before the work (an agent welcomed again after a reconnect is
@@ -47,7 +48,7 @@ def _cells(colours: list[str]) -> list[str]:
 
 
 def play(seed: int, *, agents: int = 4, minutes: float = 30, every: float = 60.0, salon: bool = True,
-         influence: bool = False, collapse: bool = False,
+         influence: bool = False, lag: int = 1, collapse: bool = False,
          reshown: int = 1, roster: int | None = None) -> list[Message]:
     names = [f"a{i}" for i in range(agents)]
     tastes = random.Random(seed if roster is None else roster)
@@ -62,6 +63,7 @@ def play(seed: int, *, agents: int = 4, minutes: float = 30, every: float = 60.0
     works = {n: 0 for n in names}
     posts: list[tuple[int, str, str, list[str]]] = []  # (post, agent, title, colours)
     seen = {n: 0 for n in names}
+    first_read: dict[str, list] = {n: [] for n in names}  # per work of each agent: the first post read before it
     while True:
         agent = min(due, key=due.get)
         at = due[agent]
@@ -74,12 +76,14 @@ def play(seed: int, *, agents: int = 4, minutes: float = 30, every: float = 60.0
         feeling = "calm" if rng.random() < drift else rng.choice(FEELINGS)
         if salon:
             shown = [p for p in posts if p[1] != agent and p[0] > seen[agent]][-2:]
+            first_read[agent].append(shown[0] if shown else None)
             if shown:
                 seen[agent] = shown[-1][0]
                 for _ in range(reshown):
                     run.add(agent, "read", {"posts": [p[0] for p in shown]}, at)
-                if influence and rng.random() < 0.8:
-                    title_words, colours = shown[0][2].split(), list(shown[0][3])
+            source = first_read[agent][-lag] if len(first_read[agent]) >= lag else None
+            if source is not None and influence and rng.random() < 0.8:
+                title_words, colours = source[2].split(), list(source[3])
         works[agent] += 1
         title = " ".join(title_words)
         cells = _cells(colours)

@@ -12,7 +12,7 @@ import pytest
 
 from proto.envelope import Message
 from services.report.draws import JointDraws
-from services.report.influence import MIN_PAIRS, influence, read_pairs
+from services.report.influence import MIN_READS, influence, read_pairs
 from services.report.modes import mode_of, run_figures, series
 from services.report.window_tests import MIN_WINDOWS, trend
 from services.report.salon import RunFacts
@@ -74,6 +74,17 @@ def test_planted_influence_is_found():
         assert result.follows > result.follows_by_chance
 
 
+def test_influence_planted_at_lag_2_is_found_and_the_next_work_alone_misses_it():
+    # the copy is the reader's second work after the read, as gemma's of smol's title in docs/example-salon
+    for seed in range(5):
+        facts = facts_of(play(seed, influence=True, lag=2))
+        result = influence(facts, permutations=500, seed=seed)
+        title, colours = result.tests
+        assert title.found and title.effect > 0 and colours.effect > 0, result
+        assert result.by_lag[2] > 0 and result.follows > result.follows_by_chance
+        assert not any(t.found for t in influence(facts, permutations=500, seed=seed, works=1).tests)
+
+
 def test_no_influence_is_found_where_there_is_none_in_at_least_95_of_100_seeds():
     found = sum(any(t.found for t in influence(facts_of(play(seed)), permutations=200, seed=seed).tests)
                 for seed in range(100))
@@ -90,10 +101,34 @@ def test_a_drift_all_agents_share_is_not_influence_in_at_least_95_of_100_seeds()
     assert all(t.found for t in drifting.tests), drifting  # influence is still found through the drift
 
 
+def test_reads_recorded_again_are_not_influence_in_at_least_95_of_100_seeds():
+    # every read recorded three times (a reconnect re-shows the latest posts): still one pair per post and work
+    found = sum(any(t.found for t in influence(facts_of(play(seed, reshown=3)), permutations=200, seed=seed).tests)
+                for seed in range(100))
+    assert found <= 5, found
+
+
+def test_each_read_is_paired_with_the_next_works_within_the_limit():
+    done = {"op": "done", "cells": ["rr"]}
+    events = [event(1, "cy", "done", {**done, "work": 1, "title": "before"}, T0),
+              event(2, "bo", "done", {**done, "work": 1, "title": "read"}, T0 + 10),
+              event(3, "bo", "post", {"post": 1, "work": 1, "title": "read", "thumb": ["r"]}, T0 + 10),
+              event(4, "cy", "done", {**done, "work": 2, "title": "after"}, T0 + 20),
+              event(5, "ada", "read", {"posts": [1]}, T0 + 30)]
+    events += [event(6 + i, "ada", "done", {**done, "work": i + 1, "title": f"w{i + 1}"}, T0 + 60 * (i + 1))
+               for i in range(4)]
+    events += [event(10, "ada", "read", {"posts": [1]}, T0 + 250)]  # shown again after its works: no new pair
+    events += [event(11, "ada", "done", {**done, "work": 5, "title": "w5"}, T0 + 260)]
+    pairs = read_pairs(facts_of(events))
+    assert [(p.work.title, p.lag) for p in pairs] == [("w1", 1), ("w2", 2), ("w3", 3)]
+    assert all([w.title for w in p.controls] == ["before", "after"] for p in pairs)
+    assert [p.work.title for p in read_pairs(facts_of(events), works=5, minutes=1)] == ["w1"]  # w2 is 90 s after the read
+
+
 def test_a_post_shown_again_before_the_same_work_is_one_pair():
     once, thrice = (influence(facts_of(play(seed, reshown=k)), permutations=300, seed=1) for seed, k in
                     ((7, 1), (7, 3)))
-    assert thrice.reads == 3 * once.reads and thrice.pairs == once.pairs > MIN_PAIRS
+    assert thrice.reads == 3 * once.reads and thrice.pairs == once.pairs > MIN_READS
     assert [(t.effect, t.p) for t in thrice.tests] == [(t.effect, t.p) for t in once.tests]
 
 
@@ -116,7 +151,7 @@ def test_the_control_is_unread_works_by_others_as_many_before_the_post_as_after_
 
 def test_too_few_reads_is_said_and_no_number_given():
     result = influence(facts_of(play(3, minutes=3, agents=2)), permutations=200)
-    assert result.pairs < MIN_PAIRS
+    assert result.posts_read < MIN_READS
     assert all(t.effect is None and t.p is None and "too few reads" in t.why for t in result.tests)
 
 

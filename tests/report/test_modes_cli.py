@@ -58,6 +58,8 @@ def test_a_salon_run_beside_an_isolated_export_gets_both_series_and_its_influenc
     assert figures["modes"]["same_roster"] and salon["series"]["start_minutes"] == [0, 5, 10, 15, 20, 25]
     assert all(t["found"] for t in salon["influence"]["tests"]) and "influence" not in isolated
     assert "## Modes" in text and "### The salon of this record (salon)" in text
+    assert "A pair is a post the reader was shown and one of its next 3 finished works, finished within 15 " \
+           "minutes of the read" in text and salon["influence"]["by_lag"]["3"] > 0
     assert "| from (min) | this record (salon): value (title pairs) | beside: isolated (isolated): value (title " \
            "pairs) |" in text
     differences = {t["name"]: t for t in figures["modes"]["differences"]}

@@ -106,6 +106,8 @@ class Influence:
     tests: list[Association]  # n: pairs; effect: the difference; chance: the mean similarity to the unread
     follows: float | None  # share of controlled pairs whose work shares a title word with the post read
     follows_by_chance: float | None  # the same with their unread works
+    shared_all: tuple[int, int] = (0, 0)  # of every pair whose work has a title (controlled or not): (sharing a
+    # title word with the post read, pairs): a description, untested, which also counts posts with no control
 
 
 def _key(post: Posted) -> int:
@@ -266,10 +268,12 @@ def influence(facts: RunFacts, *, permutations: int, seed: int = 0, works: int =
         follows = sum(bool(p.work.words & p.post.words) for p in titled) / len(titled)
         chance = sum(sum(bool(p.work.words & c.words) for c in p.controls) / len(p.controls)
                      for p in titled) / len(titled)
+    titled_all = [p for p in pairs if p.work.words]
+    shared_all = (sum(bool(p.work.words & p.post.words) for p in titled_all), len(titled_all))
     by_lag: dict[int, int] = {}
     for p in controlled:
         by_lag[p.lag] = by_lag.get(p.lag, 0) + 1
     return Influence(len(facts.reads), works, minutes, len({(p.agent, p.post.post) for p in pairs}),
                      len({(p.agent, p.post.post) for p in controlled}),
                      sum(1 for s in slots if any(c for _, c in s.posts)), len(pairs), len(controlled),
-                     dict(sorted(by_lag.items())), tests, follows, chance)
+                     dict(sorted(by_lag.items())), tests, follows, chance, shared_all)

@@ -117,7 +117,9 @@ def _influence_figures(inf: Influence) -> dict[str, Any]:
     return {"reads": inf.reads, "works": inf.works, "minutes": inf.minutes, "posts_read": inf.posts_read,
             "controlled_reads": inf.controlled_reads, "slots": inf.slots, "pairs": inf.pairs,
             "controlled": inf.controlled, "by_lag": inf.by_lag,
-            "tests": [_test_figures(t) for t in inf.tests], "follows": inf.follows, "follows_by_chance": inf.follows_by_chance}
+            "tests": [_test_figures(t) for t in inf.tests], "follows": inf.follows,
+            "follows_by_chance": inf.follows_by_chance,
+            "shared_all": {"sharing": inf.shared_all[0], "pairs": inf.shared_all[1]}}
 
 
 def figures(runs: list[dict[str, Any]], *, permutations: int, seed: int = 0) -> dict[str, Any]:
@@ -224,6 +226,11 @@ def _salon_markdown(name: str, r: dict[str, Any], permutations: int) -> list[str
         rows.append([t["name"], t["measure"], verdict[0], effect, *verdict[2:]])
     out += table(["test", "measure", "pairs (or posts read, untested)", "difference", "p", "p (Holm)", "verdict"],
                  rows)
+    sharing, titled = inf["shared_all"]["sharing"], inf["shared_all"]["pairs"]
+    if titled:
+        out += [f"Of all {titled} pairs whose work has a title, with a control or not, {sharing} "
+                f"({100 * sharing / titled:.1f}%) share a title word with the post read (a description, not tested).",
+                ""]
     if inf["follows"] is not None:
         out += [f"{100 * inf['follows']:.1f}% of the pairs' works share a title word with the post read "
                 f"(with the unread works beside it: {100 * inf['follows_by_chance']:.1f}%).", ""]

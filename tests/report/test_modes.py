@@ -72,6 +72,10 @@ def test_planted_influence_is_found():
         result = influence(facts_of(play(seed, influence=True)), permutations=500, seed=seed)
         assert all(t.found and t.p < 0.05 and t.effect > 0 for t in result.tests), result
         assert result.follows > result.follows_by_chance
+        sharing, titled = result.shared_all  # every pair, controlled or not, described
+        assert 0 < sharing <= titled and titled >= result.controlled
+    quiet = influence(facts_of(play(0)), permutations=100, seed=0).shared_all
+    assert quiet[1] > 0 and quiet[0] / quiet[1] < result.shared_all[0] / result.shared_all[1]
 
 
 def test_influence_planted_at_lag_2_is_found_and_the_next_work_alone_misses_it():

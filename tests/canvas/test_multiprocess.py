@@ -88,7 +88,7 @@ def _request(sock: zmq.Socket, frame: bytes) -> Message:
     (b"x" * 100_000, "frame_too_large"),
     (encode(Message("ops", {"text": "move up"}, "good")), "identity_mismatch"),
     (encode(Message("hello", {"agent": "good", "protocol": "9.0"}, "good")), "version_mismatch"),
-])
+], ids=lambda v: v if isinstance(v, str) else "frame")  # named by the code: a frame's bytes hold its id and time
 def test_bad_input_over_real_sockets_gets_an_error_and_a_good_agent_is_still_served(canvas, ctx, frame, code):
     _, addrs = canvas
     good = CanvasClient("good", addrs.agents, context=ctx)

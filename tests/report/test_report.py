@@ -3,12 +3,15 @@ was planted and nothing where nothing was, and every number it states is the log
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import re
 import statistics
 from collections import Counter
 
 import pytest
+import redis
 
 from services import cli
 from services.report.study import coverage
@@ -38,12 +41,37 @@ def make_report(record_url, tmp_path, monkeypatch, capsys):
     return make
 
 
+@pytest.fixture(scope="module")
+def reported(redis_server, tmp_path_factory):
+    """The played record's report, made once for the tests that only read it (each made the same report of the
+    same record before, some 15 s each on a loaded machine): (writer, tallies, figures, text, out folder, stderr).
+    The record is played into the record's database (as `record_db` does, emptied before and after) and the
+    report made as `make_report` makes it."""
+    url = redis_server.url.rsplit("/", 1)[0] + "/1"
+    db = redis.Redis.from_url(url)
+    db.flushdb()
+    out = tmp_path_factory.mktemp("played") / "report"
+    err = io.StringIO()
+    try:
+        writer = RecordWriter(db)
+        tallies = play(writer)
+        with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stderr(err):
+            patch.setenv("REDIS_URL", url)
+            status = cli.main(["report", "--out", str(out), "--permutations", "500"])
+        assert status == 0, err.getvalue()
+    finally:
+        db.flushdb()
+        db.close()
+    figures, text = json.loads((out / "report.json").read_text()), (out / "report.md").read_text()
+    return writer, tallies, figures, text, out, err.getvalue()
+
+
 def rows(text: str) -> set[str]:
     return {line for line in text.splitlines() if line.startswith("|")}
 
 
-def test_the_planted_association_is_found_and_the_independent_model_has_none(played, make_report):
-    figures, text, _, _ = make_report()
+def test_the_planted_association_is_found_and_the_independent_model_has_none(reported):
+    _, _, figures, text, _, _ = reported
     planted = {t["name"]: t for t in figures["models"]["planted"]["colour_sound"]["tests"]}
     none = figures["models"]["none"]["colour_sound"]["tests"]
     assert planted["brightness ~ pitch"]["found"] and planted["brightness ~ pitch"]["effect"] > 0.6
@@ -57,9 +85,8 @@ def test_the_planted_association_is_found_and_the_independent_model_has_none(pla
     assert "| found" not in text.split("### none")[1].split("##")[0]
 
 
-def test_every_number_of_the_report_is_the_logs(played, make_report):
-    writer, tallies = played
-    figures, text, _, _ = make_report()
+def test_every_number_of_the_report_is_the_logs(reported):
+    writer, tallies, figures, text, _, _ = reported
     assert figures["record"]["events"] == writer.seq and figures["record"]["first_time"] == T0
     table = rows(text)
     painted = {agent: Counter() for agent in tallies}
@@ -117,9 +144,8 @@ def test_every_number_of_the_report_is_the_logs(played, make_report):
     assert figures["models"]["none"]["only_this_model"] == sorted(set(bo.feelings) - set(ada.feelings))
 
 
-def test_the_timeline_counts_each_bin_and_says_its_width(played, make_report):
-    _, tallies = played
-    figures, text, _, _ = make_report()
+def test_the_timeline_counts_each_bin_and_says_its_width(reported):
+    _, tallies, figures, text, _, _ = reported
     tl = figures["timeline"]
     assert tl["bin_seconds"] == 300.0  # an hour of record: twelve 5-minute bins
     for agent, t in tallies.items():
@@ -134,8 +160,8 @@ def test_the_timeline_counts_each_bin_and_says_its_width(played, make_report):
     assert any(line.startswith(first) for line in rows(text))
 
 
-def test_the_files_are_written_and_the_models_text_is_escaped(played, make_report):
-    _, _, out, err = make_report()
+def test_the_files_are_written_and_the_models_text_is_escaped(reported):
+    *_, out, err = reported
     html = (out / "report.html").read_text()
     assert "<table>" in html and "<b>care</b>" not in html and "&lt;b&gt;care&lt;/b&gt;" in html
     assert "closes work 1 \\| with" in (out / "report.md").read_text()  # a | in a cell stays in its cell

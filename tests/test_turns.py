@@ -73,3 +73,44 @@ def test_sizes_read_as_people_write_them(text, size):
 def test_a_size_that_is_not_one_says_so():
     with pytest.raises(ValueError, match="not a size"):
         parse_size("lots")
+
+
+class FakeChild:
+    """Stands for an agent's process (services/supervisor/children.py): starts and rests at once."""
+
+    def __init__(self, name: str):
+        self.name, self.running, self.resting_until = name, False, None
+
+    def rest(self) -> None:
+        self.running = False
+
+    def wake(self) -> None:
+        self.running = True
+
+
+def test_a_turn_runs_from_when_its_agents_are_ready_not_from_when_they_were_started(monkeypatch):
+    from services.supervisor import rotation as rotation_module
+    from services.supervisor.rotation import READY_LIMIT, Rotation
+
+    clock = [1000.0]
+    monkeypatch.setattr(rotation_module.time, "time", lambda: clock[0])
+    monkeypatch.setattr(rotation_module.time, "monotonic", lambda: clock[0])
+    turns = Turns([Need(n, GIB, 1) for n in "abc"], Machine(memory=GIB, cores=16, source="test"), every=60,
+                  now=clock[0])
+    ready: dict[str, float] = {}
+    children = {n: FakeChild(n) for n in "abc"}
+    rotation = Rotation(turns, children, lambda: None, say=lambda line: None, ready_at=ready.get)
+    children["a"].wake()
+    clock[0] += 75  # a slow model load, past the turn's length: not ready yet, so its turn has not begun
+    rotation.tick()
+    assert children["a"].running and not children["b"].running
+    ready["a"] = clock[0]
+    rotation.tick()  # ready now: its turn runs 60 s from here
+    assert turns.next_at == clock[0] + 60
+    clock[0] += 60
+    rotation.tick()  # the turn changes: a rests, b wakes, and b's turn waits for b to be ready
+    rotation.tick()
+    assert children["b"].running and not children["a"].running
+    clock[0] += READY_LIMIT + 1  # b never says it is ready: its turn runs anyway after the limit
+    rotation.tick()
+    assert turns.next_at == clock[0] + 60 and children["a"].resting_until > clock[0]

@@ -151,6 +151,7 @@ def _live(args, spec, bank: MemoryBank, keys, address: str, model_path: str) -> 
               grammar_compile_s=round(gen.grammars.compile_s[agent.grammar], 3))
         print(f"aurora agent {spec.name}: ready (model {gen.load_s:.1f} s, grammar {gen.grammars.setup_s:.1f} s); "
               "painting", flush=True)
+    studio_state.mark_ready(data_dir(), spec.name)  # `aurora up`'s turn runs from here, not from the start
     try:
         stats = agent.run(decisions=args.decisions)
     except RemoteError as exc:

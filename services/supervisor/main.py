@@ -26,7 +26,7 @@ from services.base.redis_server import EmbeddedRedis, RedisUnavailable, add_port
 from services.recorder import archive
 from services.supervisor import plan
 from services.supervisor.children import BACKOFF_MAX, BACKOFF_MIN, Child
-from services.supervisor.state import StudioState
+from services.supervisor.state import StudioState, ready_at
 from services.supervisor.rotation import Rotation
 from services.supervisor.turns import Turns
 
@@ -157,7 +157,7 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, lambda *_: stopping.append(1))
     state = StudioState(data, f"http://{args.gateway_host}:{args.gateway_port}/", addrs.events, keys_env)
     rotation = Rotation(turns, {s.name: child for s, child in zip(specs, agents)}, lambda: state.update(children),
-                        say)
+                        say, ready_at=lambda name: ready_at(data, name))
     resting = [child for child in agents[:len(specs)] if child not in rotation.awake()]
     for child in children:
         if child not in resting:

@@ -16,15 +16,20 @@ from services.supervisor.turns import Turns
 
 GRACE = 60.0  # seconds a resting agent has to finish its decision (a dream takes longest) before SIGTERM
 TERM_GRACE = 15.0  # and then before SIGKILL
+READY_LIMIT = 180.0  # seconds the waking agents may take to load their models before their turn runs anyway
 
 
 class Rotation:
     def __init__(self, turns: Turns, agents: dict[str, Child], publish: Callable[[], None],
-                 say: Callable[[str], None] = print):
+                 say: Callable[[str], None] = print, ready_at: Callable[[str], float | None] = lambda name: None):
         self.turns, self.agents, self.publish, self.say = turns, agents, publish, say
+        self.ready_at = ready_at  # when an agent last said it had loaded its model (services/supervisor/state.py)
         self._changing: tuple[list[str], list[str]] | None = None  # (resting, waking) while a turn changes
         self._deadline = 0.0
         self._stage = 0  # 0 asked to rest, 1 terminated, 2 killed
+        # (agents, since): the agents of a turn started at `since`, whose turn runs once they are ready
+        self._starting: tuple[list[str], float] | None = (sorted(turns.awake), time.time()) if turns.taking_turns \
+            else None
         self._set_untils()
 
     def awake(self) -> list[Child]:
@@ -37,6 +42,9 @@ class Rotation:
                 child.resting_until = self.turns.wakes_at(name)
 
     def tick(self) -> None:
+        if self._starting is not None:
+            self._begin_when_ready(*self._starting)
+            return
         if self._changing is None:
             if not self.turns.due(time.time()):
                 return
@@ -54,11 +62,7 @@ class Rotation:
             for name in waking:
                 self.agents[name].wake()
             self._changing = None
-            # The turn runs from when its agents start, not from when the last ones were asked to go (a
-            # dream can take a while to finish); the resting learn their later until.
-            self.turns.begin(time.time())
-            self._set_untils()
-            self.publish()
+            self._starting = (waking, time.time())
             return
         if time.monotonic() < self._deadline:
             return
@@ -71,3 +75,18 @@ class Rotation:
                 child.proc.kill()
         self._stage += 1
         self._deadline = time.monotonic() + TERM_GRACE
+
+    def _begin_when_ready(self, waking: list[str], since: float) -> None:
+        """The turn runs from when its agents have loaded their models and paint, not from when they were started
+        or the last ones were asked to go (a model loads slowly on a busy machine, a dream can take a while): a
+        turn is painting time. After READY_LIMIT it runs anyway. The resting learn their later until."""
+        now = time.time()
+        ready = all((self.ready_at(name) or 0.0) >= since for name in waking)
+        if not ready and now - since < READY_LIMIT:
+            return
+        if not ready:
+            self.say(f"aurora: {', '.join(waking)} not ready after {READY_LIMIT:.0f}s; their turn runs from now")
+        self._starting = None
+        self.turns.begin(now)
+        self._set_untils()
+        self.publish()

@@ -52,6 +52,24 @@ def waiting_until(data: Path, child: str) -> float | None:
     return None
 
 
+READY_DIR = "ready"  # data/ready/<agent>: touched by an agent once its model is loaded, as it starts painting
+
+
+def mark_ready(data: Path, agent: str) -> None:
+    """Say that `agent` has loaded its model and paints from now (read by `aurora up`'s turns: `ready_at`)."""
+    folder = Path(data) / READY_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / agent).touch()
+
+
+def ready_at(data: Path, agent: str) -> float | None:
+    """When `agent` last said it was ready (`mark_ready`), or None."""
+    try:
+        return (Path(data) / READY_DIR / agent).stat().st_mtime
+    except OSError:
+        return None
+
+
 def alive(pid: int | None) -> bool:
     if not pid:
         return False

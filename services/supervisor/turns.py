@@ -43,8 +43,9 @@ class Turns:
         return rest, wake
 
     def begin(self, now: float) -> None:
-        """The turn that changed has its agents started now: it runs `every` from here."""
-        self.next_at = now + self.every
+        """The turn that changed has its agents painting now: it runs `every` from here (when there are turns)."""
+        if self.taking_turns:
+            self.next_at = now + self.every
 
     def wakes_at(self, name: str) -> float:
         """When a resting agent will wake if nothing changes (its until); now-ish for one awake."""

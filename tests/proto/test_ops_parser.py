@@ -6,7 +6,8 @@ from hypothesis import given, strategies as st
 from proto.errors import CODES
 from proto.ops.words import is_word
 from proto.ops.parser import Op, Rejection, format_op, parse, parse_line, pitch_to_midi
-from proto.ops.table import ACCIDENTALS, ALIASES, COLOURS, DIRECTIONS, MAX_OPS_PER_DECISION, OCTAVES, OPS, PITCH_LETTERS
+from proto.ops.table import (ACCIDENTALS, ALIASES, COLOURS, DIRECTIONS, ID_DIGITS, MAX_OPS_PER_DECISION, OCTAVES, OPS,
+                             PITCH_LETTERS)
 from tests.proto.strategies import decision, decisions, ops, ops_but_done
 
 
@@ -19,6 +20,7 @@ def fits_table(op: Op) -> bool:
         ok = {
             "choice": lambda v: v in arg.choices,
             "int": lambda v: type(v) is int and arg.lo <= v <= arg.hi,
+            "id": lambda v: type(v) is int and 1 <= v < 10 ** ID_DIGITS,
             "pitch": lambda v: v[0] in PITCH_LETTERS and v[1:-1] in ACCIDENTALS and int(v[-1]) in OCTAVES,
             "word": lambda v: v.isascii() and v.isalpha() and v.islower() and 1 <= len(v) <= arg.max_len
             and is_word(v),

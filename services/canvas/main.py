@@ -11,10 +11,10 @@ from pathlib import Path
 import zmq
 
 from proto.canvas import DEFAULT_HEIGHT, DEFAULT_WIDTH
-from proto.messages import AGENT_FRAME_LIMIT, RECORD_FRAME_LIMIT
+from proto.messages import AGENT_FRAME_LIMIT, MODES, RECORD_FRAME_LIMIT
 from proto.heartbeat import INTERVAL, LIVENESS, REMOVE_AFTER
 from services.base import addresses, curve
-from services.agent.roster import DEFAULT_ROSTER, MODES, RosterError, studio_mode
+from services.agent.roster import DEFAULT_ROSTER, RosterError, studio_mode
 from services.base.keys import Keys, hello_proof
 from services.base.log import event, setup
 from services.base.loop import ServiceLoop

@@ -14,6 +14,7 @@ import time
 
 import redis
 
+from proto.messages import MODES
 from services.agent import roster as rosters
 from services.agent.chat_template import check_before_start
 from services.agent.memory import agent_url, grant
@@ -50,7 +51,7 @@ def add_parser(sub) -> None:
                    help="address the web page is served on (env AURORA_GATEWAY_HOST, default 127.0.0.1)")
     p.add_argument("--gateway-port", type=int, default=int(os.environ.get("AURORA_GATEWAY_PORT", 8080)),
                    help="port of the web page (env AURORA_GATEWAY_PORT, default 8080)")
-    p.add_argument("--mode", choices=rosters.MODES, default=None,
+    p.add_argument("--mode", choices=MODES, default=None,
                    help="isolated (each agent alone with its canvas) or salon (agents may post finished works and see "
                         "and answer each other's); default: the roster's [studio] mode, else isolated")
     p.add_argument("--plan", action="store_true",

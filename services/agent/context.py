@@ -30,6 +30,7 @@ class TurnContext:
     started: bool = False
     seen_view: str = ""           # the canvas, state and clock as the model last read them
     seen_state: dict = field(default_factory=dict)
+    seen_time: float | None = None  # when the model last read the clock (a turn says it again on a new minute)
 
     def start(self, tokens: list[int], text: str, own: list[str]) -> None:
         self.started = True
@@ -50,5 +51,5 @@ class TurnContext:
         self.tokens += tokens
         self.text += text
 
-    def saw(self, view: str, state: dict) -> None:
-        self.seen_view, self.seen_state = view, dict(state)
+    def saw(self, view: str, state: dict, now: float) -> None:
+        self.seen_view, self.seen_state, self.seen_time = view, dict(state), now

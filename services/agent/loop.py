@@ -283,12 +283,13 @@ class Agent:
         growing = self.gen.can_grow and self.spec.grow
         if ctx.started and growing:
             news = news_text(News(self.last_result, self.view, ctx.seen_view, self.state, ctx.seen_state, now,
-                                  self.bank.clock()["last_turn"], self._news_lines, self._look, self._salon_news))
+                                  self.bank.clock()["last_turn"], self._news_lines, self._look, self._salon_news,
+                                  ctx.seen_time))
             joint, text = self.gen.joint(news)
             if ctx.fits(len(joint), self.spec.max_tokens + SLACK):
                 others = salon_text(self._salon_news) if self._salon_news else ""
                 ctx.extend(joint, text, own=[self.state.get("title") or "", *self._news_own, others])
-                ctx.saw(self.view, self.state)
+                ctx.saw(self.view, self.state, now)
                 return list(ctx.tokens)  # a copy: the context grows on after this turn
         # The canvas in a whole prompt: its view at the last *base* (kept, so its KV cache is), then the rows
         # changed since. A new base when the work changes, when most rows changed, after `look`, and always
@@ -300,7 +301,7 @@ class Agent:
         prompt, own = self._turn_prompt()
         restarted = ctx.started and rebase
         ctx.start(self.gen.tokenize(prompt) if self.gen.can_grow else [], prompt, own)
-        ctx.saw(self.view, self.state)
+        ctx.saw(self.view, self.state, now)
         if restarted:
             self.stats.restarts += 1
             self.bank.add_usage(0, 0, 0, restarts=1)
@@ -447,7 +448,9 @@ class Agent:
         rejected = "; ".join(f"{r['text']} ({r['reason']})" if "count" not in r else
                              f"{r['count']} more lines ({', '.join(sorted(r.get('codes') or {}))})"
                              for r in reply["rejected"])
-        self.last_result = f"{len(reply['applied'])} ops applied" + (f"; refused: {rejected}" if rejected else "")
+        applied = len(reply["applied"])
+        said = [] if rejected and not applied else [f"{applied} op{'' if applied == 1 else 's'} applied"]
+        self.last_result = "; ".join(said + ([f"refused: {rejected}"] if rejected else []))
         done = sum(1 for line in reply["applied"] if line == "done")
         for work in finished[:done]:  # the canvas applied what the copy did; `[:done]` only if they disagree
             statement = self._ask_statement(work)

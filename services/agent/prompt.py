@@ -171,6 +171,7 @@ class News:
     finished: list[str] = field(default_factory=list)  # one line per work finished in the last turn
     look: bool = False           # the model asked to see its whole canvas
     salon: list[dict[str, Any]] = field(default_factory=list)  # what others did in the salon since
+    seen_time: float | None = None  # when the model last read the clock (None: never)
 
 
 def changed_rows(seen: str, now: str) -> list[str] | None:
@@ -197,16 +198,20 @@ def news_text(news: News) -> str:
     moved = tuple(f for f in STATE_FIELDS if st.get(f) != news.seen_state.get(f))
     if moved:
         parts.append(state_line(st, moved))
-    parts.append(clock_news(news.now, news.last_turn))
-    return "\n".join(parts)
+    clock = clock_news(news.now, news.last_turn, news.seen_time)
+    return "\n".join(parts + [clock] if clock else parts)
 
 
-def clock_news(now: float, last_turn: float | None) -> str:
-    """The clock in a later turn: the time (the date was read at the context's start and the turns are
-    dated since; it is said again on a new day); the time since the last turn when it is a minute or more."""
+def clock_news(now: float, last_turn: float | None, seen_time: float | None = None) -> str:
+    """The clock in a later turn, to the minute as at the context's start, said when its minute is not the one
+    the model last read (`seen_time`), else nothing: a turn takes about a second, and the clock's ~14 tokens
+    in every one cost small models more than what they write. The date was read at the context's start and is
+    said again on a new day; the time since the last turn is said when it is a minute or more."""
+    if seen_time is not None and int(now // 60) == int(seen_time // 60):
+        return ""
     day = time.strftime("%Y-%m-%d", time.gmtime(now))
     new_day = last_turn is None or time.strftime("%Y-%m-%d", time.gmtime(last_turn)) != day
-    line = "Clock: " + time.strftime("%Y-%m-%d %H:%M:%S (%A)" if new_day else "%H:%M:%S", time.gmtime(now)) + " UTC"
+    line = "Clock: " + time.strftime("%Y-%m-%d %H:%M (%A)" if new_day else "%H:%M", time.gmtime(now)) + " UTC"
     if last_turn is not None and now - last_turn >= 60:
         line += f"; {span(now - last_turn)} since your last turn"
     return line + "."

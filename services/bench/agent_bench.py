@@ -146,7 +146,7 @@ def consecutive_prompts(gen) -> tuple[str, str]:
     woke, began = now - 3 * 86400.0, now - 600.0
     system = system_text(AGENT)
     canvas.apply_text("pen down")
-    first = Turn(AGENT, canvas.view(), canvas.state(), memory, [], "1 ops applied", now, now - 7.0, began, woke)
+    first = Turn(AGENT, canvas.view(), canvas.state(), memory, [], "1 op applied", now, now - 7.0, began, woke)
     for op in ("move down-right", "move down-right"):  # two cells painted: three rows change, with the cursor
         canvas.apply_text(op)
     second = Turn(AGENT, canvas.view(), canvas.state(), memory, [], "2 ops applied", now + 7.0, now, began, woke)

@@ -35,7 +35,7 @@ def test_a_later_turn_says_only_what_changed():
     assert rows == [after.view().split("\n")[1 + after.cursor[1]]] and "rr@" in rows[0]  # with its row number
     x, y = after.cursor
     assert text == (f"Last turn: 2 ops applied.\nChanged rows:\n{rows[0]}\n"
-                    f"State: cursor x={x} y={y}; pen down; colour red.\nClock: 12:00:00 UTC.")
+                    f"State: cursor x={x} y={y}; pen down; colour red.\nClock: 12:00 UTC.")
 
 
 def test_a_new_work_a_look_or_most_rows_changed_show_the_whole_canvas():
@@ -52,9 +52,18 @@ def test_a_new_work_a_look_or_most_rows_changed_show_the_whole_canvas():
 
 
 def test_the_clock_says_the_date_on_a_new_day_and_a_long_gap():
-    assert clock_news(NOON, NOON - 5) == "Clock: 12:00:00 UTC."
-    assert clock_news(NOON, NOON - 600) == "Clock: 12:00:00 UTC; 10 min since your last turn."
-    assert clock_news(NOON, NOON - 13 * 3600) == "Clock: 2026-12-05 12:00:00 (Saturday) UTC; 13 h 0 min since your last turn."
+    assert clock_news(NOON, NOON - 5) == "Clock: 12:00 UTC."
+    assert clock_news(NOON, NOON - 600) == "Clock: 12:00 UTC; 10 min since your last turn."
+    assert clock_news(NOON, NOON - 13 * 3600) == "Clock: 2026-12-05 12:00 (Saturday) UTC; 13 h 0 min since your last turn."
+
+
+def test_the_clock_is_said_once_a_minute():
+    assert clock_news(NOON + 59, NOON + 58, seen_time=NOON) == ""  # the minute the model last read
+    assert clock_news(NOON + 60, NOON + 59, seen_time=NOON + 59) == "Clock: 12:01 UTC."
+    assert clock_news(NOON + 600, NOON, seen_time=NOON) == "Clock: 12:10 UTC; 10 min since your last turn."
+    before = CanvasModel()
+    assert _news(before, before, now=NOON + 30, seen_time=NOON) == "Last turn: 2 ops applied."
+    assert _news(before, before, now=NOON + 90, last_turn=NOON + 89, seen_time=NOON).endswith("\nClock: 12:01 UTC.")
 
 
 # -- with the real models ------------------------------------------------------------------------------------

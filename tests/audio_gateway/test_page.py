@@ -56,6 +56,14 @@ def test_the_page_knows_the_colour_codes_of_the_op_table():
     assert f'BLANK = "{BLANK}"' in source
 
 
+def test_the_page_shows_as_many_posts_as_a_snapshot_carries():
+    """salon.js trims the board to what the gateway's snapshot sends (services/audio_gateway/salon.py), so a
+    page that loads later shows the posts one that watched all along shows."""
+    from services.audio_gateway.salon import SNAPSHOT_POSTS
+
+    assert f"const POSTS_SHOWN = {SNAPSHOT_POSTS};" in (STATIC / "salon.js").read_text()
+
+
 def test_the_page_loads_nothing_from_another_origin():
     addresses = []
     for path in STATIC.iterdir():

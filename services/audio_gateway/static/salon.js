@@ -5,7 +5,7 @@
 // wrote (titles, replies, words) goes in as text, never as HTML. The page only reads the salon: nothing here
 // sends anything.
 
-const POSTS_SHOWN = 50;
+const POSTS_SHOWN = 50;  // = services/audio_gateway/salon.py SNAPSHOT_POSTS (tests/audio_gateway/test_page.py)
 
 function clone(id) {
   return document.getElementById(id).content.firstElementChild.cloneNode(true);

@@ -159,7 +159,8 @@ class Agent:
                               f"sends its cells); this canvas speaks {welcome.get('protocol')!r}: upgrade it")
         self._see(welcome)
         self._set_mode(welcome.get("mode") or "isolated")
-        fresh = [item for item in welcome.get("salon") or [] if item not in self.salon_feed]
+        known = {_salon_key(item) for item in self.salon_feed}  # read before a reconnect: not news again
+        fresh = [item for item in welcome.get("salon") or [] if _salon_key(item) not in known]
         self.salon_feed.extend(fresh)
         self._salon_news += fresh
         if self.bank.clock()["work_started"] is None:
@@ -504,3 +505,9 @@ class Agent:
             self._news_own.append(dream)
             self._echo("dream", self.state.get("work", 1), dream, prompt, [line for _, line in pending[:shown]])
         self._status("painting")
+
+
+def _salon_key(item: dict) -> tuple:
+    """What an item of the salon is, whichever message brought it: a welcome's items carry no `seq` (and a
+    post's reactions may have changed since), a result's do."""
+    return tuple(item.get(k) for k in ("kind", "post", "agent", "text", "word"))

@@ -116,8 +116,8 @@ def run(args: argparse.Namespace) -> int:
     sessions = Sessions(args.heartbeat_interval, args.liveness, args.remove_after)
     studio = Studio(outbox, width=args.width, height=args.height, frame_limit=args.frame_limit, sessions=sessions,
                     durable=not args.volatile, rate=rate,
-                    proof=None if secret is None else lambda name: hello_proof(secret, name), mode=mode, board=board)
-    studio.counters = loop.counters  # one set of counters for the service
+                    proof=None if secret is None else lambda name: hello_proof(secret, name), mode=mode, board=board,
+                    counters=loop.counters)
     # On CurveZMQ, each message comes with the name its connection's key is authorized under (ZAP's User-Id).
     loop.on_frames(agents, studio.on_agent_frames, with_user="agents" in security.curve)
     loop.on_frames(snapshots, studio.on_snapshot_frames)

@@ -58,7 +58,7 @@ class Studio:
                  frame_limit: int = AGENT_FRAME_LIMIT, sessions: Sessions | None = None,
                  clock: Callable[[], float] = time.monotonic, durable: bool = True,
                  rate: DecisionRate | None = None, proof: Callable[[str], str] | None = None,
-                 mode: str = "isolated", board: Board | None = None):
+                 mode: str = "isolated", board: Board | None = None, counters: Counter | None = None):
         CanvasModel(width, height)  # refuse a bad size at start-up, not at the first agent
         if mode not in MODES:
             raise ValueError(f"a studio's mode is {' or '.join(MODES)}, not {mode!r}")
@@ -72,7 +72,9 @@ class Studio:
         self.canvases: dict[str, CanvasModel] = {}
         self.activity: dict[str, dict[str, Any]] = {}  # what each agent last said it is doing
         self.seq = 0
-        self.counters: Counter[str] = Counter()
+        # One set of counters for the service (its loop's, which it logs as it stops), the board's included.
+        self.counters: Counter[str] = Counter() if counters is None else counters
+        self.board.counters = self.counters
         self.next_pulse = clock() + self.sessions.interval  # when the next `tick` is published
         self.journal = Journal(durable, outbox.publish)
         self.recorder = RecorderLink(self.journal, outbox.record, interval=self.sessions.interval,

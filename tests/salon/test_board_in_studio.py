@@ -94,6 +94,7 @@ def test_the_limits_refuse_with_when_to_come_back_and_count_what_they_refused():
     hourly = h.ops(B, "bob", 'reply 2 "three"').body["rejected"][0]
     assert "at most 2 replies an hour" in hourly["reason"]
     assert h.studio.board.counters["salon_limited"] == 3
+    assert h.studio.counters["salon_limited"] == 3  # the service's counters, which it logs as it stops
     assert len(h.outbox.events("reply")) == 2
 
 

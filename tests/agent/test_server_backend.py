@@ -46,11 +46,24 @@ def aurora_server(model_paths, tmp_path_factory):
     s.stop()
 
 
-@pytest.mark.parametrize("kind", ["server", "aurora_server"])
-def test_ops_from_the_server_parse_under_the_op_grammar(kind, request):
+@pytest.fixture(scope="module")
+def llama_cpp_server(model_paths, tmp_path_factory):
+    """llama.cpp's own `llama-server`, where this machine has one (the project does not install it): this
+    checks the "llama.cpp" dialect there, and is skipped elsewhere."""
+    if available("llama.cpp") is not None:
+        pytest.skip(available("llama.cpp"))
+    log = tmp_path_factory.mktemp("llama-server") / "server.log"
+    s = ModelServer(model_paths("smollm2-135m"), kind="llama.cpp", log=log).start()
+    yield s
+    s.stop()
+
+
+@pytest.mark.parametrize("kind, dialect", [("server", "llama-cpp-python"), ("aurora_server", "llama-cpp-python"),
+                                           ("llama_cpp_server", "llama.cpp")])
+def test_ops_from_the_server_parse_under_the_op_grammar(kind, dialect, request):
     server = request.getfixturevalue(kind)
     grammar = gbnf(8)
-    with ServerGenerator(server.url, "smollm2", seed=3) as gen:
+    with ServerGenerator(server.url, "smollm2", dialect=dialect, seed=3) as gen:
         prompt = gen.format(system_text("smol"), USER)
         assert isinstance(prompt, ChatPrompt) and USER in prompt
         assert gen.count_tokens(prompt) > gen.count_tokens(system_text("smol"))
@@ -61,7 +74,7 @@ def test_ops_from_the_server_parse_under_the_op_grammar(kind, request):
             items += parse("\n".join(complete_lines(result.text)))
         assert items and all(isinstance(item, Op) for item in items), items
         # the raw form (a base model's plain document) goes to /v1/completions under the same grammar
-        raw = ServerGenerator(server.url, "smollm2", chat="raw")
+        raw = ServerGenerator(server.url, "smollm2", dialect=dialect, chat="raw")
         result = raw.generate(raw.format(system_text("smol"), USER), grammar=grammar, max_tokens=24)
         assert all(isinstance(item, Op) for item in parse("\n".join(complete_lines(result.text))))
         raw.close()

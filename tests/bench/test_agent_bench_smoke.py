@@ -16,7 +16,8 @@ TINY = Plan(tokens=6, warmup=0, decisions=1, ttft_rounds=1, free_rounds=1, proce
 RESULT = re.compile(r"RESULT bench=agent ratio=(\d+\.\d{2}) ttft_ratio=(\d+\.\d{2}) mem_ratio=(\d+\.\d{2})"
                     r" constrained_ratio\.smollm2-135m=(\d+\.\d{2}) constrained_ratio\.gemma3-270m=(\d+\.\d{2})"
                     r" server_ratio=(\d+\.\d{2}) serve_ratio=(\d+\.\d{2})"
-                    r" turn_change_s=(\d+\.\d) turn_change_decisions=(\d+\.\d)")
+                    r" turn_change_s=(\d+\.\d) turn_change_decisions=(\d+\.\d)"
+                    r"(?: llama_server_ratio=\d+\.\d{2})?")  # only where a llama-server binary is found
 KEYS = ("ratio", "ttft_ratio", "mem_ratio", "constrained_ratio.smollm2-135m", "constrained_ratio.gemma3-270m",
         "server_ratio", "serve_ratio", "turn_change_s", "turn_change_decisions")
 

@@ -389,18 +389,20 @@ class Generator:
         # The saved cache (up to tens of MB) in pages of its own, unmapped when the block ends: from the heap,
         # buffers of each context's size were kept by the allocator, and a resident agent's memory grew by
         # ~30 MB over an hour (`aurora soak`; tests/agent/test_aside_memory.py).
-        area = mmap.mmap(-1, max(size, 1))
+        area = mmap.mmap(-1, max(size, 1), flags=mmap.MAP_PRIVATE)  # private: counted as the agent's memory
         saved = (ctypes.c_uint8 * size).from_buffer(area)
-        if n and llama_cpp.llama_state_seq_get_data(ctx, saved, size, 0) != size:
-            n = 0
         try:
-            yield
+            if n and llama_cpp.llama_state_seq_get_data(ctx, saved, size, 0) != size:
+                n = 0
+            try:
+                yield
+            finally:
+                llm._ctx.kv_cache_seq_rm(-1, 0, -1)
+                llm.n_tokens = 0
+                if n and llama_cpp.llama_state_seq_set_data(ctx, saved, size, 0) == size:
+                    llm.input_ids[:n] = ids
+                    llm.n_tokens = n
         finally:
-            llm._ctx.kv_cache_seq_rm(-1, 0, -1)
-            llm.n_tokens = 0
-            if n and llama_cpp.llama_state_seq_set_data(ctx, saved, size, 0) == size:
-                llm.input_ids[:n] = ids
-                llm.n_tokens = n
             del saved  # the view goes before its pages
             area.close()
 

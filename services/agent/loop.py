@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 
 from proto.canvas import CanvasModel
@@ -51,6 +51,7 @@ SLACK = 8  # tokens kept free beside a prompt and its longest answer
 USAGE_EVERY = 20  # decisions between two `status` messages that say the usage while nothing else changes
 TOO_LONG_PAUSE_S = 30.0  # how long an agent whose turn does not fit waits before it tries again
 SALON_FEED = 8  # the salon's latest items (by others) a whole prompt shows, in salon mode
+SALON_READ_KEPT = 4096  # salon items remembered as read, so that what a welcome repeats is not news again
 
 
 @dataclass
@@ -112,6 +113,7 @@ class Agent:
         self._set_mode("isolated")
         self.salon_feed: deque[dict] = deque(maxlen=SALON_FEED)  # the latest of the salon, for a whole prompt
         self._salon_news: list[dict] = []  # what others did in the salon since the last turn, for the next news
+        self._salon_read: OrderedDict[tuple, None] = OrderedDict()  # keys of the items read, oldest first
         self.view = ""
         self.state: dict = {}
         self.cells: list[str] = []  # the canvas's rows as the last reply gave them (a copy is played on them)
@@ -159,10 +161,7 @@ class Agent:
                               f"sends its cells); this canvas speaks {welcome.get('protocol')!r}: upgrade it")
         self._see(welcome)
         self._set_mode(welcome.get("mode") or "isolated")
-        known = {_salon_key(item) for item in self.salon_feed}  # read before a reconnect: not news again
-        fresh = [item for item in welcome.get("salon") or [] if _salon_key(item) not in known]
-        self.salon_feed.extend(fresh)
-        self._salon_news += fresh
+        self._read_salon(welcome.get("salon") or [])
         if self.bank.clock()["work_started"] is None:
             self.bank.start_work(self.clock())
         # Whatever it said before it left (resting, waiting its turn) is over; the record says so, with what
@@ -257,7 +256,7 @@ class Agent:
 
     # -- one decision ------------------------------------------------------------------------------
 
-    def _turn_prompt(self) -> tuple[str, list[str]]:
+    def _turn_prompt(self, now: float) -> tuple[str, list[str]]:
         """The turn's prompt for the canvas as the agent sees it now, with its memory as it is now, fitted; and
         the parts of it that are the agent's own earlier words (its memory, its work's title)."""
         clock = self.bank.clock()
@@ -269,7 +268,7 @@ class Agent:
             # Others' words are no part of the studio's text either: an echo of them is the salon's influence.
             shown[:] = [memory, self.state.get("title") or "", salon_text(salon) if salon else ""]
             turn = Turn(self.spec.name, self.view, self.state, memory, self.last_notes, self.last_result,
-                        self.clock(), clock["last_turn"], clock["work_started"], clock["first_woke"],
+                        now, clock["last_turn"], clock["work_started"], clock["first_woke"],
                         base_view=self._base[1], base_time=self._base[2], salon=salon)
             return self.gen.format(self.system, user_text(turn))
 
@@ -299,7 +298,7 @@ class Agent:
                   or changed_rows(self._base[1], self.view) is None)
         if rebase:
             self._base = (self.state.get("work"), self.view, now)
-        prompt, own = self._turn_prompt()
+        prompt, own = self._turn_prompt(now)
         restarted = ctx.started and rebase
         ctx.start(self.gen.tokenize(prompt) if self.gen.can_grow else [], prompt, own)
         ctx.saw(self.view, self.state, now)
@@ -431,11 +430,23 @@ class Agent:
         return self._ask("title", work.work, user, answer_gbnf(TITLE_CHARS, quotes=False), TITLE_TOKENS,
                          TITLE_CHARS, [], asked=True)
 
+    def _read_salon(self, items: list[dict]) -> None:
+        """What others did in the salon, for the next turns: the items not read before (a welcome after a
+        reconnect repeats the latest ones)."""
+        for item in items:
+            key = _salon_key(item)
+            if key in self._salon_read:
+                continue
+            self._salon_read[key] = None
+            if len(self._salon_read) > SALON_READ_KEPT:
+                self._salon_read.popitem(last=False)
+            self.salon_feed.append(item)
+            self._salon_news.append(item)
+
     def _take(self, reply: dict, sent: list[str], finished: list[Finished], now: float) -> None:
         """Update what the agent knows from the canvas's reply; remember feelings and finished works."""
         self._see(reply)
-        self.salon_feed.extend(reply.get("salon") or [])
-        self._salon_news += reply.get("salon") or []
+        self._read_salon(reply.get("salon") or [])
         self.stats.sent.extend(sent)
         self.stats.ops_sent += len(sent)
         self.stats.ops_applied += len(reply["applied"])
@@ -508,6 +519,7 @@ class Agent:
 
 
 def _salon_key(item: dict) -> tuple:
-    """What an item of the salon is, whichever message brought it: a welcome's items carry no `seq` (and a
-    post's reactions may have changed since), a result's do."""
-    return tuple(item.get(k) for k in ("kind", "post", "agent", "text", "word"))
+    """Which item of the salon this is, whichever message brought it: a post by its number (a welcome's post
+    carries no `seq`, and its reactions may have changed since), a reply or reaction by its event's `seq`."""
+    return ("post", item.get("post")) if item.get("kind") == "post" else (item.get("kind"), item.get("post"),
+                                                                           item.get("seq"))

@@ -210,7 +210,8 @@ def clock_news(now: float, last_turn: float | None, seen_time: float | None = No
     if seen_time is not None and int(now // 60) == int(seen_time // 60):
         return ""
     day = time.strftime("%Y-%m-%d", time.gmtime(now))
-    new_day = last_turn is None or time.strftime("%Y-%m-%d", time.gmtime(last_turn)) != day
+    read = seen_time if seen_time is not None else last_turn  # the day the model last read
+    new_day = read is None or time.strftime("%Y-%m-%d", time.gmtime(read)) != day
     line = "Clock: " + time.strftime("%Y-%m-%d %H:%M (%A)" if new_day else "%H:%M", time.gmtime(now)) + " UTC"
     if last_turn is not None and now - last_turn >= 60:
         line += f"; {span(now - last_turn)} since your last turn"

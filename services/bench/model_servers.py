@@ -33,16 +33,18 @@ LLAMA_SERVER_ENV = "AURORA_LLAMA_SERVER"  # the path of a llama.cpp `llama-serve
 
 def llama_server() -> str | None:
     """The llama.cpp server binary: the one `AURORA_LLAMA_SERVER` names, else `llama-server` on PATH."""
-    return os.environ.get(LLAMA_SERVER_ENV) or shutil.which("llama-server")
+    named = os.environ.get(LLAMA_SERVER_ENV)
+    return shutil.which(named) if named else shutil.which("llama-server")
 
 
 def available(kind: str = "llama-cpp-python") -> str | None:
     """None when the server of `kind` can run here, else why not."""
     if kind == "llama.cpp":
-        found = llama_server()
-        if found is None or not os.access(found, os.X_OK):
-            return (f"no llama.cpp server here ({found or 'llama-server not on PATH'}): set {LLAMA_SERVER_ENV} "
-                    "to a llama-server binary (built from llama.cpp; the project does not install one)")
+        if llama_server() is None:
+            named = os.environ.get(LLAMA_SERVER_ENV)
+            why = f"{named} is not an executable" if named else "llama-server not on PATH"
+            return (f"no llama.cpp server here ({why}): set {LLAMA_SERVER_ENV} to a llama-server binary "
+                    "(built from llama.cpp; the project installs none)")
         return None
     if kind != "llama-cpp-python":
         return None
@@ -101,8 +103,10 @@ class ModelServer:
         return self
 
     def answers(self) -> bool:
+        # llama-server answers /v1/models while its model still loads; its /health says 200 only once loaded
+        route = "/health" if self.kind == "llama.cpp" else "/v1/models"
         try:
-            return httpx.get(self.url + "/v1/models", timeout=2.0).status_code in (200, 401)
+            return httpx.get(self.url + route, timeout=2.0).status_code in (200, 401)
         except httpx.TransportError:
             return False
 

@@ -74,6 +74,7 @@ class Studio:
         self.seq = 0
         # One set of counters for the service (its loop's, which it logs as it stops), the board's included.
         self.counters: Counter[str] = Counter() if counters is None else counters
+        self.counters.update(self.board.counters)  # what the board counted before it came here (its restore)
         self.board.counters = self.counters
         self.next_pulse = clock() + self.sessions.interval  # when the next `tick` is published
         self.journal = Journal(durable, outbox.publish)

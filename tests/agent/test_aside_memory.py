@@ -3,7 +3,7 @@ cache of the turn's context, a buffer of the context's size each time, is given 
 answered. With the real bundled SmolLM2 in this process: its context at sizes that come and go, as an agent's
 does, a question aside at each; this process's anonymous memory measured (/proc/self/smaps_rollup).
 
-From the heap, those buffers stayed with the allocator: ~9 MB here, ~30 MB over an hour's `aurora soak` (which
+From the heap, those buffers stayed with the allocator: ~8 MB here, ~30 MB over an hour's `aurora soak` (which
 failed on it)."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ pytest.importorskip("llama_cpp", reason="llama-cpp-python is installed by `make 
 
 ROLLUP = Path("/proc/self/smaps_rollup")
 SIZES = [50, 400, 100, 250, 50, 400, 150, 300, 200, 400]  # tokens in the context when a question is asked
-BOUND_MB = 4.0  # what the Python objects of 10 generations may take; the heap-held buffers took ~9 MB
+BOUND_MB = 4.0  # what the Python objects of 10 generations may take; the heap-held buffers took ~8 MB
 
 
 def anonymous_mb() -> float:

@@ -61,6 +61,9 @@ def test_the_clock_is_said_once_a_minute():
     assert clock_news(NOON + 59, NOON + 58, seen_time=NOON) == ""  # the minute the model last read
     assert clock_news(NOON + 60, NOON + 59, seen_time=NOON + 59) == "Clock: 12:01 UTC."
     assert clock_news(NOON + 600, NOON, seen_time=NOON) == "Clock: 12:10 UTC; 10 min since your last turn."
+    midnight = NOON + 12 * 3600
+    # the last turn ended after midnight, but the model last read the clock before it: the new day is said
+    assert clock_news(midnight + 2, midnight + 1, seen_time=midnight - 2) == "Clock: 2026-12-06 00:00 (Sunday) UTC."
     before = CanvasModel()
     assert _news(before, before, now=NOON + 30, seen_time=NOON) == "Last turn: 2 ops applied."
     assert _news(before, before, now=NOON + 90, last_turn=NOON + 89, seen_time=NOON).endswith("\nClock: 12:01 UTC.")

@@ -11,9 +11,21 @@ from tests.agent.test_loop import make_agent
 from tests.support.processes import canvas_process
 
 
-def test_a_reconnected_reader_reads_each_post_and_reply_once(connect_as, names):
+ROSTER = """
+[defaults.salon]
+reply_seconds = 0.001
+
+[[agent]]
+name = "mallory"
+model = "m.gguf"
+"""
+
+
+def test_a_reconnected_reader_reads_each_post_and_reply_once(connect_as, names, tmp_path):
     reader = names("rita")
-    with canvas_process("--mode", "salon") as (_, addrs):
+    roster = tmp_path / "roster.toml"
+    roster.write_text(ROSTER)  # mallory may reply again at once
+    with canvas_process("--mode", "salon", "--roster", str(roster)) as (_, addrs):
         trudy, mallory = CanvasClient("trudy", addrs.agents), CanvasClient("mallory", addrs.agents)
         trudy.connect_with_backoff()
         mallory.connect_with_backoff()
@@ -33,5 +45,8 @@ def test_a_reconnected_reader_reads_each_post_and_reply_once(connect_as, names):
         text = agent.ctx.text
         assert text.count('> post 1 by trudy: work 1, titled "Plain"') == 1, text
         assert text.count('by mallory: "later words"') == 1, text
+        assert mallory.decide('reply 1 "later words"')["applied"]  # the same words again: another reply
+        agent.run(decisions=7)  # it connects again: the welcome holds both replies, one of them new
+        assert agent.ctx.text.count('by mallory: "later words"') == 2, agent.ctx.text
         trudy.close()
         mallory.close()

@@ -269,7 +269,13 @@ class ServerGenerator:
         request unstreamed, for one token, gets the error it meant (ServerRefused for a 4xx); if that
         succeeds, the stream is asked for again (_Unavailable)."""
         probe = {k: v for k, v in body.items() if k != "stream_options"} | {"stream": False, "max_tokens": 1}
-        response = self.http.post(self.url + path, json=probe)
+        try:
+            response = self.http.post(self.url + path, json=probe)
+        except (httpx.RemoteProtocolError, httpx.ReadError):
+            # The pool gave back the stream's connection, which the server had closed (measured: the next
+            # request on it fails at once). Once more, on a new one; without it the turn was retried with
+            # backoff until a probe happened to get a fresh connection (~90 s on a loaded machine).
+            response = self.http.post(self.url + path, json=probe)
         if response.status_code >= 400:
             self._raise_for(response)
         raise _Unavailable("the server closed a stream before its end")

@@ -95,6 +95,7 @@ def test_a_request_the_server_refuses_says_what_to_change(server):
     with ServerGenerator(server.url, "smollm2") as gen:
         with pytest.raises(ServerRefused, match="refused the request.*context"):
             gen.generate("word " * 3000, grammar=gbnf(8), max_tokens=8)  # longer than the server's context
+        assert gen.retries == 0  # said at once: the stream the server broke off is not taken for an outage
 
 
 def test_a_grammar_the_server_cannot_read_is_refused_at_start_up(model_paths, tmp_path):

@@ -32,10 +32,21 @@ from services.bench.agent_fakes import FakeBank, FakeCanvasClient, SimClock
 from services.bench.generation_timing import Side
 from services.bench.model_servers import available, model_server
 
-SERVERS = {"server": "llama-cpp-python", "serve": "aurora", "llama": "llama.cpp"}  # side: the server it asks
-DIALECT = {"llama-cpp-python": "llama-cpp-python", "aurora": "llama-cpp-python", "llama.cpp": "llama.cpp"}
-HEADS = {"local": "in-process", "server": "llama-cpp-py", "serve": "aurora serve", "llama": "llama-server"}
-RATIO_OF = {"server": "server_ratio", "serve": "serve_ratio", "llama": "llama_server_ratio"}
+@dataclasses.dataclass(frozen=True)
+class ServerSide:
+    kind: str      # the server it asks (services/bench/model_servers.py ModelServer's kind)
+    dialect: str   # how the server backend talks to it (services/agent/server_backend.py DIALECTS)
+    head: str      # its column in the table
+    ratio: str     # its figure in the RESULT line
+    optional: bool = False  # in the RESULT line only where its server is found (the project installs none)
+
+
+SERVERS = {  # side: its server
+    "server": ServerSide("llama-cpp-python", "llama-cpp-python", "llama-cpp-py", "server_ratio"),
+    "serve": ServerSide("aurora", "llama-cpp-python", "aurora serve", "serve_ratio"),
+    "llama": ServerSide("llama.cpp", "llama.cpp", "llama-server", "llama_server_ratio", optional=True),
+}
+HEADS = {"local": "in-process", **{side: s.head for side, s in SERVERS.items()}}
 
 
 class Timed:
@@ -70,8 +81,8 @@ class ServerRun:
     def ratios(self, n: int) -> dict[str, float]:
         """The RESULT line's: server_ratio and serve_ratio always (nan where not measured), llama_server_ratio
         only where a llama-server was found (the project does not install one)."""
-        return {ratio: self.ratio(side, n) for side, ratio in RATIO_OF.items()
-                if side != "llama" or side not in self.missing}
+        return {s.ratio: self.ratio(side, n) for side, s in SERVERS.items()
+                if not (s.optional and side in self.missing)}
 
 
 def measure(model_path: Path, *, tokens: int, warmup: int, decisions: int, n_ctx: int, threads: int, seed: int,
@@ -81,21 +92,21 @@ def measure(model_path: Path, *, tokens: int, warmup: int, decisions: int, n_ctx
     in-process one (the same sampler), so their prompts are the same turn after turn."""
     from services.agent.llm import Generator  # imports llama_cpp: only when the bench runs
 
-    missing = {side: why for side, kind in SERVERS.items() if (why := available(kind)) is not None}
+    missing = {side: why for side, s in SERVERS.items() if (why := available(s.kind)) is not None}
     for side, why in missing.items():
-        progress(f"{RATIO_OF[side]} not measured: {why}")
+        progress(f"{SERVERS[side].ratio} not measured: {why}")
     spec = AgentSpec(name="smol", model="smollm2", seed=seed, threads=threads, context=n_ctx, max_ops=8,
                      max_tokens=tokens, dream_every=10 ** 9, grow=False, sampling=dict(sampling))
-    kinds = {side: kind for side, kind in SERVERS.items() if side not in missing}
-    progress(f"starting {' and '.join(kinds.values())} server(s) with the same model and settings")
+    found = {side: s for side, s in SERVERS.items() if side not in missing}
+    progress(f"starting {' and '.join(s.kind for s in found.values())} server(s) with the same model and settings")
     with contextlib.ExitStack() as stack:
         local_gen = stack.enter_context(Generator(model_path, n_ctx=n_ctx, n_threads=threads, seed=seed,
                                                   sampling=sampling))
         gens = {"local": Timed(local_gen)}
-        for side, kind in kinds.items():
-            server = stack.enter_context(model_server(model_path, kind=kind, n_ctx=n_ctx, threads=threads,
+        for side, s in found.items():
+            server = stack.enter_context(model_server(model_path, kind=s.kind, n_ctx=n_ctx, threads=threads,
                                                       n_batch=local_gen.llm.n_batch, seed=seed))
-            remote = stack.enter_context(ServerGenerator(server.url, spec.model, dialect=DIALECT[kind], seed=seed,
+            remote = stack.enter_context(ServerGenerator(server.url, spec.model, dialect=s.dialect, seed=seed,
                                                          sampling=sampling))
             gens[side] = Timed(remote)
         sides = {name: Side() for name in gens}
@@ -145,10 +156,10 @@ def report(run: ServerRun, *, tokens: int, target: float, met) -> list[str]:
         row("ops applied", [run.ops[n] for n in names]),
         row("unparsable lines", [run.unparsed[n] for n in names]),
     ]
-    for side, ratio in RATIO_OF.items():
+    for side, s in SERVERS.items():
         if side in run.missing:
-            lines.append(f"  {ratio} nan: not measured ({run.missing[side]})")
+            lines.append(f"  {s.ratio} nan: not measured ({run.missing[side]})")
         else:
             value = run.ratio(side, tokens)
-            lines.append(f"  {ratio} {value:.2f} ({HEADS[side]} ÷ in-process decisions/s; {met(value, target, False)})")
+            lines.append(f"  {s.ratio} {value:.2f} ({s.head} ÷ in-process decisions/s; {met(value, target, False)})")
     return lines
